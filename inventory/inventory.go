@@ -1,0 +1,180 @@
+// Package inventory is upgate's model of a cluster's state: the objects the
+// checks read, where they came from, and the API versions they were seen at.
+// It is filled either by the live collector or by reading snapshots and plain
+// manifests (Read), so every check sees the same shape whatever the source.
+package inventory
+
+import (
+	"sort"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	policyv1 "k8s.io/api/policy/v1"
+)
+
+// Inventory holds the cluster state one check run evaluates.
+type Inventory struct {
+	// ServerVersion is the API server's gitVersion as recorded by a snapshot
+	// or the live /version endpoint; empty when the input did not say.
+	ServerVersion string
+	// CollectedAt is when a snapshot was taken; zero for plain manifests.
+	CollectedAt time.Time
+	// Sources names what was read: files, or the cluster's server address.
+	Sources []string
+
+	Nodes                  []corev1.Node
+	Pods                   []corev1.Pod
+	Namespaces             []corev1.Namespace
+	Services               []corev1.Service
+	Deployments            []appsv1.Deployment
+	ReplicaSets            []appsv1.ReplicaSet
+	StatefulSets           []appsv1.StatefulSet
+	DaemonSets             []appsv1.DaemonSet
+	Jobs                   []batchv1.Job
+	ReplicationControllers []corev1.ReplicationController
+	PodDisruptionBudgets   []policyv1.PodDisruptionBudget
+	PersistentVolumes      []corev1.PersistentVolume
+	PersistentVolumeClaims []corev1.PersistentVolumeClaim
+	ValidatingWebhooks     []admissionregistrationv1.ValidatingWebhookConfiguration
+	MutatingWebhooks       []admissionregistrationv1.MutatingWebhookConfiguration
+	EndpointSlices         []discoveryv1.EndpointSlice
+
+	// APIUsages records each API version an object was seen using, for the
+	// removed/deprecated API checks (the objects above are decoded at one
+	// version whatever version they came in at).
+	APIUsages []APIUsage
+	// DeprecatedRequests are the API server's own record of requests made
+	// to deprecated APIs (apiserver_requested_deprecated_apis).
+	DeprecatedRequests []DeprecatedRequest
+	// Others counts objects of kinds no check reads, by kind; only their
+	// API versions are kept.
+	Others map[string]int
+	// Unreadable names resources that could not be read. A check run on an
+	// inventory with unreadable resources must not pass (fail closed).
+	Unreadable []string
+}
+
+// UsageVia says how an object was seen using an API version.
+type UsageVia string
+
+const (
+	// ViaServed: the object was returned or written at that version.
+	ViaServed UsageVia = "served"
+	// ViaLastApplied: kubectl.kubernetes.io/last-applied-configuration names it.
+	ViaLastApplied UsageVia = "last-applied-configuration"
+	// ViaManagedFields: a managedFields entry records it.
+	ViaManagedFields UsageVia = "managedFields"
+)
+
+// APIUsage is one object seen at one apiVersion.
+type APIUsage struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Namespace  string   `json:"namespace,omitempty"`
+	Name       string   `json:"name"`
+	Via        UsageVia `json:"via"`
+	// Source is the file the object was read from, when there was one.
+	Source string `json:"source,omitempty"`
+}
+
+// DeprecatedRequest is one series of apiserver_requested_deprecated_apis.
+type DeprecatedRequest struct {
+	Group          string `json:"group"`
+	Version        string `json:"version"`
+	Resource       string `json:"resource"`
+	Subresource    string `json:"subresource,omitempty"`
+	RemovedRelease string `json:"removedRelease,omitempty"`
+}
+
+// Counts returns how many objects of each kind the inventory holds, the
+// "computed from" part of a report.
+func (inv *Inventory) Counts() map[string]int {
+	c := map[string]int{
+		"Node":                           len(inv.Nodes),
+		"Pod":                            len(inv.Pods),
+		"Namespace":                      len(inv.Namespaces),
+		"Service":                        len(inv.Services),
+		"Deployment":                     len(inv.Deployments),
+		"ReplicaSet":                     len(inv.ReplicaSets),
+		"StatefulSet":                    len(inv.StatefulSets),
+		"DaemonSet":                      len(inv.DaemonSets),
+		"Job":                            len(inv.Jobs),
+		"ReplicationController":          len(inv.ReplicationControllers),
+		"PodDisruptionBudget":            len(inv.PodDisruptionBudgets),
+		"PersistentVolume":               len(inv.PersistentVolumes),
+		"PersistentVolumeClaim":          len(inv.PersistentVolumeClaims),
+		"ValidatingWebhookConfiguration": len(inv.ValidatingWebhooks),
+		"MutatingWebhookConfiguration":   len(inv.MutatingWebhooks),
+		"EndpointSlice":                  len(inv.EndpointSlices),
+	}
+	for k, n := range inv.Others {
+		c[k] += n
+	}
+	return c
+}
+
+// Sort orders every list by namespace and name (API usages also by version
+// and source), so the same state always yields the same snapshot and report
+// bytes whatever order files or list pages arrived in.
+func (inv *Inventory) Sort() {
+	sortByMeta(inv.Nodes, func(o *corev1.Node) (string, string) { return o.Namespace, o.Name })
+	sortByMeta(inv.Pods, func(o *corev1.Pod) (string, string) { return o.Namespace, o.Name })
+	sortByMeta(inv.Namespaces, func(o *corev1.Namespace) (string, string) { return o.Namespace, o.Name })
+	sortByMeta(inv.Services, func(o *corev1.Service) (string, string) { return o.Namespace, o.Name })
+	sortByMeta(inv.Deployments, func(o *appsv1.Deployment) (string, string) { return o.Namespace, o.Name })
+	sortByMeta(inv.ReplicaSets, func(o *appsv1.ReplicaSet) (string, string) { return o.Namespace, o.Name })
+	sortByMeta(inv.StatefulSets, func(o *appsv1.StatefulSet) (string, string) { return o.Namespace, o.Name })
+	sortByMeta(inv.DaemonSets, func(o *appsv1.DaemonSet) (string, string) { return o.Namespace, o.Name })
+	sortByMeta(inv.Jobs, func(o *batchv1.Job) (string, string) { return o.Namespace, o.Name })
+	sortByMeta(inv.ReplicationControllers, func(o *corev1.ReplicationController) (string, string) { return o.Namespace, o.Name })
+	sortByMeta(inv.PodDisruptionBudgets, func(o *policyv1.PodDisruptionBudget) (string, string) { return o.Namespace, o.Name })
+	sortByMeta(inv.PersistentVolumes, func(o *corev1.PersistentVolume) (string, string) { return o.Namespace, o.Name })
+	sortByMeta(inv.PersistentVolumeClaims, func(o *corev1.PersistentVolumeClaim) (string, string) { return o.Namespace, o.Name })
+	sortByMeta(inv.ValidatingWebhooks, func(o *admissionregistrationv1.ValidatingWebhookConfiguration) (string, string) {
+		return o.Namespace, o.Name
+	})
+	sortByMeta(inv.MutatingWebhooks, func(o *admissionregistrationv1.MutatingWebhookConfiguration) (string, string) {
+		return o.Namespace, o.Name
+	})
+	sortByMeta(inv.EndpointSlices, func(o *discoveryv1.EndpointSlice) (string, string) { return o.Namespace, o.Name })
+	sort.SliceStable(inv.APIUsages, func(i, j int) bool {
+		a, b := inv.APIUsages[i], inv.APIUsages[j]
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		if a.APIVersion != b.APIVersion {
+			return a.APIVersion < b.APIVersion
+		}
+		if a.Via != b.Via {
+			return a.Via < b.Via
+		}
+		return a.Source < b.Source
+	})
+	sort.SliceStable(inv.DeprecatedRequests, func(i, j int) bool {
+		a, b := inv.DeprecatedRequests[i], inv.DeprecatedRequests[j]
+		return a.Group+"/"+a.Version+"/"+a.Resource+"/"+a.Subresource < b.Group+"/"+b.Version+"/"+b.Resource+"/"+b.Subresource
+	})
+	sort.Strings(inv.Sources)
+	sort.Strings(inv.Unreadable)
+}
+
+func sortByMeta[T any](items []T, key func(*T) (string, string)) {
+	sort.SliceStable(items, func(i, j int) bool {
+		ni, mi := key(&items[i])
+		nj, mj := key(&items[j])
+		if ni != nj {
+			return ni < nj
+		}
+		return mi < mj
+	})
+}

@@ -1,0 +1,216 @@
+package inventory
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/version"
+
+	"github.com/upgate-dev/upgate/kubever"
+)
+
+// Role labels and component names, as the contract derives them.
+const (
+	LabelControlPlane = "node-role.kubernetes.io/control-plane"
+	LabelMaster       = "node-role.kubernetes.io/master"
+	LabelEtcd         = "node-role.kubernetes.io/etcd"
+	LabelIngress      = "node-role.kubernetes.io/ingress"
+	LabelStorage      = "node-role.kubernetes.io/storage"
+
+	ComponentAPIServer         = "kube-apiserver"
+	ComponentControllerManager = "kube-controller-manager"
+	ComponentScheduler         = "kube-scheduler"
+	ComponentEtcd              = "etcd"
+	ComponentCloudController   = "cloud-controller-manager"
+	ComponentKubelet           = "kubelet"
+	ComponentKubeProxy         = "kube-proxy"
+)
+
+// ControlPlaneComponents are the kube-system pods labelled component=NAME
+// whose image tags give the control plane's versions.
+var ControlPlaneComponents = []string{
+	ComponentAPIServer, ComponentControllerManager, ComponentScheduler, ComponentEtcd, ComponentCloudController,
+}
+
+// Roles is what a node does in the cluster. A node may hold several.
+type Roles struct {
+	ControlPlane bool `json:"controlPlane"`
+	Etcd         bool `json:"etcd"`
+	Worker       bool `json:"worker"`
+	Ingress      bool `json:"ingress"`
+	Storage      bool `json:"storage"`
+}
+
+// Component is one running instance of a Kubernetes component and the
+// version it reports; Version is nil when it cannot be read (a `latest` tag,
+// a digest), and no skew rule may guess then.
+type Component struct {
+	Name      string           `json:"name"`
+	Node      string           `json:"node"`
+	Namespace string           `json:"namespace,omitempty"`
+	Pod       string           `json:"pod,omitempty"`
+	Raw       string           `json:"raw"`
+	Version   *version.Version `json:"-"`
+}
+
+// Known reports whether the component's version could be read.
+func (c Component) Known() bool { return c.Version != nil }
+
+// NodeRoles derives every node's roles: labels first, then the control-plane
+// and etcd pods it hosts. A node that is neither control plane nor etcd is a
+// worker.
+func (inv *Inventory) NodeRoles() map[string]Roles {
+	roles := make(map[string]Roles, len(inv.Nodes))
+	for _, n := range inv.Nodes {
+		r := Roles{}
+		_, cp := n.Labels[LabelControlPlane]
+		_, master := n.Labels[LabelMaster]
+		_, etcd := n.Labels[LabelEtcd]
+		_, r.Ingress = n.Labels[LabelIngress]
+		_, r.Storage = n.Labels[LabelStorage]
+		r.ControlPlane, r.Etcd = cp || master, etcd
+		roles[n.Name] = r
+	}
+	for i := range inv.Pods {
+		p := &inv.Pods[i]
+		if p.Namespace != "kube-system" || p.Spec.NodeName == "" {
+			continue
+		}
+		r, ok := roles[p.Spec.NodeName]
+		if !ok {
+			continue
+		}
+		switch p.Labels["component"] {
+		case ComponentAPIServer:
+			r.ControlPlane = true
+		case ComponentEtcd:
+			r.Etcd = true
+		}
+		roles[p.Spec.NodeName] = r
+	}
+	for name, r := range roles {
+		r.Worker = !r.ControlPlane && !r.Etcd
+		roles[name] = r
+	}
+	return roles
+}
+
+// Components lists every component instance with its version: control-plane
+// pods by their image tag, kubelets from node status, and kube-proxy from
+// the image of the kube-proxy pod on each node, falling back to the
+// deprecated nodeInfo.kubeProxyVersion only where no such pod exists.
+// The result is sorted by component, node and pod.
+func (inv *Inventory) Components() []Component {
+	var out []Component
+	proxyOnNode := map[string]bool{}
+	for i := range inv.Pods {
+		p := &inv.Pods[i]
+		if p.Namespace != "kube-system" {
+			continue
+		}
+		name := p.Labels["component"]
+		if p.Labels["k8s-app"] == ComponentKubeProxy {
+			name = ComponentKubeProxy
+			proxyOnNode[p.Spec.NodeName] = true
+		}
+		if !isComponent(name) {
+			continue
+		}
+		img := componentImage(p, name)
+		c := Component{Name: name, Node: p.Spec.NodeName, Namespace: p.Namespace, Pod: p.Name, Raw: img}
+		if _, v, ok := kubever.FromImage(img); ok {
+			c.Version = v
+		}
+		out = append(out, c)
+	}
+	for _, n := range inv.Nodes {
+		kv := n.Status.NodeInfo.KubeletVersion
+		c := Component{Name: ComponentKubelet, Node: n.Name, Raw: kv}
+		if v, err := kubever.Parse(kv); err == nil {
+			c.Version = v
+		}
+		out = append(out, c)
+		if !proxyOnNode[n.Name] && n.Status.NodeInfo.KubeProxyVersion != "" {
+			pv := n.Status.NodeInfo.KubeProxyVersion //nolint:staticcheck // only where no kube-proxy pod says better
+			c := Component{Name: ComponentKubeProxy, Node: n.Name, Raw: pv}
+			if v, err := kubever.Parse(pv); err == nil {
+				c.Version = v
+			}
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		if a.Node != b.Node {
+			return a.Node < b.Node
+		}
+		return a.Pod < b.Pod
+	})
+	return out
+}
+
+func isComponent(name string) bool {
+	if name == ComponentKubeProxy {
+		return true
+	}
+	for _, c := range ControlPlaneComponents {
+		if c == name {
+			return true
+		}
+	}
+	return false
+}
+
+// componentImage picks the container that runs the component: the one named
+// after it, else the first.
+func componentImage(p *corev1.Pod, name string) string {
+	for _, c := range p.Spec.Containers {
+		if c.Name == name {
+			return c.Image
+		}
+	}
+	if len(p.Spec.Containers) > 0 {
+		return p.Spec.Containers[0].Image
+	}
+	return ""
+}
+
+// ErrUnknownVersion means the current control-plane version could not be
+// found; the message tells the user to pass --server-version.
+var ErrUnknownVersion = errors.New("the current control-plane version is unknown: pass --server-version (for example --server-version v1.35.2)")
+
+// CurrentVersion finds the control plane's current version, in the
+// contract's order: the override (--server-version), the recorded server
+// version, then the oldest kube-apiserver image tag among kube-system pods
+// labelled component=kube-apiserver. It also says where the version came from.
+func (inv *Inventory) CurrentVersion(override string) (*version.Version, string, error) {
+	if override != "" {
+		v, err := kubever.Parse(override)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: --server-version: %v", ErrBadInput, err)
+		}
+		return v, "--server-version", nil
+	}
+	if inv.ServerVersion != "" {
+		v, err := kubever.Parse(inv.ServerVersion)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: recorded server version: %v", ErrBadInput, err)
+		}
+		return v, "server version", nil
+	}
+	var oldest *version.Version
+	for _, c := range inv.Components() {
+		if c.Name == ComponentAPIServer && c.Known() && (oldest == nil || c.Version.LessThan(oldest)) {
+			oldest = c.Version
+		}
+	}
+	if oldest == nil {
+		return nil, "", fmt.Errorf("%w: %w", ErrBadInput, ErrUnknownVersion)
+	}
+	return oldest, "kube-apiserver image", nil
+}

@@ -1,0 +1,177 @@
+// Package reports holds upgate's report model — the findings of one check
+// run and what they were computed from — and renders it as text, JSON,
+// JUnit or Markdown. Reports are sorted so the same state gives the same
+// bytes (apart from generatedAt).
+package reports
+
+import (
+	"sort"
+	"time"
+)
+
+// APIVersion and Kind identify the JSON report document.
+const (
+	APIVersion = "upgate.dev/v1alpha1"
+	Kind       = "Report"
+)
+
+// Severity is a finding's tier: only block findings stop the gate.
+type Severity string
+
+const (
+	SeverityBlock Severity = "block"
+	SeverityWarn  Severity = "warn"
+	SeverityInfo  Severity = "info"
+)
+
+// Verdict is the gate's outcome.
+type Verdict string
+
+const (
+	VerdictPassed  Verdict = "passed"
+	VerdictBlocked Verdict = "blocked"
+)
+
+// Phase says whether a report looks before or after an upgrade.
+type Phase string
+
+const (
+	PhasePreflight  Phase = "preflight"
+	PhasePostflight Phase = "postflight"
+)
+
+// Subject is the object a finding is about.
+type Subject struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+// Finding is one decision with its reasons: which check, how severe, about
+// what, and the way out.
+type Finding struct {
+	Check       string   `json:"check"`
+	Severity    Severity `json:"severity"`
+	Ignored     bool     `json:"ignored"`
+	Subject     Subject  `json:"subject"`
+	Node        string   `json:"node,omitempty"`
+	Message     string   `json:"message"`
+	Remediation string   `json:"remediation,omitempty"`
+	// IgnoredBy says what marked the finding ignored (an annotation on an
+	// object, a config exception, --ignore-safety-checks).
+	IgnoredBy string `json:"ignoredBy,omitempty"`
+}
+
+// Blocking reports whether the finding stops the gate.
+func (f Finding) Blocking() bool { return f.Severity == SeverityBlock && !f.Ignored }
+
+// Summary counts findings by severity; ignored ones are counted apart only.
+type Summary struct {
+	Block   int `json:"block"`
+	Warn    int `json:"warn"`
+	Info    int `json:"info"`
+	Ignored int `json:"ignored"`
+}
+
+// Input records what a report was computed from, so a "passed" cannot be
+// mistaken for one computed on other or partial data.
+type Input struct {
+	// Source is "cluster" or "files".
+	Source string `json:"source"`
+	// Files are the paths read (for --from), or the API server address.
+	Files []string `json:"files,omitempty"`
+	// Counts is objects read by kind.
+	Counts map[string]int `json:"counts"`
+	// VersionFrom says how the current version was found.
+	VersionFrom string `json:"versionFrom,omitempty"`
+	// SnapshotDigest is the sha256 of the canonical snapshot of the state.
+	SnapshotDigest string `json:"snapshotDigest,omitempty"`
+}
+
+// Producer records the tool and policies that produced a report.
+type Producer struct {
+	UpgateVersion string `json:"upgateVersion"`
+	PolicyDigest  string `json:"policyDigest,omitempty"`
+}
+
+// Report is the contract's JSON report.
+type Report struct {
+	APIVersion     string    `json:"apiVersion"`
+	Kind           string    `json:"kind"`
+	Phase          Phase     `json:"phase"`
+	CurrentVersion string    `json:"currentVersion"`
+	TargetVersion  string    `json:"targetVersion"`
+	Verdict        Verdict   `json:"verdict"`
+	GeneratedAt    time.Time `json:"generatedAt"`
+	Findings       []Finding `json:"findings"`
+	Summary        Summary   `json:"summary"`
+	Input          Input     `json:"input"`
+	Producer       Producer  `json:"producer"`
+	// IgnoreSafetyChecks records that safety findings were not allowed to block.
+	IgnoreSafetyChecks bool `json:"ignoreSafetyChecks,omitempty"`
+	// Snapshot optionally embeds the state the report was computed from, so
+	// the report can serve as a postflight baseline.
+	Snapshot any `json:"snapshot,omitempty"`
+}
+
+// New returns a report for the findings, sorted, summarised and with its
+// verdict set.
+func New(phase Phase, current, target string, findings []Finding, in Input, prod Producer, now time.Time) *Report {
+	r := &Report{
+		APIVersion: APIVersion, Kind: Kind, Phase: phase,
+		CurrentVersion: current, TargetVersion: target,
+		GeneratedAt: now.UTC().Truncate(time.Second),
+		Findings:    append([]Finding{}, findings...),
+		Input:       in, Producer: prod,
+	}
+	r.Finalize()
+	return r
+}
+
+// Finalize sorts the findings and recomputes the summary and verdict; call
+// it after changing findings.
+func (r *Report) Finalize() {
+	Sort(r.Findings)
+	r.Summary = Summary{}
+	r.Verdict = VerdictPassed
+	for _, f := range r.Findings {
+		if f.Ignored {
+			r.Summary.Ignored++
+			continue
+		}
+		switch f.Severity {
+		case SeverityBlock:
+			r.Summary.Block++
+			r.Verdict = VerdictBlocked
+		case SeverityWarn:
+			r.Summary.Warn++
+		case SeverityInfo:
+			r.Summary.Info++
+		}
+	}
+}
+
+// Blocked reports whether any finding stops the gate.
+func (r *Report) Blocked() bool { return r.Verdict == VerdictBlocked }
+
+// Sort orders findings by check, subject namespace, kind and name, node and
+// message: a stable order that makes reports byte-comparable.
+func Sort(fs []Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		switch {
+		case a.Check != b.Check:
+			return a.Check < b.Check
+		case a.Subject.Namespace != b.Subject.Namespace:
+			return a.Subject.Namespace < b.Subject.Namespace
+		case a.Subject.Kind != b.Subject.Kind:
+			return a.Subject.Kind < b.Subject.Kind
+		case a.Subject.Name != b.Subject.Name:
+			return a.Subject.Name < b.Subject.Name
+		case a.Node != b.Node:
+			return a.Node < b.Node
+		default:
+			return a.Message < b.Message
+		}
+	})
+}
