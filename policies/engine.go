@@ -1,0 +1,409 @@
+// Package policies evaluates upgate's upgrade gates: the embedded Rego
+// policies (one package per topic under data.upgate.*) plus any the user adds
+// with --policy-dir, over a compact input built in Go from the inventory.
+//
+// Adding a topic is two files and no edits elsewhere:
+//   - a Rego file `package upgate.<topic>` whose rules are
+//     `findings contains f if {...}` (each with METADATA naming its
+//     custom.check, custom.severity and custom.remediation), beside a
+//     `<topic>_test.rego`;
+//   - a Go file that registers the input section the rules read with
+//     RegisterSection (see input.go).
+//
+// The engine discovers every compiled package under data.upgate that defines
+// `findings` and unions their findings; no central list names them.
+package policies
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/loader"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"k8s.io/apimachinery/pkg/util/version"
+
+	"github.com/upgate-dev/upgate/inventory"
+	"github.com/upgate-dev/upgate/reports"
+)
+
+// embedded holds the built-in policies, their tests (not compiled into the
+// engine) and the version facts. The facts live in upgate_facts/ so that both
+// the engine and `opa test policies/` load them at data.upgate_facts: OPA's
+// directory loader puts a file's content under its directory's name.
+//
+//go:embed *.rego upgate_facts/*.yaml
+var embedded embed.FS
+
+// ErrInvalidPolicy marks a policy that does not parse, type-check or have the
+// shape upgate expects. The error's message names file:line. Callers map it
+// to the contract's exit 2.
+var ErrInvalidPolicy = errors.New("invalid policy")
+
+// Root is the data path every policy package lives under.
+const Root = "upgate"
+
+// FactsKey is where the embedded version facts appear under data.
+const FactsKey = "upgate_facts"
+
+// findingsRule is the rule every topic package defines.
+const findingsRule = "findings"
+
+// Options configures New.
+type Options struct {
+	// PolicyDirs are directories (or files) of users' extra Rego
+	// (--policy-dir). Only .rego files not ending in _test.rego are read;
+	// every package must be under `upgate.`.
+	PolicyDirs []string
+}
+
+// Request is one evaluation: the state, the versions and the phase.
+type Request struct {
+	Inventory       *inventory.Inventory
+	Current, Target *version.Version
+	Phase           reports.Phase
+	// Baseline is the state before the upgrade (postflight only).
+	Baseline *inventory.Inventory
+	// MaxUnavailable is how many nodes are drained at once.
+	MaxUnavailable int
+}
+
+// Result is what Evaluate found.
+type Result struct {
+	Findings []reports.Finding
+	// Checks are the sorted IDs of the checks evaluated.
+	Checks []string
+}
+
+// Engine holds the compiled policies, prepared once.
+type Engine struct {
+	topics []*topic
+	digest string
+}
+
+// topic is one package under data.upgate that defines findings.
+type topic struct {
+	pkg    string // e.g. data.upgate.path
+	phases map[reports.Phase]bool
+	checks []string // from the findings rules' custom.check annotations
+	query  rego.PreparedEvalQuery
+}
+
+// New compiles the embedded policies with the users' and prepares one query
+// per topic package.
+func New(ctx context.Context, opts Options) (*Engine, error) {
+	files := map[string][]byte{}
+
+	builtin, err := loader.NewFileLoader().
+		WithFS(embedded).
+		WithRegoVersion(ast.RegoV1).
+		WithProcessAnnotation(true).
+		Filtered([]string{"."}, skipTests)
+	if err != nil {
+		return nil, fmt.Errorf("%w: embedded policies: %v", ErrInvalidPolicy, err)
+	}
+	modules := map[string]*ast.Module{}
+	for name, f := range builtin.Modules {
+		modules["embedded/"+name] = f.Parsed
+		files["embedded/"+name] = f.Raw
+	}
+	if err := fs.WalkDir(embedded, FactsKey, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := embedded.ReadFile(p)
+		files["embedded/"+p] = b
+		return err
+	}); err != nil {
+		return nil, err
+	}
+
+	custom := map[string]bool{}
+	for _, dir := range opts.PolicyDirs {
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("%w: --policy-dir %s: %v", ErrInvalidPolicy, dir, err)
+		}
+		res, err := loader.NewFileLoader().
+			WithRegoVersion(ast.RegoV1).
+			WithProcessAnnotation(true).
+			Filtered([]string{dir}, onlyPolicies)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidPolicy, err)
+		}
+		for name, f := range res.Modules {
+			if err := checkCustomModule(f.Parsed); err != nil {
+				return nil, err
+			}
+			key := "custom/" + name
+			modules[key] = f.Parsed
+			custom[key] = true
+			rel, err := filepath.Rel(dir, name)
+			if err != nil || strings.HasPrefix(rel, "..") {
+				rel = filepath.Base(name)
+			}
+			files["custom/"+filepath.ToSlash(rel)] = f.Raw
+		}
+	}
+
+	compiler := ast.NewCompiler().WithEnablePrintStatements(false)
+	compiler.Compile(modules)
+	if compiler.Failed() {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidPolicy, compiler.Errors)
+	}
+
+	store := inmem.NewFromObject(builtin.Documents)
+	topics, err := discover(ctx, compiler, store)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{topics: topics, digest: digest(files)}, nil
+}
+
+// skipTests keeps test files and non-policy files out of the engine (the
+// loader reads .rego, .json and .yaml).
+func skipTests(_ string, info fs.FileInfo, _ int) bool {
+	return !info.IsDir() && strings.HasSuffix(info.Name(), "_test.rego")
+}
+
+// onlyPolicies keeps users' .rego files, minus their tests.
+func onlyPolicies(_ string, info fs.FileInfo, _ int) bool {
+	if info.IsDir() {
+		return false
+	}
+	return filepath.Ext(info.Name()) != ".rego" || strings.HasSuffix(info.Name(), "_test.rego")
+}
+
+func checkCustomModule(m *ast.Module) error {
+	root := ast.DefaultRootRef.Append(ast.StringTerm(Root))
+	if !m.Package.Path.HasPrefix(root) || len(m.Package.Path) < 3 {
+		return fmt.Errorf("%w: %s: package %s is not under %s.: upgate only reads policies in packages named %s.<topic>",
+			ErrInvalidPolicy, m.Package.Location, strings.TrimPrefix(m.Package.Path.String(), "data."), Root, Root)
+	}
+	for _, r := range m.Rules {
+		if r.Head.Name.String() == findingsRule || r.Head.Ref().String() == findingsRule {
+			if r.Head.RuleKind() != ast.MultiValue {
+				return fmt.Errorf("%w: %s: findings must be a set: write `findings contains f if {...}`", ErrInvalidPolicy, r.Location)
+			}
+		}
+	}
+	return nil
+}
+
+// discover finds every package under data.upgate defining findings and
+// prepares its query.
+func discover(ctx context.Context, compiler *ast.Compiler, store storage.Store) ([]*topic, error) {
+	root := ast.DefaultRootRef.Append(ast.StringTerm(Root))
+	byPkg := map[string]*topic{}
+	declared := map[string]map[reports.Phase]bool{}
+	for _, m := range compiler.Modules {
+		if !m.Package.Path.HasPrefix(root) {
+			continue
+		}
+		pkg := m.Package.Path.String()
+		for _, a := range m.Annotations {
+			if a.Scope != "package" && a.Scope != "subpackages" {
+				continue
+			}
+			if ps, ok := a.Custom["phases"].([]any); ok {
+				if declared[pkg] == nil {
+					declared[pkg] = map[reports.Phase]bool{}
+				}
+				for _, p := range ps {
+					if s, ok := p.(string); ok {
+						declared[pkg][reports.Phase(s)] = true
+					}
+				}
+			}
+		}
+		for _, r := range m.Rules {
+			if r.Head.Ref().String() != findingsRule {
+				continue
+			}
+			t := byPkg[pkg]
+			if t == nil {
+				t = &topic{pkg: pkg}
+				byPkg[pkg] = t
+			}
+			for _, a := range r.Annotations {
+				if id, ok := a.Custom["check"].(string); ok && id != "" {
+					t.checks = append(t.checks, id)
+				}
+			}
+		}
+	}
+	var out []*topic
+	for pkg, t := range byPkg {
+		t.phases = declared[pkg]
+		if len(t.phases) == 0 {
+			// Undeclared: a pre-upgrade gate, like most checks.
+			t.phases = map[reports.Phase]bool{reports.PhasePreflight: true}
+		}
+		slices.Sort(t.checks)
+		t.checks = slices.Compact(t.checks)
+		pq, err := rego.New(
+			rego.Compiler(compiler),
+			rego.Store(store),
+			rego.Query(pkg+"."+findingsRule),
+		).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidPolicy, pkg, err)
+		}
+		t.query = pq
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].pkg < out[j].pkg })
+	return out, nil
+}
+
+// digest hashes the bundle: every file's name and bytes, sorted by name.
+func digest(files map[string][]byte) string {
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, n := range names {
+		fmt.Fprintf(h, "%s\x00%d\x00", n, len(files[n]))
+		h.Write(files[n])
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// Digest is the sha256 of the policy bundle (embedded and custom files,
+// sorted by name), "sha256:<hex>".
+func (e *Engine) Digest() string { return e.digest }
+
+// Evaluate builds the input once and evaluates every topic that runs in the
+// request's phase.
+func (e *Engine) Evaluate(ctx context.Context, req Request) (*Result, error) {
+	if req.Inventory == nil {
+		return nil, errors.New("policies: no inventory to evaluate")
+	}
+	if req.Current == nil || req.Target == nil {
+		return nil, errors.New("policies: current and target versions are required")
+	}
+	if req.Phase == "" {
+		req.Phase = reports.PhasePreflight
+	}
+	input, err := buildInput(&req)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	checks := map[string]bool{}
+	for _, t := range e.topics {
+		if !t.phases[req.Phase] {
+			continue
+		}
+		for _, c := range t.checks {
+			checks[c] = true
+		}
+		rs, err := t.query.Eval(ctx, rego.EvalParsedInput(input))
+		if err != nil {
+			return nil, fmt.Errorf("policies: evaluating %s: %w", t.pkg, err)
+		}
+		for _, r := range rs {
+			for _, ex := range r.Expressions {
+				fs, err := decodeFindings(t.pkg, ex.Value)
+				if err != nil {
+					return nil, err
+				}
+				for _, f := range fs {
+					checks[f.Check] = true
+				}
+				res.Findings = append(res.Findings, fs...)
+			}
+		}
+	}
+	reports.Sort(res.Findings)
+	for c := range checks {
+		res.Checks = append(res.Checks, c)
+	}
+	sort.Strings(res.Checks)
+	return res, nil
+}
+
+// decodeFindings converts a findings set with checked conversions: a policy
+// that produces a malformed finding is an invalid policy, not a pass.
+func decodeFindings(pkg string, v any) ([]reports.Finding, error) {
+	items, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s.findings is a %T, want a set of objects", ErrInvalidPolicy, pkg, v)
+	}
+	out := make([]reports.Finding, 0, len(items))
+	for _, it := range items {
+		m, ok := it.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s.findings holds a %T, want an object", ErrInvalidPolicy, pkg, it)
+		}
+		bad := func(field string) error {
+			return fmt.Errorf("%w: %s.findings: finding %v: %s missing or not a string", ErrInvalidPolicy, pkg, it, field)
+		}
+		str := func(m map[string]any, k string, required bool) (string, error) {
+			x, present := m[k]
+			if !present || x == nil {
+				if required {
+					return "", bad(k)
+				}
+				return "", nil
+			}
+			s, ok := x.(string)
+			if !ok || (required && s == "") {
+				return "", bad(k)
+			}
+			return s, nil
+		}
+		var f reports.Finding
+		var err error
+		if f.Check, err = str(m, "check", true); err != nil {
+			return nil, err
+		}
+		sev, err := str(m, "severity", true)
+		if err != nil {
+			return nil, err
+		}
+		f.Severity = reports.Severity(sev)
+		switch f.Severity {
+		case reports.SeverityBlock, reports.SeverityWarn, reports.SeverityInfo:
+		default:
+			return nil, fmt.Errorf("%w: %s.findings: check %s: severity %q is not block, warn or info", ErrInvalidPolicy, pkg, f.Check, sev)
+		}
+		if f.Message, err = str(m, "message", true); err != nil {
+			return nil, err
+		}
+		if f.Remediation, err = str(m, "remediation", false); err != nil {
+			return nil, err
+		}
+		if f.Node, err = str(m, "node", false); err != nil {
+			return nil, err
+		}
+		subj, ok := m["subject"].(map[string]any)
+		if !ok {
+			return nil, bad("subject")
+		}
+		if f.Subject.Kind, err = str(subj, "kind", true); err != nil {
+			return nil, err
+		}
+		if f.Subject.Namespace, err = str(subj, "namespace", false); err != nil {
+			return nil, err
+		}
+		if f.Subject.Name, err = str(subj, "name", false); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
