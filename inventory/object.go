@@ -8,6 +8,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+type typeMeta struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+}
+
 // LastAppliedAnnotation is kubectl's record of the manifest last applied.
 const LastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -15,7 +20,9 @@ const LastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 // API versions it uses. Kinds no check reads are counted and their API
 // versions recorded (a removed Ingress version matters even though no
 // Ingress field does), but their content is dropped.
-func (d *decoder) object(source string, raw []byte, record bool) error {
+// def supplies apiVersion and kind for items of a typed list (a PodList's
+// items carry neither).
+func (d *decoder) object(source string, raw []byte, record bool, def typeMeta) error {
 	var head struct {
 		APIVersion string            `json:"apiVersion"`
 		Kind       string            `json:"kind"`
@@ -23,6 +30,9 @@ func (d *decoder) object(source string, raw []byte, record bool) error {
 	}
 	if err := json.Unmarshal(raw, &head); err != nil {
 		return err
+	}
+	if head.Kind == "" && head.APIVersion == "" {
+		head.APIVersion, head.Kind = def.APIVersion, def.Kind
 	}
 	if head.Kind == "" || head.APIVersion == "" {
 		return errors.New("object has no apiVersion or kind")

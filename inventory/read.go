@@ -161,16 +161,18 @@ func (d *decoder) document(source string, raw []byte) (int, error) {
 			return 0, errors.New("report has no recorded snapshot (write it with --format json from a run that recorded one)")
 		}
 		return d.snapshot(source, rep.Snapshot)
-	case head.Kind == "List" || (strings.HasSuffix(head.Kind, "List") && head.APIVersion != ""):
-		return d.list(source, raw)
+	case head.Kind == "List":
+		return d.list(source, raw, typeMeta{})
+	case strings.HasSuffix(head.Kind, "List") && head.APIVersion != "":
+		return d.list(source, raw, typeMeta{APIVersion: head.APIVersion, Kind: strings.TrimSuffix(head.Kind, "List")})
 	}
-	if err := d.object(source, raw, true); err != nil {
+	if err := d.object(source, raw, true, typeMeta{}); err != nil {
 		return 0, err
 	}
 	return 1, nil
 }
 
-func (d *decoder) list(source string, raw []byte) (int, error) {
+func (d *decoder) list(source string, raw []byte, def typeMeta) (int, error) {
 	var l struct {
 		Items []json.RawMessage `json:"items"`
 	}
@@ -183,7 +185,7 @@ func (d *decoder) list(source string, raw []byte) (int, error) {
 		if len(item) == 0 || item[0] != '{' {
 			return n, fmt.Errorf("list item %d is not an object", i)
 		}
-		if err := d.object(source, item, true); err != nil {
+		if err := d.object(source, item, true, def); err != nil {
 			return n, fmt.Errorf("list item %d: %w", i, err)
 		}
 		n++
@@ -221,7 +223,7 @@ func (d *decoder) snapshot(source string, raw []byte) (int, error) {
 		d.inv.Others[k] += n
 	}
 	for i, item := range s.Items {
-		if err := d.object(source, item, false); err != nil {
+		if err := d.object(source, item, false, typeMeta{}); err != nil {
 			return i, fmt.Errorf("snapshot item %d: %w", i, err)
 		}
 	}

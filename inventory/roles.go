@@ -214,3 +214,23 @@ func (inv *Inventory) CurrentVersion(override string) (*version.Version, string,
 	}
 	return oldest, "kube-apiserver image", nil
 }
+
+// MirrorAnnotation marks the API server's mirror of a kubelet's static pod.
+const MirrorAnnotation = "kubernetes.io/config.mirror"
+
+// Evictable reports whether a drain would evict the pod: bound to a node,
+// not a mirror/static pod, not owned by a DaemonSet, not finished.
+func Evictable(p *corev1.Pod) bool {
+	if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		return false
+	}
+	if _, mirror := p.Annotations[MirrorAnnotation]; mirror {
+		return false
+	}
+	for _, o := range p.OwnerReferences {
+		if o.Controller != nil && *o.Controller && (o.Kind == "DaemonSet" || o.Kind == "Node") {
+			return false
+		}
+	}
+	return true
+}

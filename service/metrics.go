@@ -1,0 +1,81 @@
+package service
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/upgate-dev/upgate/reports"
+)
+
+// metrics are upgate's series, namespaced and with few labels: a check ID
+// and a severity are bounded sets; subjects are never labels.
+type metrics struct {
+	up        prometheus.Gauge
+	blocked   prometheus.Gauge
+	findings  *prometheus.GaugeVec
+	runs      *prometheus.CounterVec
+	duration  prometheus.Histogram
+	lastCheck prometheus.Gauge
+	info      *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		up: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "upgate", Name: "check_up",
+			Help: "1 when the last check could read the cluster and evaluate the policies, 0 when it failed.",
+		}),
+		blocked: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "upgate", Name: "upgrade_blocked",
+			Help: "1 when the last successful check blocked the upgrade, 0 when it passed.",
+		}),
+		findings: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "upgate", Name: "findings",
+			Help: "Findings of the last successful check by check ID and severity (ignored findings have severity \"ignored\").",
+		}, []string{"check", "severity"}),
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "upgate", Name: "check_runs_total",
+			Help: "Checks run, by result: passed, blocked or error.",
+		}, []string{"result"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "upgate", Name: "check_duration_seconds",
+			Help:    "Time to collect the state and evaluate the policies.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 12),
+		}),
+		lastCheck: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "upgate", Name: "last_check_timestamp_seconds",
+			Help: "Unix time of the last successful check.",
+		}),
+		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "upgate", Name: "check_info",
+			Help: "Versions of the last successful check (always 1).",
+		}, []string{"current_version", "target_version"}),
+	}
+	for _, c := range []prometheus.Collector{m.up, m.blocked, m.findings, m.runs, m.duration, m.lastCheck, m.info} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) record(r *reports.Report) {
+	m.up.Set(1)
+	m.runs.WithLabelValues(string(r.Verdict)).Inc()
+	if r.Blocked() {
+		m.blocked.Set(1)
+	} else {
+		m.blocked.Set(0)
+	}
+	// Reset so a check that stopped firing drops to absent, not stale.
+	m.findings.Reset()
+	for _, f := range r.Findings {
+		sev := string(f.Severity)
+		if f.Ignored {
+			sev = "ignored"
+		}
+		m.findings.WithLabelValues(f.Check, sev).Inc()
+	}
+	m.lastCheck.Set(float64(r.GeneratedAt.Unix()))
+	m.info.Reset()
+	m.info.WithLabelValues(r.CurrentVersion, r.TargetVersion).Set(1)
+}
