@@ -1,0 +1,100 @@
+package executor
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/upgate-dev/upgate/inventory"
+	"github.com/upgate-dev/upgate/kubever"
+	"github.com/upgate-dev/upgate/reports"
+)
+
+func node(name string, labels map[string]string) corev1.Node {
+	return corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+}
+
+func pod(ns, name, nodeName string, labels map[string]string) corev1.Pod {
+	return corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels}, Spec: corev1.PodSpec{NodeName: nodeName}}
+}
+
+func TestHops(t *testing.T) {
+	tests := []struct {
+		current, target string
+		want            string
+	}{
+		{"v1.34.2", "v1.36", "v1.34.2>v1.35 v1.35>v1.36"},
+		{"v1.35.2", "v1.36.1", "v1.35.2>v1.36.1"},
+		{"v1.36.0", "v1.36", ""},
+		{"v1.36.0", "v1.35", ""},
+	}
+	for _, tt := range tests {
+		c, _ := kubever.Parse(tt.current)
+		g, _ := kubever.Parse(tt.target)
+		var parts []string
+		for _, h := range Hops(c, g, tt.target) {
+			parts = append(parts, h.From+">"+h.To)
+		}
+		if got := strings.Join(parts, " "); got != tt.want {
+			t.Errorf("Hops(%s, %s) = %q, want %q", tt.current, tt.target, got, tt.want)
+		}
+	}
+}
+
+func TestPlanStagesAndBlockers(t *testing.T) {
+	cp := map[string]string{inventory.LabelControlPlane: ""}
+	inv := &inventory.Inventory{
+		Nodes: []corev1.Node{node("w-b", nil), node("w-a", nil), node("cp-1", cp), node("etcd-1", nil)},
+		Pods: []corev1.Pod{
+			pod("kube-system", "etcd-etcd-1", "etcd-1", map[string]string{"component": "etcd"}),
+			pod("app", "x", "w-b", nil), pod("app", "y", "w-b", nil), pod("app", "z", "w-a", nil),
+		},
+	}
+	c, _ := kubever.Parse("v1.35.2")
+	g, _ := kubever.Parse("v1.36")
+	findings := []reports.Finding{
+		{Check: "safety.emptydir", Severity: reports.SeverityBlock, Subject: reports.Subject{Kind: "Pod", Namespace: "app", Name: "z"}, Node: "w-a", Message: "z has emptyDir"},
+		{Check: "health.node-cordoned", Severity: reports.SeverityWarn, Subject: reports.Subject{Kind: "Node", Name: "w-b"}, Node: "w-b"},
+	}
+	p := NewPlan(inv, c, g, "v1.36", findings)
+	order := map[StageName][]string{}
+	for _, st := range p.Stages {
+		for _, n := range st.Nodes {
+			order[st.Name] = append(order[st.Name], n.Name)
+		}
+	}
+	if got := strings.Join(order[StageEtcd], ","); got != "etcd-1" {
+		t.Errorf("etcd stage = %q", got)
+	}
+	if got := strings.Join(order[StageControlPlane], ","); got != "cp-1" {
+		t.Errorf("control-plane stage = %q", got)
+	}
+	// w-a has fewer pods to move, so it goes first.
+	if got := strings.Join(order[StageWorkers], ","); got != "w-a,w-b" {
+		t.Errorf("workers = %q, want w-a,w-b", got)
+	}
+	if !p.Blocked || len(p.Blockers) != 0 {
+		t.Errorf("plan should be blocked by a node finding only: blocked=%v blockers=%v", p.Blocked, p.Blockers)
+	}
+	if Gated(p, true) {
+		t.Errorf("--partial-ok may skip a flagged worker")
+	}
+	if !Gated(p, false) {
+		t.Errorf("without --partial-ok a flagged worker closes the gate")
+	}
+	var buf bytes.Buffer
+	if err := WriteSteps(&buf, p, StepOptions{PartialOK: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "SKIP (--partial-ok) w-a") {
+		t.Errorf("steps should skip w-a:\n%s", buf.String())
+	}
+	findings = append(findings, reports.Finding{Check: "safety.etcd-quorum", Severity: reports.SeverityBlock, Node: "etcd-1", Subject: reports.Subject{Kind: "Node", Name: "etcd-1"}})
+	p = NewPlan(inv, c, g, "v1.36", findings)
+	if err := RefusePartial(p); err == nil || !strings.Contains(err.Error(), "etcd-1") {
+		t.Errorf("--partial-ok must be refused when an etcd node is flagged, got %v", err)
+	}
+}
