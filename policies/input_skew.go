@@ -1,0 +1,43 @@
+package policies
+
+import (
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// input.skew: every component instance and its version, grouped by
+// component name (the contract's "component versions").
+//
+//	input.skew.components["kube-apiserver" | "kube-controller-manager" |
+//	  "kube-scheduler" | "cloud-controller-manager" | "etcd" | "kubelet" |
+//	  "kube-proxy"] = [{
+//	    "name": "kubelet", "node": "worker-1",
+//	    "namespace": "kube-system", "pod": "kube-proxy-abcde", // pods only
+//	    "raw": "v1.35.2",              // the tag or nodeInfo string read
+//	    "version": {...},              // absent when it cannot be read
+//	}]
+func init() { registerSection("skew", buildSkew) }
+
+func buildSkew(ix *index) (ast.Value, error) {
+	groups := map[string][]*ast.Term{}
+	var names []string
+	for _, c := range ix.comps() {
+		var f fields
+		f.str("name", c.Name)
+		f.str("node", c.Node)
+		f.str("namespace", c.Namespace)
+		f.str("pod", c.Pod)
+		f.str("raw", c.Raw)
+		if c.Known() {
+			f.term("version", ast.NewTerm(versionValue(c.Version)))
+		}
+		if _, seen := groups[c.Name]; !seen {
+			names = append(names, c.Name)
+		}
+		groups[c.Name] = append(groups[c.Name], f.obj())
+	}
+	items := make([][2]*ast.Term, 0, len(names))
+	for _, n := range names {
+		items = append(items, kv(n, ast.ArrayTerm(groups[n]...)))
+	}
+	return ast.NewObject(kv("components", obj(items...))), nil
+}
