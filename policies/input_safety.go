@@ -1,0 +1,225 @@
+package policies
+
+import (
+	"sort"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// input.safety: what the Kismatic-style drain safety rules read.
+//
+//	input.safety.pods = [{
+//	    "namespace", "name", "node",        // node omitted when unbound
+//	    "phase": "Running",                 // omitted when unknown
+//	    "mirror": true,                     // mirror/static pod (annotation
+//	                                        // kubernetes.io/config.mirror or
+//	                                        // owner kind Node); omitted if not
+//	    "controller": {"kind", "name"},     // the controller owner reference
+//	    "workload": {"kind", "name"},       // controller followed RS → Deployment
+//	    "emptydir": ["volume", ...],
+//	    "hostpath": [{"volume", "path"}],
+//	    "claims": [{"volume", "claim", "pv", "source", "path"}],
+//	        // PVC → PV joined: source is the PV's volume source
+//	        // ("hostPath", "local", "csi", "nfs", ... "" when unbound)
+//	}]
+//	input.safety.workloads = [{             // Deployments, StatefulSets,
+//	    "kind", "namespace", "name",        // ReplicaSets, ReplicationControllers
+//	    "replicas": 1,                      // omitted when spec.replicas is unset
+//	    "owner": {"kind", "name"},          // controller owner reference
+//	    "nodes": ["worker-1"],              // nodes of its running pods
+//	}]
+//	input.safety.daemonsets = [{"namespace", "name",
+//	    "pod_nodes": [...],                 // nodes its pods are bound to
+//	    "scheduled": n}]                    // status.currentNumberScheduled
+//	input.safety.nodes = [{"name", "control_plane", "etcd", "worker",
+//	    "ingress", "storage"}]              // roles; false ones omitted
+//	input.safety.counts = {"control_plane": n, "etcd": n, "worker": n}
+func init() { registerSection("safety", buildSafety) }
+
+func buildSafety(ix *index) (ast.Value, error) {
+	inv := ix.inv
+
+	// PVC → PV.
+	pvs := make(map[string]*corev1.PersistentVolume, len(inv.PersistentVolumes))
+	for i := range inv.PersistentVolumes {
+		pvs[inv.PersistentVolumes[i].Name] = &inv.PersistentVolumes[i]
+	}
+	pvcs := make(map[objRef]*corev1.PersistentVolumeClaim, len(inv.PersistentVolumeClaims))
+	for i := range inv.PersistentVolumeClaims {
+		c := &inv.PersistentVolumeClaims[i]
+		pvcs[objRef{"PersistentVolumeClaim", c.Namespace, c.Name}] = c
+	}
+
+	workloadNodes := map[objRef]map[string]bool{}
+	dsNodes := map[objRef]map[string]bool{}
+	addNode := func(m map[objRef]map[string]bool, r objRef, node string) {
+		if m[r] == nil {
+			m[r] = map[string]bool{}
+		}
+		m[r][node] = true
+	}
+
+	pods := make([]*ast.Term, 0, len(inv.Pods))
+	for i := range inv.Pods {
+		p := &inv.Pods[i]
+		var f fields
+		f.str("namespace", p.Namespace)
+		f.str("name", p.Name)
+		f.str("node", p.Spec.NodeName)
+		f.str("phase", string(p.Status.Phase))
+		f.flag("mirror", isMirror(p))
+		running := p.Spec.NodeName != "" && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed
+		if c, ok := podController(p); ok {
+			f.term("controller", obj(kv("kind", str(c.Kind)), kv("name", str(c.Name))))
+			if c.Kind == "DaemonSet" && running {
+				addNode(dsNodes, c, p.Spec.NodeName)
+			}
+		}
+		if w, ok := ix.workload(p); ok {
+			f.term("workload", obj(kv("kind", str(w.Kind)), kv("name", str(w.Name))))
+			if running {
+				addNode(workloadNodes, w, p.Spec.NodeName)
+			}
+		}
+		var emptyDirs, hostPaths, claims []*ast.Term
+		for _, v := range p.Spec.Volumes {
+			switch {
+			case v.EmptyDir != nil:
+				emptyDirs = append(emptyDirs, str(v.Name))
+			case v.HostPath != nil:
+				hostPaths = append(hostPaths, obj(kv("volume", str(v.Name)), kv("path", str(v.HostPath.Path))))
+			case v.PersistentVolumeClaim != nil:
+				claims = append(claims, claimTerm(v.Name, p.Namespace, v.PersistentVolumeClaim.ClaimName, pvcs, pvs))
+			}
+		}
+		f.term("emptydir", ast.ArrayTerm(emptyDirs...))
+		f.term("hostpath", ast.ArrayTerm(hostPaths...))
+		f.term("claims", ast.ArrayTerm(claims...))
+		pods = append(pods, f.obj())
+	}
+
+	var workloads []*ast.Term
+	addWorkload := func(kind string, m *metav1.ObjectMeta, replicas *int32) {
+		var f fields
+		f.str("kind", kind)
+		f.str("namespace", m.Namespace)
+		f.str("name", m.Name)
+		if replicas != nil {
+			f.num("replicas", int(*replicas))
+		}
+		if c, ok := controllerRef(m.OwnerReferences); ok {
+			f.term("owner", obj(kv("kind", str(c.Kind)), kv("name", str(c.Name))))
+		}
+		f.term("nodes", strs(sortedKeys(workloadNodes[objRef{kind, m.Namespace, m.Name}])))
+		workloads = append(workloads, f.obj())
+	}
+	for i := range inv.Deployments {
+		d := &inv.Deployments[i]
+		addWorkload("Deployment", &d.ObjectMeta, d.Spec.Replicas)
+	}
+	for i := range inv.StatefulSets {
+		s := &inv.StatefulSets[i]
+		addWorkload("StatefulSet", &s.ObjectMeta, s.Spec.Replicas)
+	}
+	for i := range inv.ReplicaSets {
+		r := &inv.ReplicaSets[i]
+		addWorkload("ReplicaSet", &r.ObjectMeta, r.Spec.Replicas)
+	}
+	for i := range inv.ReplicationControllers {
+		r := &inv.ReplicationControllers[i]
+		addWorkload("ReplicationController", &r.ObjectMeta, r.Spec.Replicas)
+	}
+
+	daemonsets := make([]*ast.Term, 0, len(inv.DaemonSets))
+	for i := range inv.DaemonSets {
+		d := &inv.DaemonSets[i]
+		var f fields
+		f.str("namespace", d.Namespace)
+		f.str("name", d.Name)
+		f.term("pod_nodes", strs(sortedKeys(dsNodes[objRef{"DaemonSet", d.Namespace, d.Name}])))
+		f.num("scheduled", int(d.Status.CurrentNumberScheduled))
+		daemonsets = append(daemonsets, f.obj())
+	}
+
+	var cp, etcd, workers int
+	nodes := make([]*ast.Term, 0, len(inv.Nodes))
+	for _, n := range inv.Nodes {
+		r := ix.roles[n.Name]
+		var f fields
+		f.str("name", n.Name)
+		f.flag("control_plane", r.ControlPlane)
+		f.flag("etcd", r.Etcd)
+		f.flag("worker", r.Worker)
+		f.flag("ingress", r.Ingress)
+		f.flag("storage", r.Storage)
+		nodes = append(nodes, f.obj())
+		if r.ControlPlane {
+			cp++
+		}
+		if r.Etcd {
+			etcd++
+		}
+		if r.Worker {
+			workers++
+		}
+	}
+
+	return ast.NewObject(
+		kv("pods", ast.ArrayTerm(pods...)),
+		kv("workloads", ast.ArrayTerm(workloads...)),
+		kv("daemonsets", ast.ArrayTerm(daemonsets...)),
+		kv("nodes", ast.ArrayTerm(nodes...)),
+		kv("counts", obj(kv("control_plane", num(cp)), kv("etcd", num(etcd)), kv("worker", num(workers)))),
+	), nil
+}
+
+// claimTerm joins a pod's PVC volume to its PersistentVolume.
+func claimTerm(volume, namespace, claim string, pvcs map[objRef]*corev1.PersistentVolumeClaim, pvs map[string]*corev1.PersistentVolume) *ast.Term {
+	var f fields
+	f.str("volume", volume)
+	f.str("claim", claim)
+	pvc := pvcs[objRef{"PersistentVolumeClaim", namespace, claim}]
+	if pvc == nil || pvc.Spec.VolumeName == "" {
+		return f.obj()
+	}
+	f.str("pv", pvc.Spec.VolumeName)
+	if pv := pvs[pvc.Spec.VolumeName]; pv != nil {
+		src, path := pvSource(pv)
+		f.str("source", src)
+		f.str("path", path)
+	}
+	return f.obj()
+}
+
+// pvSource names a PersistentVolume's volume source as its spec field is
+// named, with the host path for hostPath and local volumes.
+func pvSource(pv *corev1.PersistentVolume) (string, string) {
+	s := pv.Spec.PersistentVolumeSource
+	switch {
+	case s.HostPath != nil:
+		return "hostPath", s.HostPath.Path
+	case s.Local != nil:
+		return "local", s.Local.Path
+	case s.CSI != nil:
+		return "csi", ""
+	case s.NFS != nil:
+		return "nfs", ""
+	case s.ISCSI != nil:
+		return "iscsi", ""
+	case s.FC != nil:
+		return "fc", ""
+	default:
+		return "other", ""
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
