@@ -1,0 +1,291 @@
+package policies
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/upgate-dev/upgate/inventory"
+)
+
+// input.pdb: the PodDisruptionBudgets that would stop a drain, joined in Go
+// with the evictable pods they cover (same namespace, the PDB's label
+// selector; policy/v1: a null selector selects nothing, {} everything).
+//
+//	input.pdb.budgets = [{
+//	    "namespace", "name",
+//	    "allowed": 0,                // disruptions allowed
+//	    "from": "status" | "spec",   // status.disruptionsAllowed, or worked
+//	                                 // out from the spec and pods when the
+//	                                 // PDB has no status (manifests)
+//	    "min_available": "3" | "50%",   // as written; omitted when unset
+//	    "max_unavailable": "0" | "10%", // as written; omitted when unset
+//	    "expected": 3,               // expected pods (status or computed)
+//	    "desired_healthy": 3, "current_healthy": 3,
+//	    "pods": 3,                   // evictable pods it would block
+//	    "nodes": {"worker-1": ["web-abc", "web-def"], ...},
+//	                                 // those pods' names by node
+//	}]
+//
+// Only budgets allowing no disruption and covering an evictable pod whose
+// eviction the API server would refuse are listed, with only those pods: a
+// drain evicts the others. The eviction API lets go, whatever the budget,
+// Pending pods and pods being deleted; and an unready pod when the
+// budget's unhealthyPodEvictionPolicy is AlwaysAllow, or (IfHealthyBudget,
+// the default) when the budget already has its desired healthy pods.
+func init() { registerSection("pdb", buildPDB) }
+
+func buildPDB(ix *index) (ast.Value, error) {
+	inv := ix.inv
+	if len(inv.PodDisruptionBudgets) == 0 {
+		return nil, nil
+	}
+	classes := pdbPodClasses(inv)
+	scale := pdbScales(ix)
+
+	var budgets []*ast.Term
+	for i := range inv.PodDisruptionBudgets {
+		pdb := &inv.PodDisruptionBudgets[i]
+		sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+		if err != nil {
+			// The API server validates selectors; one that does not parse
+			// selects nothing it could enforce.
+			continue
+		}
+		var pods []*corev1.Pod
+		for _, c := range classes[pdb.Namespace] {
+			if sel.Matches(c.labels) {
+				pods = append(pods, c.pods...)
+			}
+		}
+		if len(pods) == 0 {
+			continue
+		}
+		st := pdbStatusOf(ix, pdb, pods, scale)
+		if st.allowed > 0 {
+			continue
+		}
+		byNode := map[string][]string{}
+		blocked := 0
+		for _, p := range pods {
+			// The eviction API deletes Pending pods and pods already
+			// being deleted without asking the budget.
+			if !inventory.Evictable(p) || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodPending {
+				continue
+			}
+			if healthPodNotReady(p) && pdbLetsUnhealthyGo(pdb, st) {
+				continue
+			}
+			byNode[p.Spec.NodeName] = append(byNode[p.Spec.NodeName], p.Name)
+			blocked++
+		}
+		if blocked == 0 {
+			continue
+		}
+		nodes := make([]string, 0, len(byNode))
+		for n := range byNode {
+			nodes = append(nodes, n)
+		}
+		sort.Strings(nodes)
+		nodeItems := make([][2]*ast.Term, 0, len(nodes))
+		for _, n := range nodes {
+			names := byNode[n]
+			sort.Strings(names)
+			nodeItems = append(nodeItems, kv(n, strs(names)))
+		}
+		var f fields
+		f.str("namespace", pdb.Namespace)
+		f.str("name", pdb.Name)
+		f.num("allowed", int(st.allowed))
+		f.str("from", st.from)
+		if pdb.Spec.MinAvailable != nil {
+			f.str("min_available", pdb.Spec.MinAvailable.String())
+		}
+		if pdb.Spec.MaxUnavailable != nil {
+			f.str("max_unavailable", pdb.Spec.MaxUnavailable.String())
+		}
+		f.num("expected", int(st.expected))
+		f.num("desired_healthy", int(st.desired))
+		f.num("current_healthy", int(st.healthy))
+		f.num("pods", blocked)
+		f.term("nodes", obj(nodeItems...))
+		budgets = append(budgets, f.obj())
+	}
+	if len(budgets) == 0 {
+		return nil, nil
+	}
+	return ast.NewObject(kv("budgets", ast.ArrayTerm(budgets...))), nil
+}
+
+// pdbClass is the pods of one namespace that share one label set: PDB
+// selectors are matched once per class, not once per pod (a ReplicaSet's
+// pods share their labels).
+type pdbClass struct {
+	labels labels.Set
+	pods   []*corev1.Pod
+}
+
+func pdbPodClasses(inv *inventory.Inventory) map[string][]*pdbClass {
+	byKey := map[string]*pdbClass{}
+	out := map[string][]*pdbClass{}
+	var b strings.Builder
+	for i := range inv.Pods {
+		p := &inv.Pods[i]
+		keys := make([]string, 0, len(p.Labels))
+		for k := range p.Labels {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b.Reset()
+		b.WriteString(p.Namespace)
+		for _, k := range keys {
+			b.WriteByte(0)
+			b.WriteString(k)
+			b.WriteByte(1)
+			b.WriteString(p.Labels[k])
+		}
+		key := b.String()
+		c := byKey[key]
+		if c == nil {
+			c = &pdbClass{labels: labels.Set(p.Labels)}
+			byKey[key] = c
+			out[p.Namespace] = append(out[p.Namespace], c)
+		}
+		c.pods = append(c.pods, p)
+	}
+	return out
+}
+
+// pdbScales maps each workload that can own pods to its spec.replicas,
+// the disruption controller's "scale" (Deployment, ReplicaSet,
+// StatefulSet, ReplicationController; an unset replicas means 1).
+func pdbScales(ix *index) map[objRef]int32 {
+	inv := ix.inv
+	m := map[objRef]int32{}
+	rep := func(r *int32) int32 {
+		if r == nil {
+			return 1
+		}
+		return *r
+	}
+	for i := range inv.Deployments {
+		d := &inv.Deployments[i]
+		m[objRef{"Deployment", d.Namespace, d.Name}] = rep(d.Spec.Replicas)
+	}
+	for i := range inv.ReplicaSets {
+		r := &inv.ReplicaSets[i]
+		m[objRef{"ReplicaSet", r.Namespace, r.Name}] = rep(r.Spec.Replicas)
+	}
+	for i := range inv.StatefulSets {
+		s := &inv.StatefulSets[i]
+		m[objRef{"StatefulSet", s.Namespace, s.Name}] = rep(s.Spec.Replicas)
+	}
+	for i := range inv.ReplicationControllers {
+		r := &inv.ReplicationControllers[i]
+		m[objRef{"ReplicationController", r.Namespace, r.Name}] = rep(r.Spec.Replicas)
+	}
+	return m
+}
+
+// pdbStatus is a budget's allowed disruptions and the counts behind them.
+type pdbStatus struct {
+	from                                string
+	allowed, expected, desired, healthy int32
+}
+
+// pdbHasStatus reports whether the disruption controller has written the
+// budget's status; manifests written by hand usually have none.
+func pdbHasStatus(pdb *policyv1.PodDisruptionBudget) bool {
+	s := &pdb.Status
+	return s.ObservedGeneration > 0 || s.DisruptionsAllowed != 0 || s.ExpectedPods != 0 ||
+		s.CurrentHealthy != 0 || s.DesiredHealthy != 0 || len(s.Conditions) > 0
+}
+
+// pdbStatusOf is the budget's status, or, without one, what the
+// disruption controller would compute (pkg/controller/disruption): with
+// maxUnavailable or a percentage minAvailable the expected count is the
+// sum of the scales of the pods' controllers (a Deployment's, not its
+// ReplicaSet's, when the ReplicaSet is owned by one), percentages rounded
+// up; with an integer minAvailable it is the number of pods. Allowed is
+// healthy (Ready, not being deleted; a pod reporting no conditions counts
+// by its phase, see healthPodNotReady) minus desired, and 0 when negative
+// or when nothing is expected.
+func pdbStatusOf(ix *index, pdb *policyv1.PodDisruptionBudget, pods []*corev1.Pod, scale map[objRef]int32) pdbStatus {
+	if pdbHasStatus(pdb) {
+		s := &pdb.Status
+		return pdbStatus{"status", s.DisruptionsAllowed, s.ExpectedPods, s.DesiredHealthy, s.CurrentHealthy}
+	}
+	st := pdbStatus{from: "spec"}
+	for _, p := range pods {
+		if p.DeletionTimestamp == nil && !healthPodNotReady(p) {
+			st.healthy++
+		}
+	}
+	expectedScale := func() int32 {
+		seen := map[objRef]bool{}
+		var n int32
+		for _, p := range pods {
+			c, ok := podController(p)
+			if !ok {
+				continue // the controller skips unmanaged pods
+			}
+			// The disruption controller's finders resolve a ReplicaSet
+			// owned by a Deployment to the Deployment's scale.
+			if up := ix.controllers(c); len(up) > 0 {
+				c = up[len(up)-1]
+			}
+			if seen[c] {
+				continue
+			}
+			seen[c] = true
+			if s, ok := scale[c]; ok {
+				n += s
+			} else {
+				n++ // controller not in the inventory: count the pod
+			}
+		}
+		return n
+	}
+	switch {
+	case pdb.Spec.MaxUnavailable != nil:
+		st.expected = expectedScale()
+		mu, err := intstr.GetScaledValueFromIntOrPercent(pdb.Spec.MaxUnavailable, int(st.expected), true)
+		if err != nil {
+			mu = 0
+		}
+		st.desired = max(st.expected-int32(mu), 0)
+	case pdb.Spec.MinAvailable != nil && pdb.Spec.MinAvailable.Type == intstr.Int:
+		st.desired = pdb.Spec.MinAvailable.IntVal
+		st.expected = int32(len(pods))
+	case pdb.Spec.MinAvailable != nil:
+		st.expected = expectedScale()
+		ma, err := intstr.GetScaledValueFromIntOrPercent(pdb.Spec.MinAvailable, int(st.expected), true)
+		if err != nil {
+			ma = int(st.expected)
+		}
+		st.desired = int32(ma)
+	}
+	st.allowed = st.healthy - st.desired
+	if st.expected <= 0 || st.allowed < 0 {
+		st.allowed = 0
+	}
+	return st
+}
+
+// pdbLetsUnhealthyGo reports whether the eviction API lets an unready pod
+// covered by the budget go although no disruption is allowed
+// (pkg/registry/core/pod/storage/eviction.go): always with AlwaysAllow;
+// with IfHealthyBudget (the default) when the budget has its desired
+// healthy pods.
+func pdbLetsUnhealthyGo(pdb *policyv1.PodDisruptionBudget, st pdbStatus) bool {
+	if p := pdb.Spec.UnhealthyPodEvictionPolicy; p != nil && *p == policyv1.AlwaysAllow {
+		return true
+	}
+	return st.healthy >= st.desired && st.desired > 0
+}
