@@ -1,0 +1,136 @@
+// Package charts holds upgate's Helm chart; its tests render the chart with
+// the real helm CLI and check the alert rules with promtool.
+package charts
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+// tool finds an independent CLI: on PATH, or in the project's tools cache.
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	cache := os.Getenv("UPGATE_CACHE")
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache", "upgate")
+	}
+	p := filepath.Join(cache, "tools", name)
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	if testing.Short() {
+		t.Skipf("%s not installed (run hack/tools.sh)", name)
+	}
+	t.Fatalf("%s not installed: run hack/tools.sh (make test does)", name)
+	return ""
+}
+
+func helmTemplate(t *testing.T, args ...string) []map[string]any {
+	t.Helper()
+	cmd := exec.Command(tool(t, "helm"), append([]string{"template", "rel", "upgate", "--namespace", "upgate-system"}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helm template %v: %v\n%s", args, err, out)
+	}
+	var docs []map[string]any
+	for _, d := range strings.Split(string(out), "\n---") {
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(d), &m); err != nil {
+			t.Fatalf("rendered YAML: %v\n%s", err, d)
+		}
+		if m != nil {
+			docs = append(docs, m)
+		}
+	}
+	return docs
+}
+
+func find(docs []map[string]any, kind string) map[string]any {
+	for _, d := range docs {
+		if d["kind"] == kind {
+			return d
+		}
+	}
+	return nil
+}
+
+func TestHelmLint(t *testing.T) {
+	out, err := exec.Command(tool(t, "helm"), "lint", "upgate", "--strict").CombinedOutput()
+	if err != nil {
+		t.Fatalf("helm lint: %v\n%s", err, out)
+	}
+}
+
+func TestCheckerRBACIsReadOnlyWithoutSecrets(t *testing.T) {
+	role := find(helmTemplate(t), "ClusterRole")
+	if role == nil {
+		t.Fatal("no ClusterRole rendered")
+	}
+	rules, _ := role["rules"].([]any)
+	if len(rules) == 0 {
+		t.Fatal("ClusterRole has no rules")
+	}
+	for _, r := range rules {
+		rule := r.(map[string]any)
+		for _, v := range rule["verbs"].([]any) {
+			if v != "get" && v != "list" {
+				t.Errorf("checker role grants %v: %v", v, rule)
+			}
+		}
+		for _, res := range asStrings(rule["resources"]) {
+			if res == "secrets" || res == "configmaps" || res == "*" {
+				t.Errorf("checker role reads %s", res)
+			}
+		}
+	}
+}
+
+func TestExplicitFalseAndZeroRender(t *testing.T) {
+	docs := helmTemplate(t, "--set", "ignoreSafetyChecks=false", "--set", "target=v1.37")
+	dep := find(docs, "Deployment")
+	args := strings.Join(asStrings(dep["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["args"]), " ")
+	for _, want := range []string{"--ignore-safety-checks=false", "--target=v1.37", "serve"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("container args %q lack %q", args, want)
+		}
+	}
+	docs = helmTemplate(t, "--set", "ignoreSafetyChecks=true", "--set", "signing.secretName=upgate-cosign")
+	dep = find(docs, "Deployment")
+	rendered, _ := yaml.Marshal(dep)
+	for _, want := range []string{"--ignore-safety-checks=true", "--sign-key=/etc/upgate/signing/cosign.key", "COSIGN_PASSWORD", "secretName: upgate-cosign"} {
+		if !strings.Contains(string(rendered), want) {
+			t.Errorf("deployment with signing lacks %q", want)
+		}
+	}
+}
+
+func TestAlertRules(t *testing.T) {
+	out, err := exec.Command(tool(t, "promtool"), "check", "rules", "upgate/files/upgate.rules.yaml").CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool check rules: %v\n%s", err, out)
+	}
+	docs := helmTemplate(t, "--set", "metrics.prometheusRule.enabled=true")
+	if find(docs, "PrometheusRule") == nil {
+		t.Errorf("PrometheusRule not rendered when enabled")
+	}
+}
+
+func asStrings(v any) []string {
+	var out []string
+	l, _ := v.([]any)
+	for _, x := range l {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
