@@ -1,0 +1,123 @@
+package collector
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/upgate-dev/upgate/inventory"
+)
+
+// resource is one list the collector makes.
+type resource struct {
+	// name is the resource as RBAC and kubectl spell it, e.g.
+	// "poddisruptionbudgets.policy", so an error says what to grant.
+	name    string
+	collect func(ctx context.Context, c *Collector, inv *inventory.Inventory, mu *sync.Mutex) error
+}
+
+// object is a pointer to a typed Kubernetes object.
+type object[T any] interface {
+	*T
+	metav1.Object
+}
+
+// lister pages through one typed list.
+type lister[T any, PT object[T], L metav1.ListInterface] struct {
+	name       string
+	apiVersion string // the version served, recorded as each object's usage
+	kind       string
+	list       func(context.Context, metav1.ListOptions) (L, error)
+	items      func(L) []T
+	set        func(*inventory.Inventory, []T)
+}
+
+func listOf[T any, PT object[T], L metav1.ListInterface](
+	name, apiVersion, kind string,
+	list func(context.Context, metav1.ListOptions) (L, error),
+	items func(L) []T,
+	set func(*inventory.Inventory, []T),
+) resource {
+	l := lister[T, PT, L]{name: name, apiVersion: apiVersion, kind: kind, list: list, items: items, set: set}
+	return resource{name: name, collect: l.collect}
+}
+
+// collect reads every page, recording each object's API usages and then
+// scrubbing it before the next page is requested, so only scrubbed objects
+// are ever held: never a whole raw list. Results reach inv only once the
+// list is complete, under mu.
+func (l lister[T, PT, L]) collect(ctx context.Context, c *Collector, inv *inventory.Inventory, mu *sync.Mutex) error {
+	start := time.Now()
+	var (
+		all       []T
+		usages    inventory.Inventory // only its APIUsages are used
+		pages     int
+		restarted bool
+	)
+	opts := metav1.ListOptions{Limit: c.opts.PageSize}
+	for {
+		page, err := l.page(ctx, c, opts)
+		if err != nil {
+			if opts.Continue != "" && !restarted && isExpired(err) {
+				// The continue token outlived etcd's compaction window. The
+				// pages read so far belong to an older snapshot, so mixing
+				// them with a new one could miss or double objects: start
+				// over, once, as client-go's pager does.
+				restarted = true
+				all, usages, pages, opts.Continue = nil, inventory.Inventory{}, 0, ""
+				continue
+			}
+			return newError("list "+l.name, err, "list")
+		}
+		pages++
+		items := l.items(page)
+		if all == nil {
+			all = make([]T, 0, len(items)+remaining(page))
+		}
+		for i := range items {
+			o := PT(&items[i])
+			meta := metav1.ObjectMeta{
+				Namespace: o.GetNamespace(), Name: o.GetName(),
+				Annotations: o.GetAnnotations(), ManagedFields: o.GetManagedFields(),
+			}
+			usages.RecordUsages("", l.apiVersion, l.kind, &meta)
+			inventory.Scrub(o)
+		}
+		all = append(all, items...)
+		if opts.Continue = page.GetContinue(); opts.Continue == "" {
+			break
+		}
+	}
+	mu.Lock()
+	l.set(inv, all)
+	inv.APIUsages = append(inv.APIUsages, usages.APIUsages...)
+	mu.Unlock()
+	c.out.printf("listed %d %s (%d pages, %s)", len(all), l.name, pages, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (l lister[T, PT, L]) page(ctx context.Context, c *Collector, opts metav1.ListOptions) (L, error) {
+	ctx, cancel := c.callContext(ctx)
+	defer cancel()
+	return l.list(ctx, opts)
+}
+
+// isExpired is the API server's answer to a continue token that is too
+// old (410 Gone with reason Expired).
+func isExpired(err error) bool {
+	return apierrors.IsResourceExpired(err) || apierrors.IsGone(err)
+}
+
+// remaining is the server's estimate of the items still to come, used only
+// to size the result once; a missing or implausible one is ignored.
+func remaining(l metav1.ListInterface) int {
+	const most = 1 << 20
+	n := l.GetRemainingItemCount()
+	if n == nil || *n < 0 || *n > most {
+		return 0
+	}
+	return int(*n)
+}
