@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -95,7 +96,7 @@ func (l lister[T, PT, L]) collect(ctx context.Context, c *Collector, inv *invent
 	l.set(inv, all)
 	inv.APIUsages = append(inv.APIUsages, usages.APIUsages...)
 	mu.Unlock()
-	c.out.printf("listed %d %s (%d pages, %s)", len(all), l.name, pages, time.Since(start).Round(time.Millisecond))
+	c.out.printf("listed %d %s (%s, %s)", len(all), l.name, plural(pages, "page"), time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -120,4 +121,11 @@ func remaining(l metav1.ListInterface) int {
 		return 0
 	}
 	return int(*n)
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
