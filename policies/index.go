@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"github.com/open-policy-agent/opa/v1/ast"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -28,6 +29,7 @@ type index struct {
 	components []inventory.Component
 	compDone   bool
 	pods       map[objRef]*corev1.Pod
+	terms      map[string]*ast.Term
 }
 
 // objRef names an object.
@@ -130,24 +132,24 @@ func (ix *index) pod(namespace, name string) *corev1.Pod {
 	return ix.pods[objRef{"Pod", namespace, name}]
 }
 
+// term returns a shared string term for s: input values repeated across
+// many objects (namespaces, node names, kinds) are allocated once.
+func (ix *index) term(s string) *ast.Term {
+	if t, ok := ix.terms[s]; ok {
+		return t
+	}
+	if ix.terms == nil {
+		ix.terms = map[string]*ast.Term{}
+	}
+	t := ast.StringTerm(s)
+	ix.terms[s] = t
+	return t
+}
+
 // comps is the inventory's component instances with their versions.
 func (ix *index) comps() []inventory.Component {
 	if !ix.compDone {
 		ix.components, ix.compDone = ix.inv.Components(), true
 	}
 	return ix.components
-}
-
-// isMirror reports a mirror (static) pod: the kubelet's mirror annotation,
-// or an owner reference to its Node.
-func isMirror(p *corev1.Pod) bool {
-	if _, ok := p.Annotations[corev1.MirrorPodAnnotationKey]; ok {
-		return true
-	}
-	for _, r := range p.OwnerReferences {
-		if r.Kind == "Node" {
-			return true
-		}
-	}
-	return false
 }

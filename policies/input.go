@@ -3,6 +3,7 @@ package policies
 import (
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"k8s.io/apimachinery/pkg/util/version"
@@ -97,7 +98,19 @@ func versionValue(v *version.Version) ast.Value {
 
 // Small constructors for building ast values directly.
 
-func kv(k string, v *ast.Term) [2]*ast.Term { return ast.Item(ast.StringTerm(k), v) }
+func kv(k string, v *ast.Term) [2]*ast.Term { return ast.Item(keyTerm(k), v) }
+
+// keyTerms shares the term of each object key: the input repeats a few keys
+// on hundreds of thousands of objects (terms are immutable once built).
+var keyTerms sync.Map
+
+func keyTerm(k string) *ast.Term {
+	if t, ok := keyTerms.Load(k); ok {
+		return t.(*ast.Term)
+	}
+	t, _ := keyTerms.LoadOrStore(k, ast.StringTerm(k))
+	return t.(*ast.Term)
+}
 
 func str(s string) *ast.Term { return ast.StringTerm(s) }
 
@@ -120,6 +133,14 @@ type fields [][2]*ast.Term
 func (f *fields) str(k, v string) {
 	if v != "" {
 		*f = append(*f, kv(k, str(v)))
+	}
+}
+
+// shared is str with the value's term shared through the index (for values
+// repeated across many objects: namespaces, node names, kinds).
+func (f *fields) shared(ix *index, k, v string) {
+	if v != "" {
+		*f = append(*f, kv(k, ix.term(v)))
 	}
 }
 

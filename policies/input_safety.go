@@ -6,16 +6,14 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/upgate-dev/upgate/inventory"
 )
 
 // input.safety: what the Kismatic-style drain safety rules read.
 //
-//	input.safety.pods = [{
-//	    "namespace", "name", "node",        // node omitted when unbound
-//	    "phase": "Running",                 // omitted when unknown
-//	    "mirror": true,                     // mirror/static pod (annotation
-//	                                        // kubernetes.io/config.mirror or
-//	                                        // owner kind Node); omitted if not
+//	input.safety.pods = [{                  // evictable pods only (below)
+//	    "namespace", "name", "node",
 //	    "controller": {"kind", "name"},     // the controller owner reference
 //	    "workload": {"kind", "name"},       // controller followed RS → Deployment
 //	    "emptydir": ["volume", ...],
@@ -36,6 +34,12 @@ import (
 //	input.safety.nodes = [{"name", "control_plane", "etcd", "worker",
 //	    "ingress", "storage"}]              // roles; false ones omitted
 //	input.safety.counts = {"control_plane": n, "etcd": n, "worker": n}
+//
+// Only evictable pods are listed: those a drain would evict, as
+// inventory.Evictable decides (bound to a node, not a mirror/static pod, not
+// DaemonSet-owned, not Succeeded/Failed), the one definition the drain,
+// PDB and capacity code share. Deciding it per pod in Rego cost more than
+// every safety rule together at 150,000 pods.
 func init() { registerSection("safety", buildSafety) }
 
 func buildSafety(ix *index) (ast.Value, error) {
@@ -61,27 +65,41 @@ func buildSafety(ix *index) (ast.Value, error) {
 		m[r][node] = true
 	}
 
+	// The controller and workload objects repeat across a workload's pods.
+	refTerms := map[objRef]*ast.Term{}
+	refTerm := func(r objRef) *ast.Term {
+		t, ok := refTerms[r]
+		if !ok {
+			t = obj(kv("kind", ix.term(r.Kind)), kv("name", ix.term(r.Name)))
+			refTerms[r] = t
+		}
+		return t
+	}
+
 	pods := make([]*ast.Term, 0, len(inv.Pods))
 	for i := range inv.Pods {
 		p := &inv.Pods[i]
-		var f fields
-		f.str("namespace", p.Namespace)
-		f.str("name", p.Name)
-		f.str("node", p.Spec.NodeName)
-		f.str("phase", string(p.Status.Phase))
-		f.flag("mirror", isMirror(p))
 		running := p.Spec.NodeName != "" && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed
-		if c, ok := podController(p); ok {
-			f.term("controller", obj(kv("kind", str(c.Kind)), kv("name", str(c.Name))))
-			if c.Kind == "DaemonSet" && running {
-				addNode(dsNodes, c, p.Spec.NodeName)
-			}
+		c, controlled := podController(p)
+		if controlled && c.Kind == "DaemonSet" && running {
+			addNode(dsNodes, c, p.Spec.NodeName)
 		}
-		if w, ok := ix.workload(p); ok {
-			f.term("workload", obj(kv("kind", str(w.Kind)), kv("name", str(w.Name))))
-			if running {
-				addNode(workloadNodes, w, p.Spec.NodeName)
-			}
+		w, hasWorkload := ix.workload(p)
+		if hasWorkload && running {
+			addNode(workloadNodes, w, p.Spec.NodeName)
+		}
+		if !inventory.Evictable(p) {
+			continue
+		}
+		f := make(fields, 0, 8)
+		f.shared(ix, "namespace", p.Namespace)
+		f.str("name", p.Name)
+		f.shared(ix, "node", p.Spec.NodeName)
+		if controlled {
+			f.term("controller", refTerm(c))
+		}
+		if hasWorkload {
+			f.term("workload", refTerm(w))
 		}
 		var emptyDirs, hostPaths, claims []*ast.Term
 		for _, v := range p.Spec.Volumes {
@@ -94,7 +112,7 @@ func buildSafety(ix *index) (ast.Value, error) {
 				claims = append(claims, claimTerm(v.Name, p.Namespace, v.PersistentVolumeClaim.ClaimName, pvcs, pvs))
 			}
 		}
-		f.term("emptydir", ast.ArrayTerm(emptyDirs...))
+		f.term("emptydir", ast.ArrayTerm(emptyDirs...)) // nil/empty lists are skipped
 		f.term("hostpath", ast.ArrayTerm(hostPaths...))
 		f.term("claims", ast.ArrayTerm(claims...))
 		pods = append(pods, f.obj())

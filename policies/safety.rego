@@ -4,8 +4,9 @@
 #   What draining or upgrading a node would break, after Kismatic's upgrade
 #   safety checks: pods nothing recreates or whose data is lost on eviction,
 #   single replicas, and nodes whose role cannot be taken down without an
-#   outage. An evictable pod is one a drain would evict: bound to a node,
-#   not a mirror/static pod, not owned by a DaemonSet, not Succeeded/Failed.
+#   outage. Pod rules look at evictable pods only, those a drain would
+#   evict: bound to a node, not a mirror/static pod, not owned by a
+#   DaemonSet, not Succeeded/Failed (decided in Go, inventory.Evictable).
 #   Reads input.safety.
 # custom:
 #   phases: [preflight]
@@ -15,22 +16,9 @@ import data.upgate.lib
 
 safety := object.get(input, "safety", {})
 
-# Evictable pods, computed once per evaluation (a complete rule is cached),
-# so the per-pod rules below iterate only these.
-evictable_pods := [p | some p in object.get(safety, "pods", []); evictable(p)]
-
-evictable(p) if {
-	p.node
-	not p.mirror
-	not daemonset_owned(p)
-	not finished(p)
-}
-
-daemonset_owned(p) if p.controller.kind == "DaemonSet"
-
-finished(p) if p.phase == "Succeeded"
-
-finished(p) if p.phase == "Failed"
+# The evictable pods: Go lists only those a drain would evict (bound to a
+# node, not a mirror/static pod, not DaemonSet-owned, not Succeeded/Failed).
+evictable_pods := object.get(safety, "pods", [])
 
 pod_subject(p) := {"kind": "Pod", "namespace": p.namespace, "name": p.name}
 
@@ -38,10 +26,11 @@ node_subject(n) := {"kind": "Node", "name": n.name}
 
 names(items) := concat(", ", items)
 
-# The kinds whose pods are recreated elsewhere after an eviction.
+# The kinds whose pods are recreated elsewhere after an eviction. The rule
+# below compares with each inline: per pod, that is cheaper than a function
+# call or `not managed_kinds[kind]` (a test checks the two agree).
 managed_kinds := {"ReplicationController", "ReplicaSet", "Job", "DaemonSet", "StatefulSet"}
 
-managed(p) if managed_kinds[p.controller.kind]
 
 unmanaged_reason(p) := sprintf("is controlled by %s %s, not by", [p.controller.kind, p.controller.name]) if {
 	p.controller
@@ -63,7 +52,12 @@ unmanaged_reason(p) := sprintf("is controlled by %s %s, not by", [p.controller.k
 #     --ignore-safety-checks.
 findings contains f if {
 	some p in evictable_pods
-	not managed(p)
+	kind := object.get(p, ["controller", "kind"], "")
+	kind != "ReplicaSet"
+	kind != "StatefulSet"
+	kind != "Job"
+	kind != "ReplicationController"
+	kind != "DaemonSet"
 	msg := sprintf(
 		"pod %s/%s on node %s %s a ReplicationController, ReplicaSet, Job, DaemonSet or StatefulSet: once evicted, nothing recreates it",
 		[p.namespace, p.name, p.node, unmanaged_reason(p)],
@@ -82,9 +76,6 @@ singleton_candidate(w) if {
 }
 
 deployment_owned(w) if w.owner.kind == "Deployment"
-
-# spec.replicas defaults to 1 when unset.
-replicas(w) := object.get(w, "replicas", 1)
 
 # The node a workload's only pod runs on, or "" when not known.
 workload_node(w) := w.nodes[0] if count(w.nodes) == 1 else := ""
@@ -107,8 +98,8 @@ where(w) := sprintf(" (its pod runs on node %s)", [w.nodes[0]]) if count(w.nodes
 #     --ignore-safety-checks.
 findings contains f if {
 	some w in object.get(safety, "workloads", [])
+	object.get(w, "replicas", 1) == 1 # spec.replicas defaults to 1; most fail here
 	singleton_candidate(w)
-	replicas(w) == 1
 	msg := sprintf(
 		"%s %s/%s has a single replica%s: draining its node takes it down until it is running again elsewhere",
 		[w.kind, w.namespace, w.name, where(w)],
