@@ -130,8 +130,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, err
 	}
 
-	custom := map[string]bool{}
-	for _, dir := range opts.PolicyDirs {
+	for i, dir := range opts.PolicyDirs {
 		if _, err := os.Stat(dir); err != nil {
 			return nil, fmt.Errorf("%w: --policy-dir %s: %v", ErrInvalidPolicy, dir, err)
 		}
@@ -146,14 +145,14 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 			if err := checkCustomModule(f.Parsed); err != nil {
 				return nil, err
 			}
-			key := "custom/" + name
-			modules[key] = f.Parsed
-			custom[key] = true
+			modules["custom/"+name] = f.Parsed
+			// Named by position and path within its --policy-dir, so the
+			// digest does not depend on where the directory is mounted.
 			rel, err := filepath.Rel(dir, name)
-			if err != nil || strings.HasPrefix(rel, "..") {
+			if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
 				rel = filepath.Base(name)
 			}
-			files["custom/"+filepath.ToSlash(rel)] = f.Raw
+			files[fmt.Sprintf("custom/%d/%s", i, filepath.ToSlash(rel))] = f.Raw
 		}
 	}
 

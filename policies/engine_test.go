@@ -266,3 +266,26 @@ func TestDigestStable(t *testing.T) {
 		t.Fatalf("digests %s, %s", a.Digest(), b.Digest())
 	}
 }
+
+func TestDigestCoversEveryCustomFile(t *testing.T) {
+	a := writePolicy(t, "house.rego", goodPolicy)
+	b := writePolicy(t, "house.rego", strings.Replace(goodPolicy, "package upgate.house", "package upgate.house2", 1))
+	one, err := New(context.Background(), Options{PolicyDirs: []string{a}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := New(context.Background(), Options{PolicyDirs: []string{a, b}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := New(context.Background(), Options{PolicyDirs: []string{filepath.Join(a, "house.rego")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one.Digest() == two.Digest() {
+		t.Error("a second file with the same name did not change the digest")
+	}
+	if one.Digest() != file.Digest() {
+		t.Error("a policy file and its directory give different digests")
+	}
+}
