@@ -37,9 +37,8 @@ findings contains f if {
 	some r in results
 	not r.unchecked
 	r.unplaced > 0
-	msg := sprintf("draining node %s%s leaves %d of its %d evictable pods without room on %s%s (%s)%s: %s", [
-		r.node, together(r), r.unplaced, r.evictable, targets(r.targets), short_by(r),
-		need_free(r), no_eligible(r), pods(r),
+	msg := sprintf("draining node %s%s leaves %d of its %d evictable pods %s: %s", [
+		r.node, together(r), r.unplaced, r.evictable, where(r), pods(r),
 	])
 	f := lib.finding(rego.metadata.rule(), {"kind": "Node", "name": r.node}, r.node, msg)
 }
@@ -67,11 +66,16 @@ together(r) := sprintf(" together with %s (--max-unavailable %d)", [concat(", ",
 	count(object.get(r, "window", [])) > 0
 } else := ""
 
-targets(0) := "any other node: none is schedulable (Ready and not cordoned)"
+# where says why the pods do not fit. targets counts the schedulable nodes,
+# outside those drained at the same time, that admit at least one of the
+# pods to move.
+where(r) := "with no node to go to: no other Ready, uncordoned node meets their nodeSelector, required node affinity and taints" if {
+	r.targets == 0
+} else := sprintf("without room on %s%s (%s)%s", [targets(r.targets), short_by(r), need_free(r), no_eligible(r)])
 
-targets(n) := "the other schedulable node" if n == 1
+targets(n) := "the one other schedulable node that admits them" if n == 1
 
-targets(n) := sprintf("the %d other schedulable nodes", [n]) if n > 1
+targets(n) := sprintf("the %d other schedulable nodes that admit them", [n]) if n > 1
 
 # short_by names the resources whose total need exceeds the total free.
 short_by(r) := sprintf(": short by %s", [concat(", ", parts)]) if {

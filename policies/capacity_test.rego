@@ -20,7 +20,7 @@ test_drain_capacity_fires_with_shortfall if {
 	f.subject == {"kind": "Node", "name": "worker-1"}
 	f.node == "worker-1"
 	f.message == concat("", [
-		"draining node worker-1 leaves 2 of its 4 evictable pods without room on the 2 other schedulable nodes: ",
+		"draining node worker-1 leaves 2 of its 4 evictable pods without room on the 2 other schedulable nodes that admit them: ",
 		"short by 2000m CPU (pods to move request 3000m CPU, 4096Mi memory, 4 pod slots; ",
 		"free there 1000m CPU, 8192Mi memory, 200 pod slots): shop/api-1, shop/api-2",
 	])
@@ -37,7 +37,7 @@ test_drain_capacity_names_window_and_constraints if {
 	[f] := [f | some f in run([r], 2)]
 	f.message == concat("", [
 		"draining node worker-1 together with worker-2 (--max-unavailable 2) leaves 7 of its 9 evictable pods ",
-		"without room on the other schedulable node: short by 4 pod slots (pods to move request 500m CPU, 1Mi memory, 9 pod slots; ",
+		"without room on the one other schedulable node that admits them: short by 4 pod slots (pods to move request 500m CPU, 1Mi memory, 9 pod slots; ",
 		"free there 1000m CPU, 8192Mi memory, 5 pod slots); 1 of them fit no schedulable node's nodeSelector, ",
 		"required node affinity or taints: a/1, a/2, a/3, a/4, a/5 and 2 more",
 	])
@@ -46,7 +46,10 @@ test_drain_capacity_names_window_and_constraints if {
 test_drain_capacity_no_targets if {
 	r := object.union(short, {"targets": 0, "free": {"cpu_m": 0, "memory": 0, "pods": 0}})
 	[f] := [f | some f in run([r], 1)]
-	contains(f.message, "without room on any other node: none is schedulable (Ready and not cordoned): short by 3000m CPU, 4096Mi memory, 4 pod slots")
+	f.message == concat("", [
+		"draining node worker-1 leaves 2 of its 4 evictable pods with no node to go to: no other Ready, uncordoned node ",
+		"meets their nodeSelector, required node affinity and taints: shop/api-1, shop/api-2",
+	])
 }
 
 test_drain_capacity_fires_when_unchecked if {

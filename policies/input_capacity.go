@@ -25,7 +25,9 @@ import (
 //	    "node": "worker-1",
 //	    "window": ["worker-2"],          // drained at the same time; omitted alone
 //	    "evictable": 12,                 // the node's evictable pods
-//	    "targets": 4,                    // schedulable nodes left to take them
+//	    "targets": 4,                    // schedulable nodes outside the window
+//	                                     // that admit at least one of the pods
+//	                                     // to move
 //	    "need": {"cpu_m", "memory", "pods"}, // requests of every pod to move
 //	                                     // (the node's and its window's):
 //	                                     // millicores, bytes, pod count
@@ -123,7 +125,6 @@ type capaState struct {
 	targets []capaTarget
 	byName  map[string]int
 	maxFree capaRes
-	total   capaRes // free summed over targets (negatives as 0)
 	labels  map[string]map[string][]int
 	classes map[string]*capaClass
 	budget  int
@@ -174,7 +175,6 @@ func buildCapacity(ix *index) (ast.Value, error) {
 	for i, t := range s.targets {
 		s.byName[t.node.Name] = i
 		free := t.free.nonNeg()
-		s.total = s.total.add(free)
 		s.maxFree = capaRes{max(s.maxFree.cpu, free.cpu), max(s.maxFree.mem, free.mem), max(s.maxFree.pods, free.pods)}
 		for k, v := range t.node.Labels {
 			if s.labels[k] == nil {
@@ -282,11 +282,9 @@ func capaWindow(group []string, name, stage string, n int) []string {
 // and returns the node's result, or nil when all its pods fit.
 func (s *capaState) place(name string, own []capaPod, window []string, evictable map[string][]capaPod) *ast.Term {
 	excluded := map[int]bool{}
-	free := s.total
 	for _, w := range append([]string{name}, window...) {
 		if i, ok := s.byName[w]; ok {
 			excluded[i] = true
-			free = free.sub(s.targets[i].free.nonNeg())
 		}
 	}
 	used := map[int]capaRes{}
@@ -348,19 +346,56 @@ func (s *capaState) place(name string, own []capaPod, window []string, evictable
 	if len(unplaced) == 0 {
 		return nil
 	}
+	// The targets that could take at least one of the pods, and their room
+	// before any was placed.
+	eligible := make([]uint64, (len(s.targets)+63)/64)
+	seen := map[int]bool{}
+	for _, list := range append([][]capaPod{own}, capaPodsOf(window, evictable)...) {
+		for _, p := range list {
+			if seen[p.class.id] {
+				continue
+			}
+			seen[p.class.id] = true
+			s.admitted(p.class)
+			for w := range eligible {
+				eligible[w] |= p.class.admits[w]
+			}
+		}
+	}
+	var free capaRes
+	targets := 0
+	for w, word := range eligible {
+		for word != 0 {
+			i := w*64 + bits.TrailingZeros64(word)
+			word &= word - 1
+			if excluded[i] {
+				continue
+			}
+			targets++
+			free = free.add(s.targets[i].free.nonNeg())
+		}
+	}
 	var f fields
 	f.str("node", name)
 	f.term("window", strs(window))
 	f.num("evictable", len(own))
-	f.num("targets", len(s.targets)-len(excluded))
+	f.num("targets", targets)
 	f.term("need", need.term())
-	f.term("free", free.nonNeg().term())
+	f.term("free", free.term())
 	f.num("unplaced", len(unplaced))
 	f.term("unplaced_pods", strs(unplaced[:min(len(unplaced), 5)]))
 	if noEligible > 0 {
 		f.num("no_eligible", noEligible)
 	}
 	return f.obj()
+}
+
+func capaPodsOf(nodes []string, evictable map[string][]capaPod) [][]capaPod {
+	out := make([][]capaPod, 0, len(nodes))
+	for _, n := range nodes {
+		out = append(out, evictable[n])
+	}
+	return out
 }
 
 // admitsAny reports whether some target outside excluded admits the class.
