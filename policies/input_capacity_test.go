@@ -164,3 +164,16 @@ func TestDrainCapacityScale(t *testing.T) {
 		t.Errorf("capacity took %v", took)
 	}
 }
+
+// Past its bound the fit reports nodes unchecked, and the rule blocks them:
+// the gate fails closed rather than pass on a partial computation.
+func TestDrainCapacityBudgetFailsClosed(t *testing.T) {
+	defer func(b int) { capaBudget = b }(capaBudget)
+	capaBudget = 3
+	res := bkRun(t, Request{Inventory: readTestdata(t, "capacity/base", "capacity/window")})
+	got := bkKeys(res.Findings, "safety.drain-capacity")
+	if len(got) == 0 {
+		t.Fatal("no safety.drain-capacity finding past the bound")
+	}
+	bkMessages(t, res.Findings, []string{"safety.drain-capacity"}, "was not worked out: the fit computation reached its bound")
+}
