@@ -6,6 +6,7 @@ package reports
 
 import (
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -62,6 +63,18 @@ type Finding struct {
 	IgnoredBy string `json:"ignoredBy,omitempty"`
 }
 
+// String is "kind/namespace/name", or "kind/name" for a cluster-scoped
+// object: how kubectl users name an object.
+func (s Subject) String() string {
+	parts := make([]string, 0, 3)
+	for _, p := range []string{s.Kind, s.Namespace, s.Name} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
 // Blocking reports whether the finding stops the gate.
 func (f Finding) Blocking() bool { return f.Severity == SeverityBlock && !f.Ignored }
 
@@ -86,6 +99,9 @@ type Input struct {
 	VersionFrom string `json:"versionFrom,omitempty"`
 	// SnapshotDigest is the sha256 of the canonical snapshot of the state.
 	SnapshotDigest string `json:"snapshotDigest,omitempty"`
+	// Baseline is the --baseline a postflight report compared against, so
+	// the report (and its suggested re-run) names it.
+	Baseline string `json:"baseline,omitempty"`
 }
 
 // Producer records the tool and policies that produced a report.
@@ -109,6 +125,10 @@ type Report struct {
 	Producer       Producer  `json:"producer"`
 	// IgnoreSafetyChecks records that safety findings were not allowed to block.
 	IgnoreSafetyChecks bool `json:"ignoreSafetyChecks,omitempty"`
+	// Checks lists the IDs of the checks evaluated, sorted, so a check that
+	// ran and found nothing is told apart from one that never ran (JUnit
+	// shows it as a passed test case).
+	Checks []string `json:"checks,omitempty"`
 	// Snapshot optionally embeds the state the report was computed from, so
 	// the report can serve as a postflight baseline.
 	Snapshot any `json:"snapshot,omitempty"`
@@ -132,6 +152,7 @@ func New(phase Phase, current, target string, findings []Finding, in Input, prod
 // it after changing findings.
 func (r *Report) Finalize() {
 	Sort(r.Findings)
+	r.Checks = sortedUnique(r.Checks)
 	r.Summary = Summary{}
 	r.Verdict = VerdictPassed
 	for _, f := range r.Findings {
@@ -174,4 +195,22 @@ func Sort(fs []Finding) {
 			return a.Message < b.Message
 		}
 	})
+}
+
+// sortedUnique returns ids sorted without duplicates (nil for none), so the
+// checks list is byte-stable whatever order the policies ran in.
+func sortedUnique(ids []string) []string {
+	if len(ids) == 0 {
+		return nil
+	}
+	out := append([]string{}, ids...)
+	sort.Strings(out)
+	n := 1
+	for _, id := range out[1:] {
+		if id != out[n-1] {
+			out[n] = id
+			n++
+		}
+	}
+	return out[:n]
 }

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Install the independent command-line tools upgate's tests compare against
+# (cosign, opa, helm) at pinned versions, from the Go module proxy only.
+#
+# Why independent CLIs: a signed report must be accepted by the real
+# `cosign verify-blob`, policies must pass the real `opa check`, the chart
+# must render with the real `helm template`. Testing our code against our own
+# code proves nothing about compatibility.
+#
+# The binaries land OUTSIDE the repo, in
+#   ${UPGATE_CACHE:-$HOME/.cache/upgate}/tools/<name>
+# Each version is built into its own directory and <name> is a symlink to it,
+# so bumping a pin below rebuilds that one tool, and running this again with
+# nothing changed is a cheap no-op. The last line printed is the tools dir.
+#
+# Environment:
+#   UPGATE_CACHE     cache root (default $HOME/.cache/upgate)
+#   COSIGN_VERSION   github.com/sigstore/cosign/v2       (default v2.6.5)
+#   OPA_VERSION      github.com/open-policy-agent/opa    (default v1.22.3)
+#   HELM_VERSION     helm.sh/helm/v3                     (default v3.22.0)
+set -euo pipefail
+
+COSIGN_VERSION="${COSIGN_VERSION:-v2.6.5}"
+OPA_VERSION="${OPA_VERSION:-v1.22.3}"
+HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+UPGATE_CACHE="${UPGATE_CACHE:-$HOME/.cache/upgate}"
+TOOLS_DIR="${UPGATE_CACHE}/tools"
+
+# Static binaries; none of these tools need cgo.
+export CGO_ENABLED=0
+# The proxy refuses @latest and every version here is pinned, so never let
+# the go command download another toolchain behind our back.
+export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+# `go install pkg@version` builds outside any checkout: nothing to stamp.
+export GOFLAGS="${GOFLAGS:+${GOFLAGS} }-buildvcs=false"
+
+log() { printf '[tools %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+command -v go >/dev/null 2>&1 || die "go is not on PATH; install Go $(sed -n 's/^go //p' "$(dirname "$0")/../go.mod" 2>/dev/null || echo '1.26')"
+
+# install NAME PACKAGE VERSION [LDFLAGS]: build PACKAGE@VERSION into
+# TOOLS_DIR/.versions/NAME-VERSION/ and point TOOLS_DIR/NAME at it. A stamp
+# beside the binary records how it was built; the build is skipped when the
+# stamp matches, so changing a version or the flags rebuilds that tool only.
+install_tool() {
+	local name="$1" pkg="$2" version="$3" ldflags="${4:-}"
+	local dir="${TOOLS_DIR}/.versions/${name}-${version}"
+	local stamp="${pkg}@${version} ldflags=${ldflags}"
+	if [[ -x "${dir}/${name}" && "$(cat "${dir}/.stamp" 2>/dev/null)" == "${stamp}" ]]; then
+		log "${name} ${version}: present"
+	else
+		log "${name} ${version}: building ${pkg}@${version}"
+		# Build into a scratch dir and move it into place only on success,
+		# so an interrupted build never leaves a binary that looks installed.
+		local tmp
+		tmp="$(mktemp -d "${TOOLS_DIR}/.build-${name}.XXXXXX")"
+		if ! GOBIN="${tmp}" go install -ldflags="${ldflags}" "${pkg}@${version}"; then
+			rm -rf "${tmp}"
+			die "building ${pkg}@${version} failed"
+		fi
+		printf '%s\n' "${stamp}" >"${tmp}/.stamp"
+		chmod 0755 "${tmp}"
+		rm -rf "${dir}"
+		mkdir -p "$(dirname "${dir}")"
+		mv "${tmp}" "${dir}"
+	fi
+	ln -sfn ".versions/${name}-${version}/${name}" "${TOOLS_DIR}/${name}"
+}
+
+# helm_ldflags: what helm's own Makefile sets for a release. Without them
+# `helm version` says "v3.22" and, worse, `helm template` assumes Kubernetes
+# v1.20, so a chart's kubeVersion constraint and the lint deprecation rules
+# would behave unlike the helm users run. The Kubernetes version follows the
+# client-go that helm release builds with (v0.37.x -> 1.37).
+helm_ldflags() {
+	local gomod client_go minor
+	gomod="$(go mod download -json "helm.sh/helm/v3@${HELM_VERSION}" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')"
+	[[ -f "${gomod}" ]] || die "cannot download the go.mod of helm.sh/helm/v3@${HELM_VERSION}"
+	client_go="$(awk '$1 == "k8s.io/client-go" { print $2; exit }' "${gomod}")"
+	minor="$(printf '%s' "${client_go}" | cut -d. -f2)"
+	[[ "${minor}" =~ ^[0-9]+$ ]] || die "cannot read the k8s.io/client-go version from ${gomod}"
+	local v=helm.sh/helm/v3
+	printf '%s' "-X ${v}/internal/version.version=${HELM_VERSION}" \
+		" -X ${v}/pkg/chartutil.k8sVersionMajor=1 -X ${v}/pkg/chartutil.k8sVersionMinor=${minor}" \
+		" -X ${v}/pkg/lint/rules.k8sVersionMajor=1 -X ${v}/pkg/lint/rules.k8sVersionMinor=${minor}"
+}
+
+mkdir -p "${TOOLS_DIR}"
+install_tool cosign github.com/sigstore/cosign/v2/cmd/cosign "${COSIGN_VERSION}"
+install_tool opa github.com/open-policy-agent/opa "${OPA_VERSION}"
+install_tool helm helm.sh/helm/v3/cmd/helm "${HELM_VERSION}" "$(helm_ldflags)"
+
+echo "${TOOLS_DIR}"

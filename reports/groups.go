@@ -1,0 +1,76 @@
+package reports
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// group is the findings of one tier, in the order printers show tiers:
+// what stops the gate first, what was waived last.
+type group struct {
+	Name     string // "block", "warn", "info", "ignored"
+	Findings []Finding
+}
+
+// groupFindings splits the report's findings by tier, keeping their sorted
+// order within each. Ignored findings form their own tier whatever their
+// severity: they never block, and mixing them in would hide that.
+func groupFindings(r *Report) []group {
+	gs := []group{{Name: "block"}, {Name: "warn"}, {Name: "info"}, {Name: "ignored"}}
+	for _, f := range r.Findings {
+		i := 2 // unknown severities from user policies are shown, as info
+		switch {
+		case f.Ignored:
+			i = 3
+		case f.Severity == SeverityBlock:
+			i = 0
+		case f.Severity == SeverityWarn:
+			i = 1
+		}
+		gs[i].Findings = append(gs[i].Findings, f)
+	}
+	return gs
+}
+
+// inputSummary says what the report was computed from in one line:
+// "files a.yaml, b/; 15 objects: 2 Deployment, 3 Node, 10 Pod".
+func inputSummary(in Input) string {
+	var parts []string
+	switch {
+	case in.Source == "files" && len(in.Files) > 0:
+		parts = append(parts, "files "+strings.Join(in.Files, ", "))
+	case in.Source == "cluster" && len(in.Files) > 0:
+		parts = append(parts, "cluster "+strings.Join(in.Files, ", "))
+	case in.Source != "":
+		parts = append(parts, in.Source)
+	}
+	kinds := make([]string, 0, len(in.Counts))
+	total := 0
+	for k, n := range in.Counts {
+		kinds = append(kinds, k)
+		total += n
+	}
+	sort.Strings(kinds)
+	counts := make([]string, len(kinds))
+	for i, k := range kinds {
+		counts[i] = fmt.Sprintf("%d %s", in.Counts[k], k)
+	}
+	if len(kinds) > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s: %s", total, plural(total, "object", "objects"), strings.Join(counts, ", ")))
+	} else {
+		// Say it out loud: a pass computed from nothing is no pass.
+		parts = append(parts, "no objects")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// checkIDs returns the checks to list: the ones the report says ran, plus
+// any that produced findings (a user policy may not be in the list), sorted.
+func checkIDs(r *Report) []string {
+	ids := append([]string{}, r.Checks...)
+	for _, f := range r.Findings {
+		ids = append(ids, f.Check)
+	}
+	return sortedUnique(ids)
+}
