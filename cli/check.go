@@ -1,0 +1,227 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/util/version"
+
+	"github.com/upgate-dev/upgate/inventory"
+	"github.com/upgate-dev/upgate/kubever"
+	"github.com/upgate-dev/upgate/policies"
+	"github.com/upgate-dev/upgate/reports"
+)
+
+func (a *app) checkCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "check --target VERSION",
+		Short: "Evaluate the upgrade policies; the exit code is the gate",
+		Long: `Evaluate the version-skew, upgrade-path, safety, health, API and webhook
+policies against the live cluster (or --from files) for an upgrade to
+--target, print the findings, and exit 0 (passed), 1 (blocked), 2 (bad
+input) or 3 (cluster or runtime failure).
+
+A finding is ignored (reported, never blocking) when the annotation
+upgate.dev/ignore: "CHECK,CHECK" (or "*") is on its subject, the subject's
+controlling workload, its node or its namespace, or when a config-file
+exception matches it. --ignore-safety-checks lets no safety.* finding block.
+
+--phase postflight --baseline PRE compares the state after the upgrade with
+PRE (a snapshot, manifests, or a JSON report that recorded its snapshot).`,
+		Example: `  upgate check --target v1.36
+  upgate check --from cluster-dump.yaml --target 1.36 --format junit --output report.xml
+  kubectl get nodes,pods,deploy,rs,sts,ds,pdb -A -o yaml | upgate check --from - --target v1.36
+  upgate check --target v1.36 --format json --output report.json --sign-key cosign.key
+  upgate check --phase postflight --baseline before.json --target v1.36`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd, a.configFile)
+			if err != nil {
+				return err
+			}
+			return a.check(cmd.Context(), cfg)
+		},
+	}
+	addCheckFlags(cmd.Flags())
+	cmd.Flags().String("phase", string(reports.PhasePreflight), "preflight (before the upgrade) or postflight (after it, with --baseline)")
+	cmd.Flags().String("baseline", "", "postflight: the state before the upgrade (snapshot, manifests or a JSON report with its snapshot)")
+	cmd.Flags().Bool("embed-snapshot", false, "json format: record the evaluated state in the report, so it can serve as a --baseline")
+	return cmd
+}
+
+// addCheckFlags adds the flags check and plan share.
+func addCheckFlags(f *pflag.FlagSet) {
+	f.String("target", "", "target Kubernetes version: 1.36, v1.36 or v1.36.2 (required)")
+	f.StringSlice("from", nil, "read manifests or snapshots instead of the live cluster (repeatable; file, directory or - for stdin)")
+	f.String("server-version", "", "current control-plane version, overriding what the input says")
+	f.String("format", "text", "output format: text, json, junit or markdown")
+	f.String("output", "", "write the report to this file instead of stdout (whole or not at all)")
+	f.StringSlice("policy-dir", nil, "directory of extra Rego policies (packages under upgate.*), repeatable")
+	f.Bool("ignore-safety-checks", false, "run safety.* checks but let none of them block")
+	f.String("sign-key", "", "cosign private key: also write OUTPUT.sig (password in COSIGN_PASSWORD)")
+	f.Duration("timeout", 0, "limit for each API call (0: no limit beyond the command's)")
+	f.Int("max-unavailable", 1, "nodes drained at once, for the drain-capacity check")
+}
+
+// evaluation is one policy run and what it was computed from.
+type evaluation struct {
+	inv     *inventory.Inventory
+	current *version.Version
+	target  *version.Version
+	from    string
+	engine  *policies.Engine
+	result  *policies.Result
+}
+
+// evaluate reads the state and runs the policies, ignores applied.
+func (a *app) evaluate(ctx context.Context, cfg *Config, phase reports.Phase) (*evaluation, error) {
+	if err := requireTarget(cfg); err != nil {
+		return nil, err
+	}
+	target, err := kubever.Parse(cfg.Target)
+	if err != nil {
+		return nil, usageErrorf("--target: %s", oneLine(err))
+	}
+	if cfg.MaxUnavailable < 1 {
+		return nil, usageErrorf("--max-unavailable must be at least 1")
+	}
+	var baseline *inventory.Inventory
+	switch phase {
+	case reports.PhasePreflight:
+		if cfg.Baseline != "" {
+			return nil, usageErrorf("--baseline needs --phase postflight")
+		}
+	case reports.PhasePostflight:
+		if cfg.Baseline == "" {
+			return nil, usageErrorf("--phase postflight needs --baseline (the snapshot or report taken before the upgrade)")
+		}
+		if baseline, err = inventory.Read([]string{cfg.Baseline}, a.streams.In); err != nil {
+			return nil, fmt.Errorf("--baseline: %w", err)
+		}
+	default:
+		return nil, usageErrorf("--phase: %q is not preflight or postflight", cfg.Phase)
+	}
+	engine, err := policies.New(ctx, policies.Options{PolicyDirs: cfg.PolicyDirs})
+	if err != nil {
+		return nil, err
+	}
+	inv, err := a.loadState(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if len(inv.Unreadable) > 0 {
+		return nil, runtimeErrorf("could not read %v: refusing to evaluate partial state", inv.Unreadable)
+	}
+	current, from, err := inv.CurrentVersion(cfg.ServerVersion)
+	if err != nil {
+		return nil, err
+	}
+	res, err := engine.Evaluate(ctx, policies.Request{
+		Inventory: inv, Current: current, Target: target, Phase: phase,
+		Baseline: baseline, MaxUnavailable: cfg.MaxUnavailable,
+	})
+	if err != nil {
+		return nil, err
+	}
+	policies.ApplyIgnores(res.Findings, inv, policies.IgnoreOptions{
+		IgnoreSafetyChecks: cfg.IgnoreSafetyChecks, Exceptions: cfg.Exceptions,
+	})
+	return &evaluation{inv: inv, current: current, target: target, from: from, engine: engine, result: res}, nil
+}
+
+func (a *app) check(ctx context.Context, cfg *Config) error {
+	format, err := reports.ParseFormat(cfg.Format)
+	if err != nil {
+		return usageErrorf("--format: %s", oneLine(err))
+	}
+	if cfg.SignKey != "" && (cfg.Output == "" || cfg.Output == "-") {
+		return usageErrorf("--sign-key needs --output FILE: the signature is written to FILE.sig")
+	}
+	phase := reports.Phase(cfg.Phase)
+	if phase == "" {
+		phase = reports.PhasePreflight
+	}
+	ev, err := a.evaluate(ctx, cfg, phase)
+	if err != nil {
+		return err
+	}
+	rep, err := a.report(ev, cfg, phase)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	opts := reports.RenderOptions{
+		Color: format == reports.FormatText && cfg.Output == "" && isTerminal(a.streams.Out),
+		Rerun: a.commandLine,
+	}
+	if err := reports.Render(&buf, rep, format, opts); err != nil {
+		return err
+	}
+	if err := a.writeOutput(cfg.Output, buf.Bytes()); err != nil {
+		return err
+	}
+	if cfg.SignKey != "" {
+		if err := reports.SignFile(cfg.Output, cfg.SignKey, []byte(os.Getenv("COSIGN_PASSWORD"))); err != nil {
+			return err
+		}
+	}
+	if rep.Blocked() {
+		return errBlocked
+	}
+	return nil
+}
+
+// report builds the typed report of an evaluation, recording what it was
+// computed from so a signed "passed" cannot be replayed for other state.
+func (a *app) report(ev *evaluation, cfg *Config, phase reports.Phase) (*reports.Report, error) {
+	snap, err := ev.inv.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	var sb bytes.Buffer
+	if err := ev.inv.WriteSnapshot(&sb); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(sb.Bytes())
+	in := reports.Input{
+		Source: "cluster", Files: ev.inv.Sources, Counts: ev.inv.Counts(),
+		VersionFrom: ev.from, SnapshotDigest: "sha256:" + hex.EncodeToString(sum[:]),
+	}
+	if len(cfg.From) > 0 {
+		in.Source = "files"
+	}
+	in.Baseline = cfg.Baseline
+	rep := reports.New(phase, kubever.Canonical(ev.current), targetString(cfg.Target, ev.target),
+		ev.result.Findings, in, reports.Producer{UpgateVersion: Version(), PolicyDigest: ev.engine.Digest()}, time.Now())
+	rep.Checks = ev.result.Checks
+	rep.IgnoreSafetyChecks = cfg.IgnoreSafetyChecks
+	if cfg.EmbedSnapshot {
+		rep.Snapshot = snap
+	}
+	return rep, nil
+}
+
+// targetString renders the target as the user meant it: a minor stays a
+// minor (v1.36), a patch release is shown in full.
+func targetString(raw string, v *version.Version) string {
+	if kubever.HasPatch(raw) {
+		return kubever.Canonical(v)
+	}
+	return fmt.Sprintf("v%d.%d", v.Major(), v.Minor())
+}
+
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

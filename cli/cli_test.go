@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run executes the command line as main does and returns exit code and output.
+func run(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := Main(context.Background(), append([]string{"upgate"}, args...), strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestExitCodesAndOneLineErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("kind: [\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	noVersion := filepath.Join(dir, "nover.yaml")
+	if err := os.WriteFile(noVersion, []byte("apiVersion: v1\nkind: Node\nmetadata: {name: node-a}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "typo.yaml")
+	if err := os.WriteFile(cfg, []byte("targett: v1.36\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string // substring of the one stderr line
+	}{
+		{"passes", []string{"check", "--from", "testdata/cluster.yaml", "--target", "v1.35.2"}, 0, ""},
+		{"no target", []string{"check", "--from", "testdata/cluster.yaml"}, 2, "--target is required"},
+		{"bad target", []string{"check", "--from", "testdata/cluster.yaml", "--target", "latest"}, 2, "--target"},
+		{"unknown flag", []string{"check", "--frm", "x"}, 2, "unknown flag"},
+		{"malformed file", []string{"check", "--from", bad, "--target", "1.36"}, 2, "bad.yaml"},
+		{"missing file", []string{"check", "--from", filepath.Join(dir, "nope.yaml"), "--target", "1.36"}, 2, "nope.yaml"},
+		{"unknown version", []string{"check", "--from", noVersion, "--target", "1.36"}, 2, "--server-version"},
+		{"bad format", []string{"check", "--from", "testdata/cluster.yaml", "--target", "1.36", "--format", "xml"}, 2, "--format"},
+		{"config typo", []string{"check", "--config", cfg, "--from", "testdata/cluster.yaml"}, 2, "targett"},
+		{"unknown command", []string{"chekc"}, 2, "unknown command"},
+		{"downgrade blocks", []string{"check", "--from", "testdata/cluster.yaml", "--target", "v1.34"}, 1, ""},
+		{"unreachable cluster", []string{"check", "--kubeconfig", filepath.Join(dir, "none"), "--target", "1.36"}, 3, ""},
+		{"verify needs key", []string{"verify", "report.json"}, 2, "--key"},
+		{"sign needs output", []string{"check", "--from", "testdata/cluster.yaml", "--target", "1.36", "--sign-key", "k"}, 2, "--output"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := run(t, "", tt.args...)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, tt.wantCode, stderr)
+			}
+			if code == 0 || code == 1 {
+				return
+			}
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			if len(lines) != 1 {
+				t.Errorf("want one stderr line, got %d: %q", len(lines), stderr)
+			}
+			if !strings.Contains(stderr, tt.wantErr) {
+				t.Errorf("stderr %q does not mention %q", stderr, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestSettingsPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "upgate.yaml")
+	if err := os.WriteFile(cfg, []byte("target: v1.34\nformat: json\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	target := func(stdout string) string {
+		var r struct {
+			TargetVersion string `json:"targetVersion"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatalf("not a JSON report: %v\n%s", err, stdout)
+		}
+		return r.TargetVersion
+	}
+	// The file alone.
+	_, out, _ := run(t, "", "check", "--config", cfg, "--from", "testdata/cluster.yaml")
+	if got := target(out); got != "v1.34" {
+		t.Errorf("file: target %q, want v1.34", got)
+	}
+	// The environment beats the file.
+	t.Setenv("UPGATE_TARGET", "v1.35.2")
+	_, out, _ = run(t, "", "check", "--config", cfg, "--from", "testdata/cluster.yaml")
+	if got := target(out); got != "v1.35.2" {
+		t.Errorf("env: target %q, want v1.35.2", got)
+	}
+	// A flag beats both.
+	_, out, _ = run(t, "", "check", "--config", cfg, "--from", "testdata/cluster.yaml", "--target", "1.36")
+	if got := target(out); got != "v1.36" {
+		t.Errorf("flag: target %q, want v1.36", got)
+	}
+}
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	for _, c := range []string{"snapshot", "check", "plan", "run", "serve", "verify", "version"} {
+		code, out, stderr := run(t, "", c, "--help")
+		if code != 0 || !strings.Contains(out, "Usage:") {
+			t.Errorf("%s --help: exit %d, stdout %q, stderr %q", c, code, out, stderr)
+		}
+	}
+	code, out, _ := run(t, "", "version")
+	if code != 0 || !strings.HasPrefix(out, "upgate ") {
+		t.Errorf("version: exit %d, %q", code, out)
+	}
+}
+
+func TestCheckFromStdinAndOutputFile(t *testing.T) {
+	b, err := os.ReadFile("testdata/cluster.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "report.json")
+	code, stdout, stderr := run(t, string(b), "check", "--from", "-", "--target", "v1.36", "--format", "json", "--output", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("with --output, stdout should be empty, got %q", stdout)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatalf("report: %v", err)
+	}
+	for _, k := range []string{"apiVersion", "kind", "phase", "currentVersion", "targetVersion", "verdict", "generatedAt", "findings", "summary"} {
+		if _, ok := rep[k]; !ok {
+			t.Errorf("report lacks %q", k)
+		}
+	}
+	if rep["currentVersion"] != "v1.35.2" || rep["verdict"] != "passed" {
+		t.Errorf("currentVersion %v verdict %v", rep["currentVersion"], rep["verdict"])
+	}
+}
+
+func TestSnapshotFromManifests(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "snap.json")
+	code, _, stderr := run(t, "", "snapshot", "--from", "testdata/cluster.yaml", "-o", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	code, _, stderr = run(t, "", "check", "--from", out, "--target", "v1.36")
+	if code != 0 {
+		t.Fatalf("check from snapshot: exit %d: %s", code, stderr)
+	}
+}
+
+func TestConfigExceptions(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("exceptions:\n- namespace: x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := run(t, "", "check", "--config", bad, "--from", "testdata/cluster.yaml", "--target", "1.36")
+	if code != 2 || !strings.Contains(stderr, "exceptions[0]") {
+		t.Errorf("exception without a check: exit %d, %q; want 2 naming exceptions[0]", code, stderr)
+	}
+	// An exception for the only blocking finding lets the gate pass, and
+	// the finding stays in the report, ignored.
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte("exceptions:\n- check: path.downgrade\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := run(t, "", "check", "--config", good, "--from", "testdata/cluster.yaml", "--target", "1.34", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0: %s", code, stderr)
+	}
+	if !strings.Contains(out, `"check": "path.downgrade"`) || !strings.Contains(out, `"ignored": true`) {
+		t.Errorf("ignored finding missing from report:\n%s", out)
+	}
+}

@@ -1,0 +1,189 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/upgate-dev/upgate/policies"
+)
+
+// EnvPrefix is the prefix of environment variables that set flags:
+// --ignore-safety-checks is UPGATE_IGNORE_SAFETY_CHECKS.
+const EnvPrefix = "UPGATE"
+
+// Config is every setting a command reads, bound to its flags, to UPGATE_*
+// environment variables and to the --config YAML file, in that order of
+// precedence. Keys in the file are the flag names.
+type Config struct {
+	Target        string
+	From          []string
+	ServerVersion string
+	Phase         string
+	Baseline      string
+	Format        string
+	Output        string
+	PolicyDirs    []string
+	SignKey       string
+	Timeout       time.Duration
+
+	IgnoreSafetyChecks bool
+	EmbedSnapshot      bool
+	// Exceptions come from the config file only: they need selectors.
+	Exceptions []policies.Exception
+
+	// Executor settings.
+	DryRun         bool
+	Mode           string
+	PartialOK      bool
+	MaxUnavailable int
+
+	// Service settings.
+	Listen   string
+	Interval time.Duration
+}
+
+// configFileOnly are keys the file may hold that no flag sets.
+var configFileOnly = []string{"exceptions"}
+
+// loadConfig resolves cmd's flags with the environment and the config file.
+// A flag the user set wins; then UPGATE_<FLAG>; then the file; then the
+// flag's default.
+func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
+	v := viper.New()
+	v.SetEnvPrefix(EnvPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.AutomaticEnv()
+	var bindErr error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if err := v.BindPFlag(f.Name, f); err != nil && bindErr == nil {
+			bindErr = err
+		}
+	})
+	if bindErr != nil {
+		return nil, bindErr
+	}
+	if configFile != "" {
+		v.SetConfigFile(configFile)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return nil, usageErrorf("config file %s: %s", configFile, oneLine(err))
+		}
+		if err := checkKeys(cmd, v, configFile); err != nil {
+			return nil, err
+		}
+	}
+	c := &Config{
+		Target:             v.GetString("target"),
+		From:               stringSlice(v, "from"),
+		ServerVersion:      v.GetString("server-version"),
+		Phase:              v.GetString("phase"),
+		Baseline:           v.GetString("baseline"),
+		Format:             v.GetString("format"),
+		Output:             v.GetString("output"),
+		PolicyDirs:         stringSlice(v, "policy-dir"),
+		SignKey:            v.GetString("sign-key"),
+		IgnoreSafetyChecks: v.GetBool("ignore-safety-checks"),
+		EmbedSnapshot:      v.GetBool("embed-snapshot"),
+		DryRun:             v.GetBool("dry-run"),
+		Mode:               v.GetString("mode"),
+		PartialOK:          v.GetBool("partial-ok"),
+		MaxUnavailable:     v.GetInt("max-unavailable"),
+		Listen:             v.GetString("listen"),
+	}
+	var err error
+	if c.Timeout, err = duration(v, "timeout"); err != nil {
+		return nil, err
+	}
+	if c.Interval, err = duration(v, "interval"); err != nil {
+		return nil, err
+	}
+	if v.IsSet("exceptions") {
+		if err := v.UnmarshalKey("exceptions", &c.Exceptions); err != nil {
+			return nil, usageErrorf("config file %s: exceptions: %s", configFile, oneLine(err))
+		}
+		for i, e := range c.Exceptions {
+			if err := e.Validate(); err != nil {
+				return nil, usageErrorf("config file %s: exceptions[%d]: %s", configFile, i, oneLine(err))
+			}
+		}
+	}
+	return c, nil
+}
+
+// checkKeys rejects file keys that neither a flag of this command nor a
+// file-only setting knows, so a typo cannot silently disable a setting.
+// Keys of other commands' flags are allowed: one file serves every command.
+func checkKeys(cmd *cobra.Command, v *viper.Viper, file string) error {
+	known := map[string]bool{}
+	for _, k := range configFileOnly {
+		known[k] = true
+	}
+	for _, c := range cmd.Root().Commands() {
+		c.Flags().VisitAll(func(f *pflag.Flag) { known[f.Name] = true })
+	}
+	cmd.Root().PersistentFlags().VisitAll(func(f *pflag.Flag) { known[f.Name] = true })
+	var unknown []string
+	for _, k := range v.AllKeys() {
+		top := strings.SplitN(k, ".", 2)[0]
+		if !known[top] {
+			unknown = append(unknown, top)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return usageErrorf("config file %s: unknown setting %q (settings are the flag names, plus exceptions)", file, unknown[0])
+	}
+	return nil
+}
+
+// stringSlice reads a repeatable flag; from the environment a value may
+// list several items separated by commas.
+func stringSlice(v *viper.Viper, key string) []string {
+	var out []string
+	for _, s := range v.GetStringSlice(key) {
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func duration(v *viper.Viper, key string) (time.Duration, error) {
+	if !v.IsSet(key) {
+		return 0, nil
+	}
+	s := v.GetString(key)
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, usageErrorf("--%s: %q is not a duration (for example 30s or 5m)", key, s)
+	}
+	if d < 0 {
+		return 0, usageErrorf("--%s must not be negative", key)
+	}
+	return d, nil
+}
+
+var errNoTarget = errors.New("--target is required (for example --target v1.36)")
+
+func requireTarget(c *Config) error {
+	if c.Target == "" {
+		return usageError(errNoTarget)
+	}
+	return nil
+}
+
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(fmt.Sprint(err)), " ")
+}

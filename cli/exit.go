@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/upgate-dev/upgate/collector"
+	"github.com/upgate-dev/upgate/inventory"
+	"github.com/upgate-dev/upgate/policies"
+	"github.com/upgate-dev/upgate/reports"
+)
+
+// Exit codes of the contract.
+const (
+	ExitPassed   = 0
+	ExitBlocked  = 1
+	ExitBadInput = 2
+	ExitRuntime  = 3
+)
+
+// exitError carries an exit code chosen where the failure is understood.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageError(err error) error { return &exitError{code: ExitBadInput, err: err} }
+
+func usageErrorf(format string, a ...any) error {
+	return usageError(fmt.Errorf(format, a...))
+}
+
+func runtimeErrorf(format string, a ...any) error {
+	return &exitError{code: ExitRuntime, err: fmt.Errorf(format, a...)}
+}
+
+// errBlocked is returned when the gate blocks; the report already said why.
+var errBlocked = errors.New("blocked")
+
+// ExitCode maps an error to the contract's exit code. Errors nobody
+// classified are runtime failures (3): the gate fails closed, never open.
+func ExitCode(err error) int {
+	var ee *exitError
+	switch {
+	case err == nil:
+		return ExitPassed
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, errBlocked), errors.Is(err, reports.ErrBadSignature):
+		return ExitBlocked
+	case errors.Is(err, inventory.ErrBadInput), errors.Is(err, policies.ErrInvalidPolicy),
+		errors.Is(err, reports.ErrBadKey):
+		return ExitBadInput
+	case errors.Is(err, collector.ErrCollect), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, context.Canceled):
+		return ExitRuntime
+	default:
+		return ExitRuntime
+	}
+}

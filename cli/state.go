@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/upgate-dev/upgate/collector"
+	"github.com/upgate-dev/upgate/inventory"
+)
+
+// loadState reads the cluster state a command evaluates: the --from files
+// when given, else the live cluster through kubectl's connection flags.
+func (a *app) loadState(ctx context.Context, cfg *Config) (*inventory.Inventory, error) {
+	if len(cfg.From) > 0 {
+		return inventory.Read(cfg.From, a.streams.In)
+	}
+	return a.collect(ctx, cfg)
+}
+
+func (a *app) collect(ctx context.Context, cfg *Config) (*inventory.Inventory, error) {
+	rc, err := a.kube.ToRESTConfig()
+	if err != nil {
+		// No kubeconfig and not in a pod: say how to point upgate somewhere.
+		return nil, runtimeErrorf("cannot reach a cluster: %s (pass --kubeconfig or --context, or read files with --from)", oneLine(err))
+	}
+	if cfg.Timeout > 0 {
+		rc.Timeout = cfg.Timeout
+	}
+	opts := collector.Options{Timeout: cfg.Timeout}
+	if a.log.Enabled(ctx, slog.LevelDebug) {
+		opts.Progress = a.streams.ErrOut
+	}
+	c, err := collector.New(rc, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", collector.ErrCollect, err)
+	}
+	start := time.Now()
+	inv, err := c.Collect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.log.Debug("collected cluster state", "seconds", time.Since(start).Seconds(), "nodes", len(inv.Nodes), "pods", len(inv.Pods))
+	return inv, nil
+}

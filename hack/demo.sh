@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The main job on a local simulated cluster: start a real control plane with
+# kwok nodes (built and cached on first use), seed upgrade hazards, then let
+# upgate check it live, write a snapshot and show the plan.
+# `make demo-down` (hack/cluster.sh down) stops the cluster.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+UPGATE="${ROOT}/bin/upgate"
+OUT="${ROOT}/_out"
+TARGET="${UPGATE_DEMO_TARGET:-v1.36}"
+
+[ -x "${UPGATE}" ] || { echo "demo: ${UPGATE} is missing: run make build" >&2; exit 2; }
+mkdir -p "${OUT}"
+
+KUBECONFIG=$("${ROOT}/hack/cluster.sh" up | tail -n 1)
+export KUBECONFIG
+"${ROOT}/hack/cluster.sh" seed-hazards >&2
+
+banner() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+banner "upgate check --target ${TARGET}   (live, against the local cluster)"
+set +e
+"${UPGATE}" check --target "${TARGET}"
+code=$?
+set -e
+echo "exit code: ${code} (0 passed, 1 blocked, 2 bad input, 3 cluster failure)"
+
+banner "upgate snapshot -o _out/snapshot.json"
+"${UPGATE}" snapshot -o "${OUT}/snapshot.json"
+ls -l "${OUT}/snapshot.json"
+
+banner "upgate plan --target ${TARGET} --from _out/snapshot.json"
+"${UPGATE}" plan --target "${TARGET}" --from "${OUT}/snapshot.json" || true
+
+banner "upgate check --format json --output _out/report.json"
+"${UPGATE}" check --target "${TARGET}" --from "${OUT}/snapshot.json" --format json --output "${OUT}/report.json" || true
+echo "report: ${OUT}/report.json"
+
+cat <<MSG
+
+The cluster is still running:
+  export KUBECONFIG=${KUBECONFIG}
+  ${UPGATE} check --target ${TARGET}
+Stop it with: make demo-down
+MSG
