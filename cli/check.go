@@ -164,11 +164,23 @@ func (a *app) check(ctx context.Context, cfg *Config) error {
 	if err := reports.Render(&buf, rep, format, opts); err != nil {
 		return err
 	}
+	// Sign before writing anything: a bad key or password leaves neither
+	// an unsigned report nor a stale signature behind.
+	var sig string
+	if cfg.SignKey != "" {
+		key, err := os.ReadFile(cfg.SignKey)
+		if err != nil {
+			return usageErrorf("--sign-key: %s", oneLine(err))
+		}
+		if sig, err = reports.SignBytes(buf.Bytes(), key, []byte(os.Getenv("COSIGN_PASSWORD"))); err != nil {
+			return fmt.Errorf("--sign-key %s: %w", cfg.SignKey, err)
+		}
+	}
 	if err := a.writeOutput(cfg.Output, buf.Bytes()); err != nil {
 		return err
 	}
-	if cfg.SignKey != "" {
-		if err := reports.SignFile(cfg.Output, cfg.SignKey, []byte(os.Getenv("COSIGN_PASSWORD"))); err != nil {
+	if sig != "" {
+		if err := a.writeOutput(cfg.Output+reports.SigSuffix, []byte(sig)); err != nil {
 			return err
 		}
 	}
