@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/klog/v2"
 )
 
 // app is what every command shares: the streams, kubectl's cluster flags
@@ -90,6 +91,13 @@ func (a *app) setupLogging() error {
 		return usageErrorf("--log-level: %q is not one of debug, info, warn, error", a.logLevel)
 	}
 	a.log = slog.New(slog.NewTextHandler(a.streams.ErrOut, &slog.HandlerOptions{Level: lvl}))
+	// client-go logs through klog straight to stderr (for example when a
+	// cancelled request is cut short); keep it to debug runs so a failure
+	// stays one line.
+	if lvl > slog.LevelDebug {
+		klog.LogToStderr(false)
+		klog.SetOutput(io.Discard)
+	}
 	return nil
 }
 
