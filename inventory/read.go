@@ -109,7 +109,11 @@ func (d *decoder) file(path string) error {
 // value, or a stream of JSON values.
 func (d *decoder) stream(name string, r io.Reader) error {
 	d.inv.Sources = append(d.inv.Sources, name)
-	dec := yaml.NewYAMLOrJSONDecoder(bufio.NewReaderSize(r, 64<<10), 64<<10)
+	br := bufio.NewReaderSize(r, 256<<10)
+	if looksLikeJSON(br) {
+		return d.jsonStream(name, br)
+	}
+	dec := yaml.NewYAMLOrJSONDecoder(br, 64<<10)
 	objects := 0
 	for doc := 1; ; doc++ {
 		var raw json.RawMessage
@@ -133,6 +137,289 @@ func (d *decoder) stream(name string, r io.Reader) error {
 		return fmt.Errorf("%w: %s: no Kubernetes object found", ErrBadInput, name)
 	}
 	return nil
+}
+
+// looksLikeJSON reports whether the input's first non-space byte opens a
+// JSON object, as the YAML-or-JSON decoder decides.
+func looksLikeJSON(br *bufio.Reader) bool {
+	for n := 1; ; n *= 2 {
+		b, err := br.Peek(n)
+		rest := skipSpace(b)
+		if len(rest) > 0 {
+			return rest[0] == '{'
+		}
+		if err != nil || n >= br.Size() {
+			return false
+		}
+	}
+}
+
+// jsonStream decodes a stream of JSON values without holding any one of
+// them whole: the items of a list or snapshot are decoded one by one as
+// they are read (see jsonDocument).
+func (d *decoder) jsonStream(name string, r io.Reader) error {
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	objects := 0
+	for doc := 1; ; doc++ {
+		n, err := d.jsonDocument(name, dec)
+		if err != nil {
+			if errors.Is(err, io.EOF) && n < 0 {
+				break
+			}
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("%w: %s: document %d: %v", ErrBadInput, name, doc, err)
+		}
+		objects += n
+	}
+	if objects == 0 {
+		return fmt.Errorf("%w: %s: no Kubernetes object found", ErrBadInput, name)
+	}
+	return nil
+}
+
+// field is one top-level member of a JSON document, in input order.
+type field struct {
+	key string
+	raw json.RawMessage
+}
+
+// jsonDocument reads one top-level JSON value and returns how many objects
+// it held; n is -1 with io.EOF at the end of the stream. Members are read
+// one at a time; when "items" comes after an apiVersion and kind that make
+// the document a snapshot or a list (as upgate writes snapshots), its
+// elements go straight to the decoding pipeline. Otherwise (kubectl writes
+// a List's kind after its items) the elements are kept, each alone, and
+// decoded once the document's kind is known.
+func (d *decoder) jsonDocument(source string, dec *json.Decoder) (int, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return -1, err
+		}
+		return 0, err
+	}
+	switch tok {
+	case nil:
+		return 0, nil // null, as an empty YAML document
+	case json.Delim('{'):
+	default:
+		return 0, errors.New("not an object (want a Kubernetes object, a List or an upgate snapshot)")
+	}
+	var (
+		fields     []field
+		apiVersion string
+		kind       string
+		items      []json.RawMessage
+		hasItems   bool
+		itemsRaw   json.RawMessage // items that are not an array
+		streamed   *pipeline
+	)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return 0, err
+		}
+		key, _ := t.(string)
+		if key == "items" && !hasItems && itemsRaw == nil && streamed == nil {
+			if p := d.itemPipeline(source, apiVersion, kind); p != nil {
+				if err := streamArray(dec, p.add); err != nil {
+					p.finish()
+					if p.err != nil {
+						return 0, p.err
+					}
+					return 0, err
+				}
+				streamed = p
+				continue
+			}
+			if items, itemsRaw, err = readItems(dec); err != nil {
+				return 0, err
+			}
+			hasItems = itemsRaw == nil
+			continue
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return 0, err
+		}
+		fields = append(fields, field{key, raw})
+		switch key {
+		case "apiVersion":
+			_ = json.Unmarshal(raw, &apiVersion)
+		case "kind":
+			_ = json.Unmarshal(raw, &kind)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return 0, err
+	}
+
+	if streamed != nil {
+		n, err := streamed.finish()
+		if err != nil {
+			return 0, err
+		}
+		if apiVersion == SnapshotAPIVersion && kind == SnapshotKind {
+			if err := d.snapshotHead(source, object(fields)); err != nil {
+				return 0, err
+			}
+			return n + 1, nil
+		}
+		if n == 0 {
+			return 1, nil // an empty List is valid state
+		}
+		return n, nil
+	}
+	if hasItems {
+		if p := d.itemPipeline(source, apiVersion, kind); p != nil {
+			for _, it := range items {
+				if p.add(it) != nil {
+					break
+				}
+			}
+			n, err := p.finish()
+			if err != nil {
+				return 0, err
+			}
+			if apiVersion == SnapshotAPIVersion && kind == SnapshotKind {
+				if err := d.snapshotHead(source, object(fields)); err != nil {
+					return 0, err
+				}
+				return n + 1, nil
+			}
+			if n == 0 {
+				return 1, nil
+			}
+			return n, nil
+		}
+		if itemsRaw, err = json.Marshal(items); err != nil {
+			return 0, err
+		}
+	}
+	if itemsRaw != nil {
+		fields = append(fields, field{"items", itemsRaw})
+	}
+	// Anything else (one object, a report, a list whose items are not a
+	// list): decode it whole.
+	return d.document(source, object(fields))
+}
+
+// itemPipeline returns the pipeline for the items of a document of this
+// apiVersion and kind, or nil when such a document's items are not
+// Kubernetes objects (or its kind is not known yet).
+func (d *decoder) itemPipeline(source, apiVersion, kind string) *pipeline {
+	switch {
+	case apiVersion == SnapshotAPIVersion && kind == SnapshotKind:
+		return newPipeline(d.inv, source, false, typeMeta{}, func(i int, err error) error {
+			return fmt.Errorf("snapshot item %d: %w", i, err)
+		})
+	case apiVersion == SnapshotAPIVersion:
+		return nil // a report, or a kind of ours this reader does not know
+	case kind == "List":
+		return newPipeline(d.inv, source, true, typeMeta{}, listItemError)
+	case strings.HasSuffix(kind, "List") && apiVersion != "":
+		return newPipeline(d.inv, source, true, typeMeta{APIVersion: apiVersion, Kind: strings.TrimSuffix(kind, "List")}, listItemError)
+	}
+	return nil
+}
+
+var errNotObject = errors.New("not an object")
+
+func listItemError(i int, err error) error {
+	if errors.Is(err, errNotObject) {
+		return fmt.Errorf("list item %d is not an object", i)
+	}
+	return fmt.Errorf("list item %d: %w", i, err)
+}
+
+// streamArray hands each element of the array at the decoder's position to
+// fn; null is an empty array. It stops at fn's first error.
+func streamArray(dec *json.Decoder, fn func(json.RawMessage) error) error {
+	t, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if t == nil {
+		return nil
+	}
+	if t != json.Delim('[') {
+		return errors.New("items is not a list")
+	}
+	for dec.More() {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return err
+		}
+		if err := fn(raw); err != nil {
+			return err
+		}
+	}
+	_, err = dec.Token()
+	return err
+}
+
+// readItems reads the value of "items" before the document's kind is
+// known: an array's elements one by one, anything else whole (raw).
+func readItems(dec *json.Decoder) ([]json.RawMessage, json.RawMessage, error) {
+	t, err := dec.Token()
+	if err != nil {
+		return nil, nil, err
+	}
+	switch t {
+	case json.Delim('['):
+		var items []json.RawMessage
+		for dec.More() {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return nil, nil, err
+			}
+			items = append(items, raw)
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, nil, err
+		}
+		return items, nil, nil
+	case json.Delim('{'):
+		var fields []field
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return nil, nil, err
+			}
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return nil, nil, err
+			}
+			key, _ := k.(string)
+			fields = append(fields, field{key, raw})
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, nil, err
+		}
+		return nil, object(fields), nil
+	}
+	raw, err := json.Marshal(t)
+	return nil, raw, err
+}
+
+// object encodes fields as a JSON object.
+func object(fields []field) []byte {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, f := range fields {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(f.key)
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(f.raw)
+	}
+	b.WriteByte('}')
+	return b.Bytes()
 }
 
 // document decodes one top-level document and returns how many objects it held.
@@ -166,7 +453,12 @@ func (d *decoder) document(source string, raw []byte) (int, error) {
 	case strings.HasSuffix(head.Kind, "List") && head.APIVersion != "":
 		return d.list(source, raw, typeMeta{APIVersion: head.APIVersion, Kind: strings.TrimSuffix(head.Kind, "List")})
 	}
-	if err := d.object(source, raw, true, typeMeta{}); err != nil {
+	p := newPipeline(d.inv, source, true, typeMeta{}, func(_ int, err error) error { return err })
+	p.add(raw)
+	if _, err := p.finish(); err != nil {
+		if errors.Is(err, errNotObject) {
+			return 0, errors.New("not an object (want a Kubernetes object, a List or an upgate snapshot)")
+		}
 		return 0, err
 	}
 	return 1, nil
@@ -179,16 +471,15 @@ func (d *decoder) list(source string, raw []byte, def typeMeta) (int, error) {
 	if err := json.Unmarshal(raw, &l); err != nil {
 		return 0, fmt.Errorf("list: %v", err)
 	}
-	n := 0
-	for i, item := range l.Items {
-		item = bytes.TrimSpace(item)
-		if len(item) == 0 || item[0] != '{' {
-			return n, fmt.Errorf("list item %d is not an object", i)
+	p := newPipeline(d.inv, source, true, def, listItemError)
+	for _, it := range l.Items {
+		if p.add(it) != nil {
+			break
 		}
-		if err := d.object(source, item, true, def); err != nil {
-			return n, fmt.Errorf("list item %d: %w", i, err)
-		}
-		n++
+	}
+	n, err := p.finish()
+	if err != nil {
+		return n, err
 	}
 	// An empty List is valid state (kubectl get of a kind with no objects).
 	if n == 0 {
@@ -198,13 +489,39 @@ func (d *decoder) list(source string, raw []byte, def typeMeta) (int, error) {
 }
 
 func (d *decoder) snapshot(source string, raw []byte) (int, error) {
-	var s Snapshot
+	var s struct {
+		Items []json.RawMessage `json:"items"`
+	}
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return 0, fmt.Errorf("snapshot: %v", err)
 	}
+	if err := d.snapshotHead(source, raw); err != nil {
+		return 0, err
+	}
+	p := newPipeline(d.inv, source, false, typeMeta{}, func(i int, err error) error {
+		return fmt.Errorf("snapshot item %d: %w", i, err)
+	})
+	for _, it := range s.Items {
+		if p.add(it) != nil {
+			break
+		}
+	}
+	n, err := p.finish()
+	if err != nil {
+		return n, err
+	}
+	return len(s.Items) + 1, nil
+}
+
+// snapshotHead takes what a snapshot records besides its items.
+func (d *decoder) snapshotHead(source string, raw []byte) error {
+	var s Snapshot
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return fmt.Errorf("snapshot: %v", err)
+	}
 	if s.ServerVersion != "" {
 		if d.inv.ServerVersion != "" && d.inv.ServerVersion != s.ServerVersion {
-			return 0, fmt.Errorf("snapshot records server version %s but %s recorded %s: read one cluster at a time",
+			return fmt.Errorf("snapshot records server version %s but %s recorded %s: read one cluster at a time",
 				s.ServerVersion, d.sawVersion, d.inv.ServerVersion)
 		}
 		d.inv.ServerVersion, d.sawVersion = s.ServerVersion, source
@@ -222,10 +539,5 @@ func (d *decoder) snapshot(source string, raw []byte) (int, error) {
 		}
 		d.inv.Others[k] += n
 	}
-	for i, item := range s.Items {
-		if err := d.object(source, item, false, typeMeta{}); err != nil {
-			return i, fmt.Errorf("snapshot item %d: %w", i, err)
-		}
-	}
-	return len(s.Items) + 1, nil
+	return nil
 }

@@ -1,6 +1,10 @@
 package inventory
 
 import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -48,74 +52,141 @@ var canonical = map[string]schema.GroupVersion{
 // Snapshot renders the inventory as a snapshot. The inventory is sorted
 // first, so the same state always gives the same bytes.
 func (inv *Inventory) Snapshot() (*Snapshot, error) {
-	inv.Sort()
-	s := &Snapshot{
-		APIVersion: SnapshotAPIVersion, Kind: SnapshotKind,
-		ServerVersion: inv.ServerVersion, CollectedAt: inv.CollectedAt.UTC(),
-		Sources: inv.Sources, Counts: inv.Counts(),
-		APIUsages: inv.APIUsages, DeprecatedRequests: inv.DeprecatedRequests, Others: inv.Others,
-	}
-	var err error
-	add := func(kind string, objs any) {
-		if err != nil {
-			return
-		}
-		err = appendItems(s, kind, objs)
-	}
-	add("Namespace", inv.Namespaces)
-	add("Node", inv.Nodes)
-	add("Pod", inv.Pods)
-	add("Service", inv.Services)
-	add("Deployment", inv.Deployments)
-	add("ReplicaSet", inv.ReplicaSets)
-	add("StatefulSet", inv.StatefulSets)
-	add("DaemonSet", inv.DaemonSets)
-	add("Job", inv.Jobs)
-	add("ReplicationController", inv.ReplicationControllers)
-	add("PodDisruptionBudget", inv.PodDisruptionBudgets)
-	add("PersistentVolume", inv.PersistentVolumes)
-	add("PersistentVolumeClaim", inv.PersistentVolumeClaims)
-	add("ValidatingWebhookConfiguration", inv.ValidatingWebhooks)
-	add("MutatingWebhookConfiguration", inv.MutatingWebhooks)
-	add("EndpointSlice", inv.EndpointSlices)
+	s := inv.snapshotHead()
+	err := inv.eachItem(func(item []byte) error {
+		s.Items = append(s.Items, append([]byte(nil), item...))
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// appendItems marshals each object of a typed slice with its apiVersion and
-// kind set (typed list items from client-go arrive without them).
-func appendItems(s *Snapshot, kind string, objs any) error {
-	raw, err := json.Marshal(objs)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", kind, err)
+// snapshotHead sorts the inventory and fills everything of its snapshot
+// but the items.
+func (inv *Inventory) snapshotHead() *Snapshot {
+	inv.Sort()
+	return &Snapshot{
+		APIVersion: SnapshotAPIVersion, Kind: SnapshotKind,
+		ServerVersion: inv.ServerVersion, CollectedAt: inv.CollectedAt.UTC(),
+		Sources: inv.Sources, Counts: inv.Counts(),
+		APIUsages: inv.APIUsages, DeprecatedRequests: inv.DeprecatedRequests, Others: inv.Others,
 	}
-	var items []map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		return fmt.Errorf("encode %s: %w", kind, err)
-	}
-	gv := canonical[kind]
-	av, _ := json.Marshal(gv.String())
-	k, _ := json.Marshal(kind)
-	for _, it := range items {
-		it["apiVersion"], it["kind"] = av, k
-		b, err := json.Marshal(it)
-		if err != nil {
-			return fmt.Errorf("encode %s: %w", kind, err)
-		}
-		s.Items = append(s.Items, b)
-	}
-	return nil
 }
 
-// WriteSnapshot writes the inventory as indented snapshot JSON.
+// eachItem encodes every object, kind by kind in snapshot order, each once,
+// with its apiVersion and kind set (typed list items from client-go arrive
+// without them), and hands the bytes to fn; they are only valid during
+// the call.
+func (inv *Inventory) eachItem(fn func([]byte) error) error {
+	var buf bytes.Buffer
+	var err error
+	add := func(kind string, n int, obj func(int) any) {
+		gv := canonical[kind]
+		prefix := fmt.Sprintf(`{"apiVersion":%q,"kind":%q`, gv.String(), kind)
+		for i := 0; i < n && err == nil; i++ {
+			buf.Reset()
+			var b []byte
+			if b, err = json.Marshal(obj(i)); err != nil {
+				err = fmt.Errorf("encode %s: %w", kind, err)
+				return
+			}
+			// A typed object's TypeMeta is either empty (omitted) or what we
+			// write anyway: drop it and put ours first.
+			buf.WriteString(prefix)
+			rest := stripTypeMeta(b[1:])
+			if len(rest) > 1 {
+				buf.WriteByte(',')
+			}
+			buf.Write(rest)
+			err = fn(buf.Bytes())
+		}
+	}
+	add("Namespace", len(inv.Namespaces), func(i int) any { return &inv.Namespaces[i] })
+	add("Node", len(inv.Nodes), func(i int) any { return &inv.Nodes[i] })
+	add("Pod", len(inv.Pods), func(i int) any { return &inv.Pods[i] })
+	add("Service", len(inv.Services), func(i int) any { return &inv.Services[i] })
+	add("Deployment", len(inv.Deployments), func(i int) any { return &inv.Deployments[i] })
+	add("ReplicaSet", len(inv.ReplicaSets), func(i int) any { return &inv.ReplicaSets[i] })
+	add("StatefulSet", len(inv.StatefulSets), func(i int) any { return &inv.StatefulSets[i] })
+	add("DaemonSet", len(inv.DaemonSets), func(i int) any { return &inv.DaemonSets[i] })
+	add("Job", len(inv.Jobs), func(i int) any { return &inv.Jobs[i] })
+	add("ReplicationController", len(inv.ReplicationControllers), func(i int) any { return &inv.ReplicationControllers[i] })
+	add("PodDisruptionBudget", len(inv.PodDisruptionBudgets), func(i int) any { return &inv.PodDisruptionBudgets[i] })
+	add("PersistentVolume", len(inv.PersistentVolumes), func(i int) any { return &inv.PersistentVolumes[i] })
+	add("PersistentVolumeClaim", len(inv.PersistentVolumeClaims), func(i int) any { return &inv.PersistentVolumeClaims[i] })
+	add("ValidatingWebhookConfiguration", len(inv.ValidatingWebhooks), func(i int) any { return &inv.ValidatingWebhooks[i] })
+	add("MutatingWebhookConfiguration", len(inv.MutatingWebhooks), func(i int) any { return &inv.MutatingWebhooks[i] })
+	add("EndpointSlice", len(inv.EndpointSlices), func(i int) any { return &inv.EndpointSlices[i] })
+	return err
+}
+
+// stripTypeMeta drops a leading "kind" and "apiVersion" from an object's
+// encoding after its opening brace (encoding/json writes an inline
+// metav1.TypeMeta first, kind before apiVersion), returning the rest with
+// its closing brace.
+func stripTypeMeta(rest []byte) []byte {
+	for _, key := range []string{`"kind":`, `"apiVersion":`} {
+		if !bytes.HasPrefix(rest, []byte(key)) {
+			continue
+		}
+		v := rest[len(key):]
+		if len(v) == 0 || v[0] != '"' {
+			return rest
+		}
+		end := bytes.IndexByte(v[1:], '"')
+		if end < 0 || bytes.IndexByte(v[1:end+1], '\\') >= 0 {
+			return rest
+		}
+		v = v[end+2:]
+		if len(v) > 0 && v[0] == ',' {
+			v = v[1:]
+		}
+		rest = v
+	}
+	return rest
+}
+
+// WriteSnapshot writes the inventory as snapshot JSON: compact, one item
+// per line, streamed (the whole file is never held in memory).
 func (inv *Inventory) WriteSnapshot(w io.Writer) error {
-	s, err := inv.Snapshot()
+	head, err := json.Marshal(inv.snapshotHead())
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(s)
+	// Items is the last field and never omitted: splice the items in
+	// where the encoding of the empty list ends.
+	const tail = `"items":null}`
+	if !bytes.HasSuffix(head, []byte(tail)) {
+		return fmt.Errorf("encode snapshot: unexpected encoding of its head")
+	}
+	bw := bufio.NewWriterSize(w, 256<<10)
+	bw.Write(head[:len(head)-len(tail)])
+	bw.WriteString(`"items":[`)
+	first := true
+	err = inv.eachItem(func(item []byte) error {
+		if !first {
+			bw.WriteByte(',')
+		}
+		first = false
+		bw.WriteByte('\n')
+		_, err := bw.Write(item)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	bw.WriteString("\n]}\n")
+	return bw.Flush()
+}
+
+// SnapshotDigest is the sha256 of the snapshot WriteSnapshot writes,
+// "sha256:<hex>", computed without holding the snapshot.
+func (inv *Inventory) SnapshotDigest() (string, error) {
+	h := sha256.New()
+	if err := inv.WriteSnapshot(h); err != nil {
+		return "", err
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
