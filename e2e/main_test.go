@@ -27,6 +27,10 @@ var (
 // clusterName keeps the suite's cluster apart from a demo cluster.
 const clusterName = "upgate-e2e"
 
+// target is the upgrade the suite checks: the server runs v1.36.3, its
+// seeded kubelets v1.35.2, and one old kubelet v1.31.0.
+const target = "v1.37"
+
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }

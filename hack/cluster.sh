@@ -44,6 +44,10 @@ KUBECONFIG_PATH="${UPGATE_CACHE}/kubeconfig-${CLUSTER}"
 export KWOK_WORKDIR="${UPGATE_CACHE}/kwok"
 CLUSTER_DIR="${KWOK_WORKDIR}/clusters/${CLUSTER}"
 
+# Beta APIs that 1.36 deprecates but still serves when asked to (removed in
+# 1.37): the e2e tests of api.* create objects through them.
+KUBE_RUNTIME_CONFIG="${KUBE_RUNTIME_CONFIG:-storage.k8s.io/v1beta1=true,networking.k8s.io/v1beta1=true}"
+
 # What the seeded nodes report, and the deliberately old kubelet of the
 # seeded hazard.
 NODE_KUBELET_VERSION=v1.35.2
@@ -190,6 +194,7 @@ cmd_up() {
       --kwok-controller-binary "${BIN_DIR}/kwok" \
       --etcd-binary "${BIN_DIR}/etcd" \
       --disable-qps-limits \
+      --kube-runtime-config "${KUBE_RUNTIME_CONFIG}" \
       --kubeconfig "${KUBECONFIG_PATH}" \
       --wait 2m >&2
   fi

@@ -8,7 +8,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 UPGATE="${ROOT}/bin/upgate"
 OUT="${ROOT}/_out"
-TARGET="${UPGATE_DEMO_TARGET:-v1.36}"
+TARGET="${UPGATE_DEMO_TARGET:-v1.37}"
 
 [ -x "${UPGATE}" ] || { echo "demo: ${UPGATE} is missing: run make build" >&2; exit 2; }
 mkdir -p "${OUT}"
