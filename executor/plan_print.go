@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 )
 
 // WriteJSON writes the plan as indented JSON.
@@ -35,26 +34,30 @@ func (p *Plan) WriteText(w io.Writer) error {
 		}
 	}
 	fmt.Fprintf(&b, "\nStages:\n")
-	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	// Node rows are aligned by hand: blocker messages are long and would
+	// stretch a tabwriter's columns for every row.
+	nameW, kubeletW := 0, 0
+	for _, st := range p.Stages {
+		for _, n := range st.Nodes {
+			nameW, kubeletW = max(nameW, len(n.Name)), max(kubeletW, len(n.Kubelet))
+		}
+	}
 	for i, st := range p.Stages {
 		note := ""
 		if st.Note != "" {
 			note = " (" + st.Note + ")"
 		}
-		fmt.Fprintf(tw, "%d. %s%s\n", i+1, st.Name, note)
+		fmt.Fprintf(&b, "%d. %s%s\n", i+1, st.Name, note)
 		for _, n := range st.Nodes {
 			status := "ready"
 			if len(n.Blockers) > 0 {
 				status = fmt.Sprintf("BLOCKED by %d finding(s)", len(n.Blockers))
 			}
-			fmt.Fprintf(tw, "   %s\tkubelet %s\t%d evictable pods\t%s\n", n.Name, n.Kubelet, n.Pods, status)
+			fmt.Fprintf(&b, "   %-*s  kubelet %-*s  %3d evictable pods  %s\n", nameW, n.Name, kubeletW, n.Kubelet, n.Pods, status)
 			for _, f := range n.Blockers {
-				fmt.Fprintf(tw, "   \t- %s\t%s\t\n", f.Check, f.Message)
+				fmt.Fprintf(&b, "   %-*s  - %s: %s\n", nameW, "", f.Check, f.Message)
 			}
 		}
-	}
-	if err := tw.Flush(); err != nil {
-		return err
 	}
 	if p.Blocked {
 		fmt.Fprintf(&b, "\nBlocked. See `upgate check --target %s` for every finding and the way out of each.\n", p.TargetVersion)

@@ -13,9 +13,14 @@ TARGET="${UPGATE_DEMO_TARGET:-v1.37}"
 [ -x "${UPGATE}" ] || { echo "demo: ${UPGATE} is missing: run make build" >&2; exit 2; }
 mkdir -p "${OUT}"
 
-KUBECONFIG=$("${ROOT}/hack/cluster.sh" up | tail -n 1)
+# The first run builds the control plane from the Go module proxy (10-30
+# minutes on 2 cores): show its progress; later runs find it cached.
+"${ROOT}/hack/build-cluster-bins.sh"
+echo "Starting the local cluster (log: _out/cluster.log)..."
+fail() { echo "demo: $1 failed; the last lines of ${OUT}/cluster.log:" >&2; tail -n 20 "${OUT}/cluster.log" >&2; exit 3; }
+KUBECONFIG=$("${ROOT}/hack/cluster.sh" up 2>"${OUT}/cluster.log" | tail -n 1) || fail "hack/cluster.sh up"
 export KUBECONFIG
-"${ROOT}/hack/cluster.sh" seed-hazards >&2
+"${ROOT}/hack/cluster.sh" seed-hazards >>"${OUT}/cluster.log" 2>&1 || fail "hack/cluster.sh seed-hazards"
 
 banner() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 

@@ -52,9 +52,19 @@ func inputSummary(in Input) string {
 		total += n
 	}
 	sort.Strings(kinds)
-	counts := make([]string, len(kinds))
-	for i, k := range kinds {
-		counts[i] = fmt.Sprintf("%d %s", in.Counts[k], k)
+	// Kinds read but empty are counted, not listed: the JSON report keeps
+	// every count, the text stays readable.
+	var counts []string
+	empty := 0
+	for _, k := range kinds {
+		if in.Counts[k] == 0 {
+			empty++
+			continue
+		}
+		counts = append(counts, fmt.Sprintf("%d %s", in.Counts[k], k))
+	}
+	if empty > 0 {
+		counts = append(counts, fmt.Sprintf("none of %d other %s", empty, plural(empty, "kind", "kinds")))
 	}
 	if len(kinds) > 0 {
 		parts = append(parts, fmt.Sprintf("%d %s: %s", total, plural(total, "object", "objects"), strings.Join(counts, ", ")))
