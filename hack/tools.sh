@@ -91,4 +91,19 @@ install_tool cosign github.com/sigstore/cosign/v2/cmd/cosign "${COSIGN_VERSION}"
 install_tool opa github.com/open-policy-agent/opa "${OPA_VERSION}"
 install_tool helm helm.sh/helm/v3/cmd/helm "${HELM_VERSION}" "$(helm_ldflags)"
 
+# promtool checks the chart's alert rules; it comes from Debian's
+# prometheus package (the design's choice), linked into the tools dir so
+# tests find every independent CLI in one place.
+if ! command -v promtool >/dev/null 2>&1; then
+	log "promtool: installing Debian's prometheus package"
+	sudo_cmd=()
+	[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+	"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends prometheus >&2 ||
+		{ "${sudo_cmd[@]}" apt-get update -q >&2 && "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends prometheus >&2; } ||
+		die "could not install Debian's prometheus package (promtool)"
+else
+	log "promtool: present"
+fi
+ln -sfn "$(command -v promtool)" "${TOOLS_DIR}/promtool"
+
 echo "${TOOLS_DIR}"
