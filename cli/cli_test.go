@@ -28,6 +28,13 @@ func TestExitCodesAndOneLineErrors(t *testing.T) {
 	if err := os.WriteFile(noVersion, []byte("apiVersion: v1\nkind: Node\nmetadata: {name: node-a}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	policyDir := filepath.Join(dir, "policies")
+	if err := os.Mkdir(policyDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(policyDir, "broken.rego"), []byte("package upgate.team\n\nfindings contains f if {\n\tf := \n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg := filepath.Join(dir, "typo.yaml")
 	if err := os.WriteFile(cfg, []byte("targett: v1.36\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -48,6 +55,7 @@ func TestExitCodesAndOneLineErrors(t *testing.T) {
 		{"bad format", []string{"check", "--from", "testdata/cluster.yaml", "--target", "1.36", "--format", "xml"}, 2, "--format"},
 		{"config typo", []string{"check", "--config", cfg, "--from", "testdata/cluster.yaml"}, 2, "targett"},
 		{"unknown command", []string{"chekc"}, 2, "unknown command"},
+		{"broken custom policy", []string{"check", "--from", "testdata/cluster.yaml", "--target", "1.36", "--policy-dir", policyDir}, 2, "broken.rego:"},
 		{"downgrade blocks", []string{"check", "--from", "testdata/cluster.yaml", "--target", "v1.34"}, 1, ""},
 		{"unreachable cluster", []string{"check", "--kubeconfig", filepath.Join(dir, "none"), "--target", "1.36"}, 3, ""},
 		{"verify needs key", []string{"verify", "report.json"}, 2, "--key"},
