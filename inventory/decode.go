@@ -176,17 +176,6 @@ func blankEnv(env []corev1.EnvVar) {
 	}
 }
 
-type templateJSON struct {
-	corev1.PodTemplateSpec
-	Spec podSpecJSON `json:"spec"`
-}
-
-func (t *templateJSON) template() corev1.PodTemplateSpec {
-	out := t.PodTemplateSpec
-	out.Spec = t.Spec.spec()
-	return out
-}
-
 type containerStatusJSON struct {
 	corev1.ContainerStatus
 	ImageID                  skip `json:"imageID"`
@@ -236,7 +225,7 @@ type deploymentJSON struct {
 	Metadata metaJSON `json:"metadata"`
 	Spec     struct {
 		appsv1.DeploymentSpec
-		Template templateJSON `json:"template"`
+		Template skip `json:"template"`
 	} `json:"spec"`
 }
 
@@ -245,7 +234,7 @@ type replicaSetJSON struct {
 	Metadata metaJSON `json:"metadata"`
 	Spec     struct {
 		appsv1.ReplicaSetSpec
-		Template templateJSON `json:"template"`
+		Template skip `json:"template"`
 	} `json:"spec"`
 }
 
@@ -254,7 +243,7 @@ type statefulSetJSON struct {
 	Metadata metaJSON `json:"metadata"`
 	Spec     struct {
 		appsv1.StatefulSetSpec
-		Template templateJSON `json:"template"`
+		Template skip `json:"template"`
 	} `json:"spec"`
 }
 
@@ -263,7 +252,7 @@ type daemonSetJSON struct {
 	Metadata metaJSON `json:"metadata"`
 	Spec     struct {
 		appsv1.DaemonSetSpec
-		Template templateJSON `json:"template"`
+		Template skip `json:"template"`
 	} `json:"spec"`
 }
 
@@ -272,7 +261,7 @@ type jobJSON struct {
 	Metadata metaJSON `json:"metadata"`
 	Spec     struct {
 		batchv1.JobSpec
-		Template templateJSON `json:"template"`
+		Template skip `json:"template"`
 	} `json:"spec"`
 }
 
@@ -341,7 +330,7 @@ func buildDeployment(j *deploymentJSON) *appsv1.Deployment {
 	o := &j.Deployment
 	o.ObjectMeta = j.Metadata.scrubbed()
 	o.Spec = j.Spec.DeploymentSpec
-	o.Spec.Template = j.Spec.Template.template()
+	o.Spec.Template = corev1.PodTemplateSpec{}
 	return o
 }
 
@@ -349,7 +338,7 @@ func buildReplicaSet(j *replicaSetJSON) *appsv1.ReplicaSet {
 	o := &j.ReplicaSet
 	o.ObjectMeta = j.Metadata.scrubbed()
 	o.Spec = j.Spec.ReplicaSetSpec
-	o.Spec.Template = j.Spec.Template.template()
+	o.Spec.Template = corev1.PodTemplateSpec{}
 	return o
 }
 
@@ -357,7 +346,7 @@ func buildStatefulSet(j *statefulSetJSON) *appsv1.StatefulSet {
 	o := &j.StatefulSet
 	o.ObjectMeta = j.Metadata.scrubbed()
 	o.Spec = j.Spec.StatefulSetSpec
-	o.Spec.Template = j.Spec.Template.template()
+	o.Spec.Template = corev1.PodTemplateSpec{}
 	return o
 }
 
@@ -365,7 +354,7 @@ func buildDaemonSet(j *daemonSetJSON) *appsv1.DaemonSet {
 	o := &j.DaemonSet
 	o.ObjectMeta = j.Metadata.scrubbed()
 	o.Spec = j.Spec.DaemonSetSpec
-	o.Spec.Template = j.Spec.Template.template()
+	o.Spec.Template = corev1.PodTemplateSpec{}
 	return o
 }
 
@@ -373,6 +362,6 @@ func buildJob(j *jobJSON) *batchv1.Job {
 	o := &j.Job
 	o.ObjectMeta = j.Metadata.scrubbed()
 	o.Spec = j.Spec.JobSpec
-	o.Spec.Template = j.Spec.Template.template()
+	o.Spec.Template = corev1.PodTemplateSpec{}
 	return o
 }

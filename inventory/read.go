@@ -158,17 +158,13 @@ func looksLikeJSON(br *bufio.Reader) bool {
 // them whole: the items of a list or snapshot are decoded one by one as
 // they are read (see jsonDocument).
 func (d *decoder) jsonStream(name string, r io.Reader) error {
-	dec := json.NewDecoder(r)
-	dec.UseNumber()
+	sc := newScanner(r)
 	objects := 0
 	for doc := 1; ; doc++ {
-		n, err := d.jsonDocument(name, dec)
+		n, err := d.jsonDocument(name, sc)
 		if err != nil {
 			if errors.Is(err, io.EOF) && n < 0 {
 				break
-			}
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
 			}
 			return fmt.Errorf("%w: %s: document %d: %v", ErrBadInput, name, doc, err)
 		}
@@ -193,39 +189,45 @@ type field struct {
 // elements go straight to the decoding pipeline. Otherwise (kubectl writes
 // a List's kind after its items) the elements are kept, each alone, and
 // decoded once the document's kind is known.
-func (d *decoder) jsonDocument(source string, dec *json.Decoder) (int, error) {
-	tok, err := dec.Token()
+func (d *decoder) jsonDocument(source string, sc *scanner) (int, error) {
+	c, err := sc.peek()
 	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return -1, err
-		}
-		return 0, err
+		return -1, err
 	}
-	switch tok {
-	case nil:
-		return 0, nil // null, as an empty YAML document
-	case json.Delim('{'):
-	default:
+	if c != '{' {
+		raw, err := sc.value()
+		if err != nil {
+			return 0, err
+		}
+		if string(raw) == "null" {
+			return 0, nil // as an empty YAML document
+		}
 		return 0, errors.New("not an object (want a Kubernetes object, a List or an upgate snapshot)")
 	}
+	sc.pos++
 	var (
 		fields     []field
 		apiVersion string
 		kind       string
 		items      []json.RawMessage
 		hasItems   bool
-		itemsRaw   json.RawMessage // items that are not an array
 		streamed   *pipeline
 	)
-	for dec.More() {
-		t, err := dec.Token()
+	if c, err := sc.peek(); err != nil {
+		return 0, unexpectedEOF(err)
+	} else if c == '}' {
+		sc.pos++
+		return d.document(source, []byte("{}"))
+	}
+	for {
+		key, err := sc.key()
 		if err != nil {
 			return 0, err
 		}
-		key, _ := t.(string)
-		if key == "items" && !hasItems && itemsRaw == nil && streamed == nil {
+		switch {
+		case key == "items" && !hasItems && streamed == nil:
 			if p := d.itemPipeline(source, apiVersion, kind); p != nil {
-				if err := streamArray(dec, p.add); err != nil {
+				if err := sc.elements(p.add); err != nil {
 					p.finish()
 					if p.err != nil {
 						return 0, p.err
@@ -233,28 +235,43 @@ func (d *decoder) jsonDocument(source string, dec *json.Decoder) (int, error) {
 					return 0, err
 				}
 				streamed = p
-				continue
+				break
 			}
-			if items, itemsRaw, err = readItems(dec); err != nil {
+			if c, err := sc.peek(); err != nil {
+				return 0, unexpectedEOF(err)
+			} else if c == '[' {
+				err := sc.elements(func(it json.RawMessage) error { items = append(items, it); return nil })
+				if err != nil {
+					return 0, err
+				}
+				hasItems = true
+				break
+			}
+			raw, err := sc.value()
+			if err != nil {
 				return 0, err
 			}
-			hasItems = itemsRaw == nil
-			continue
+			fields = append(fields, field{key, raw})
+		default:
+			raw, err := sc.value()
+			if err != nil {
+				return 0, err
+			}
+			fields = append(fields, field{key, raw})
+			switch key {
+			case "apiVersion":
+				_ = json.Unmarshal(raw, &apiVersion)
+			case "kind":
+				_ = json.Unmarshal(raw, &kind)
+			}
 		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
+		more, err := sc.next('}')
+		if err != nil {
 			return 0, err
 		}
-		fields = append(fields, field{key, raw})
-		switch key {
-		case "apiVersion":
-			_ = json.Unmarshal(raw, &apiVersion)
-		case "kind":
-			_ = json.Unmarshal(raw, &kind)
+		if !more {
+			break
 		}
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return 0, err
 	}
 
 	if streamed != nil {
@@ -295,12 +312,11 @@ func (d *decoder) jsonDocument(source string, dec *json.Decoder) (int, error) {
 			}
 			return n, nil
 		}
-		if itemsRaw, err = json.Marshal(items); err != nil {
+		raw, err := json.Marshal(items)
+		if err != nil {
 			return 0, err
 		}
-	}
-	if itemsRaw != nil {
-		fields = append(fields, field{"items", itemsRaw})
+		fields = append(fields, field{"items", raw})
 	}
 	// Anything else (one object, a report, a list whose items are not a
 	// list): decode it whole.
@@ -333,76 +349,6 @@ func listItemError(i int, err error) error {
 		return fmt.Errorf("list item %d is not an object", i)
 	}
 	return fmt.Errorf("list item %d: %w", i, err)
-}
-
-// streamArray hands each element of the array at the decoder's position to
-// fn; null is an empty array. It stops at fn's first error.
-func streamArray(dec *json.Decoder, fn func(json.RawMessage) error) error {
-	t, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if t == nil {
-		return nil
-	}
-	if t != json.Delim('[') {
-		return errors.New("items is not a list")
-	}
-	for dec.More() {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return err
-		}
-		if err := fn(raw); err != nil {
-			return err
-		}
-	}
-	_, err = dec.Token()
-	return err
-}
-
-// readItems reads the value of "items" before the document's kind is
-// known: an array's elements one by one, anything else whole (raw).
-func readItems(dec *json.Decoder) ([]json.RawMessage, json.RawMessage, error) {
-	t, err := dec.Token()
-	if err != nil {
-		return nil, nil, err
-	}
-	switch t {
-	case json.Delim('['):
-		var items []json.RawMessage
-		for dec.More() {
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return nil, nil, err
-			}
-			items = append(items, raw)
-		}
-		if _, err := dec.Token(); err != nil {
-			return nil, nil, err
-		}
-		return items, nil, nil
-	case json.Delim('{'):
-		var fields []field
-		for dec.More() {
-			k, err := dec.Token()
-			if err != nil {
-				return nil, nil, err
-			}
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return nil, nil, err
-			}
-			key, _ := k.(string)
-			fields = append(fields, field{key, raw})
-		}
-		if _, err := dec.Token(); err != nil {
-			return nil, nil, err
-		}
-		return nil, object(fields), nil
-	}
-	raw, err := json.Marshal(t)
-	return nil, raw, err
 }
 
 // object encodes fields as a JSON object.

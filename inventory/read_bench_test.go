@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -42,22 +43,23 @@ func fileSize(b *testing.B, path string) int64 {
 // the whole decode, scrub and sort.
 func BenchmarkReadScale(b *testing.B) {
 	for _, format := range []string{synth.FormatSnapshot, synth.FormatManifests} {
-		for _, nodes := range synth.BenchNodes() {
+		for _, nodes := range sizes(format) {
 			b.Run(fmt.Sprintf("%s/nodes=%d", format, nodes), func(b *testing.B) {
 				path := benchFile(b, nodes, format)
 				b.SetBytes(fileSize(b, path))
 				b.ReportAllocs()
 				b.ResetTimer()
-				var pods int
+				var inv *inventory.Inventory
 				for i := 0; i < b.N; i++ {
-					inv, err := inventory.Read([]string{path}, nil)
-					if err != nil {
+					inv = nil
+					var err error
+					if inv, err = inventory.Read([]string{path}, nil); err != nil {
 						b.Fatal(err)
 					}
-					pods = len(inv.Pods)
 				}
-				b.ReportMetric(float64(pods)*float64(b.N)/b.Elapsed().Seconds(), "pods/s")
-				b.ReportMetric(float64(pods), "pods")
+				b.ReportMetric(float64(len(inv.Pods))*float64(b.N)/b.Elapsed().Seconds(), "pods/s")
+				b.ReportMetric(liveMB(), "live-MB")
+				runtime.KeepAlive(inv)
 			})
 		}
 	}
@@ -68,7 +70,7 @@ func BenchmarkReadScale(b *testing.B) {
 // the policy evaluation is held to.
 func BenchmarkJSONFloorScale(b *testing.B) {
 	for _, format := range []string{synth.FormatSnapshot, synth.FormatManifests} {
-		for _, nodes := range synth.BenchNodes() {
+		for _, nodes := range sizes(format) {
 			b.Run(fmt.Sprintf("%s/nodes=%d", format, nodes), func(b *testing.B) {
 				path := benchFile(b, nodes, format)
 				b.SetBytes(fileSize(b, path))
@@ -107,6 +109,23 @@ func BenchmarkSnapshotScale(b *testing.B) {
 			b.ReportMetric(float64(len(inv.Pods))*float64(b.N)/b.Elapsed().Seconds(), "pods/s")
 		})
 	}
+}
+
+// sizes is the node counts a format is benchmarked at.
+func sizes(format string) []int {
+	if format == synth.FormatManifests {
+		return synth.BenchManifestNodes()
+	}
+	return synth.BenchNodes()
+}
+
+// liveMB is the heap still in use after a collection: what the result
+// holds.
+func liveMB() float64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return float64(ms.HeapAlloc) / (1 << 20)
 }
 
 type discard struct{}

@@ -65,8 +65,8 @@ func TestReadRecordsAPIUsagesAndScrubs(t *testing.T) {
 		}
 	}
 	d := inv.Deployments[0]
-	if v := d.Spec.Template.Spec.Containers[0].Env[0].Value; v != "" {
-		t.Errorf("env value kept: %q", v)
+	if n := len(d.Spec.Template.Spec.Containers); n != 0 {
+		t.Errorf("pod template kept (%d containers): no check reads it", n)
 	}
 	if la := d.Annotations[LastAppliedAnnotation]; strings.Contains(la, "hunter2") {
 		t.Errorf("last-applied body kept: %s", la)

@@ -22,10 +22,14 @@ import (
 //
 // Dropped because no check reads them (a check that needs one must take
 // it off these lists, here and in decode.go):
-//   - containers (init, ephemeral, and those of workload templates):
+//   - containers (init and ephemeral too):
 //     ports, liveness/readiness/startup probes, lifecycle hooks,
 //     volumeMounts, volumeDevices, securityContext,
 //     terminationMessagePath and terminationMessagePolicy;
+//   - the pod templates of Deployments, ReplicaSets, StatefulSets,
+//     DaemonSets, Jobs and ReplicationControllers: checks read the pods
+//     themselves, and at scale templates are a third of all bytes (every
+//     Deployment keeps old ReplicaSets, each with its template);
 //   - volumes: the sources of projected volumes (the service account
 //     token, CA bundle and namespace every pod mounts), the items of
 //     configMap, secret and downwardAPI volumes;
@@ -53,19 +57,17 @@ func Scrub(obj any) {
 	case *corev1.Node:
 		o.Status.Images = nil
 	case *appsv1.Deployment:
-		scrubPodSpec(&o.Spec.Template.Spec)
+		o.Spec.Template = corev1.PodTemplateSpec{}
 	case *appsv1.ReplicaSet:
-		scrubPodSpec(&o.Spec.Template.Spec)
+		o.Spec.Template = corev1.PodTemplateSpec{}
 	case *appsv1.StatefulSet:
-		scrubPodSpec(&o.Spec.Template.Spec)
+		o.Spec.Template = corev1.PodTemplateSpec{}
 	case *appsv1.DaemonSet:
-		scrubPodSpec(&o.Spec.Template.Spec)
+		o.Spec.Template = corev1.PodTemplateSpec{}
 	case *batchv1.Job:
-		scrubPodSpec(&o.Spec.Template.Spec)
+		o.Spec.Template = corev1.PodTemplateSpec{}
 	case *corev1.ReplicationController:
-		if o.Spec.Template != nil {
-			scrubPodSpec(&o.Spec.Template.Spec)
-		}
+		o.Spec.Template = nil
 	}
 }
 

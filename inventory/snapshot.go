@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -77,30 +78,61 @@ func (inv *Inventory) snapshotHead() *Snapshot {
 
 // eachItem encodes every object, kind by kind in snapshot order, each once,
 // with its apiVersion and kind set (typed list items from client-go arrive
-// without them), and hands the bytes to fn; they are only valid during
-// the call.
+// without them), and hands the bytes to fn in that order; they are only
+// valid during the call. Batches of objects are encoded on GOMAXPROCS
+// goroutines while fn consumes the previous ones.
 func (inv *Inventory) eachItem(fn func([]byte) error) error {
-	var buf bytes.Buffer
-	var err error
-	add := func(kind string, n int, obj func(int) any) {
-		gv := canonical[kind]
-		prefix := fmt.Sprintf(`{"apiVersion":%q,"kind":%q`, gv.String(), kind)
-		for i := 0; i < n && err == nil; i++ {
-			buf.Reset()
-			var b []byte
-			if b, err = json.Marshal(obj(i)); err != nil {
-				err = fmt.Errorf("encode %s: %w", kind, err)
+	type batch struct {
+		items [][]byte
+		err   error
+		done  chan struct{}
+	}
+	var (
+		inflight []*batch
+		err      error
+	)
+	limit := max(runtime.GOMAXPROCS(0), 1)
+	drain := func() {
+		b := inflight[0]
+		inflight = inflight[1:]
+		<-b.done
+		if err == nil {
+			err = b.err
+		}
+		for _, it := range b.items {
+			if err != nil {
 				return
 			}
-			// A typed object's TypeMeta is either empty (omitted) or what we
-			// write anyway: drop it and put ours first.
-			buf.WriteString(prefix)
-			rest := stripTypeMeta(b[1:])
-			if len(rest) > 1 {
-				buf.WriteByte(',')
+			err = fn(it)
+		}
+	}
+	add := func(kind string, n int, obj func(int) any) {
+		prefix := fmt.Sprintf(`{"apiVersion":%q,"kind":%q`, canonical[kind].String(), kind)
+		for lo := 0; lo < n && err == nil; lo += snapshotBatch {
+			b := &batch{done: make(chan struct{})}
+			go func(lo, hi int) {
+				defer close(b.done)
+				for i := lo; i < hi; i++ {
+					raw, err := json.Marshal(obj(i))
+					if err != nil {
+						b.err = fmt.Errorf("encode %s: %w", kind, err)
+						return
+					}
+					// A typed object's TypeMeta is either empty (omitted)
+					// or what we write anyway: drop it and put ours first.
+					rest := stripTypeMeta(raw[1:])
+					item := make([]byte, 0, len(prefix)+1+len(rest))
+					item = append(item, prefix...)
+					if len(rest) > 1 {
+						item = append(item, ',')
+					}
+					b.items = append(b.items, append(item, rest...))
+				}
+			}(lo, min(lo+snapshotBatch, n))
+			inflight = append(inflight, b)
+			for len(inflight) > limit {
+				drain()
 			}
-			buf.Write(rest)
-			err = fn(buf.Bytes())
 		}
 	}
 	add("Namespace", len(inv.Namespaces), func(i int) any { return &inv.Namespaces[i] })
@@ -119,8 +151,14 @@ func (inv *Inventory) eachItem(fn func([]byte) error) error {
 	add("ValidatingWebhookConfiguration", len(inv.ValidatingWebhooks), func(i int) any { return &inv.ValidatingWebhooks[i] })
 	add("MutatingWebhookConfiguration", len(inv.MutatingWebhooks), func(i int) any { return &inv.MutatingWebhooks[i] })
 	add("EndpointSlice", len(inv.EndpointSlices), func(i int) any { return &inv.EndpointSlices[i] })
+	for len(inflight) > 0 {
+		drain()
+	}
 	return err
 }
+
+// snapshotBatch is how many objects one goroutine encodes at a time.
+const snapshotBatch = 256
 
 // stripTypeMeta drops a leading "kind" and "apiVersion" from an object's
 // encoding after its opening brace (encoding/json writes an inline

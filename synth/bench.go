@@ -24,13 +24,26 @@ func BenchDir() string {
 	return filepath.Join(home, ".cache", "upgate", "bench")
 }
 
+// BenchManifestNodes is the sizes benchmarks read manifests at:
+// $UPGATE_BENCH_MANIFEST_NODES, else 500 only. A kubectl List of 5,000
+// nodes is about 2.8 GB of indented JSON whose items come before its kind,
+// so the reader must keep them all before decoding: several GB of memory
+// on a shared machine, for a path snapshots avoid.
+func BenchManifestNodes() []int {
+	return nodesFrom("UPGATE_BENCH_MANIFEST_NODES", []int{500})
+}
+
 // BenchNodes is the cluster sizes benchmarks run at: $UPGATE_BENCH_NODES
 // (comma-separated node counts), else 500 and 5,000 (30 pods per node:
 // 15,000 and 150,000 pods, the latter Kubernetes' published limit).
 func BenchNodes() []int {
-	s := os.Getenv("UPGATE_BENCH_NODES")
+	return nodesFrom("UPGATE_BENCH_NODES", []int{500, 5000})
+}
+
+func nodesFrom(env string, def []int) []int {
+	s := os.Getenv(env)
 	if s == "" {
-		return []int{500, 5000}
+		return def
 	}
 	var out []int
 	for _, f := range strings.Split(s, ",") {

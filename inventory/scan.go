@@ -1,0 +1,248 @@
+package inventory
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// scanner splits a stream of JSON text into values without decoding them:
+// it finds where each value ends (strings, escapes and nesting) and hands
+// out its bytes, several times faster than encoding/json's Decoder, which
+// runs its full state machine to do the same. It does not validate what
+// it hands out: every value it returns is decoded (and so checked) by
+// encoding/json later.
+type scanner struct {
+	r   io.Reader
+	buf []byte
+	pos int
+	off int64 // input offset of buf[0], for error messages
+	err error // the reader's error, io.EOF at the end
+}
+
+func newScanner(r io.Reader) *scanner {
+	return &scanner{r: r, buf: make([]byte, 0, 256<<10)}
+}
+
+// fill reads more input, keeping buf[pos:]; false when there is none.
+func (s *scanner) fill() bool {
+	if s.err != nil {
+		return false
+	}
+	if s.pos > 0 {
+		n := copy(s.buf, s.buf[s.pos:])
+		s.off += int64(s.pos)
+		s.buf, s.pos = s.buf[:n], 0
+	}
+	if len(s.buf) == cap(s.buf) {
+		nb := make([]byte, len(s.buf), 2*cap(s.buf))
+		copy(nb, s.buf)
+		s.buf = nb
+	}
+	n, err := s.r.Read(s.buf[len(s.buf):cap(s.buf)])
+	s.buf = s.buf[:len(s.buf)+n]
+	if err != nil {
+		s.err = err
+	}
+	return n > 0 || err == nil
+}
+
+// peek skips white space and returns the next byte, unread; io.EOF at the
+// end of the input.
+func (s *scanner) peek() (byte, error) {
+	for {
+		for s.pos < len(s.buf) {
+			switch c := s.buf[s.pos]; c {
+			case ' ', '\t', '\n', '\r':
+				s.pos++
+			default:
+				return c, nil
+			}
+		}
+		if !s.fill() {
+			return 0, s.endErr()
+		}
+	}
+}
+
+func (s *scanner) endErr() error {
+	if s.err == nil || errors.Is(s.err, io.EOF) {
+		return io.EOF
+	}
+	return s.err
+}
+
+// syntax is a syntax error at the current position.
+func (s *scanner) syntax(msg string) error {
+	return fmt.Errorf("invalid JSON at byte %d: %s", s.off+int64(s.pos), msg)
+}
+
+// expect consumes the byte c after white space.
+func (s *scanner) expect(c byte) error {
+	got, err := s.peek()
+	if err != nil {
+		return unexpectedEOF(err)
+	}
+	if got != c {
+		return s.syntax(fmt.Sprintf("want %q, got %q", c, got))
+	}
+	s.pos++
+	return nil
+}
+
+func unexpectedEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// value returns a copy of the next JSON value's bytes.
+func (s *scanner) value() (json.RawMessage, error) {
+	first, err := s.peek()
+	if err != nil {
+		return nil, unexpectedEOF(err)
+	}
+	start := s.pos
+	i := start // relative to buf; buf may move while filling
+	depth := 0
+	inString, escaped := false, false
+	switch first {
+	case '{', '[':
+	case '"':
+	case '}', ']', ',', ':':
+		return nil, s.syntax(fmt.Sprintf("unexpected %q", first))
+	default:
+		// A literal: up to the next delimiter.
+		for {
+			for ; i < len(s.buf); i++ {
+				switch s.buf[i] {
+				case ',', '}', ']', ' ', '\t', '\n', '\r':
+					return s.take(start, i), nil
+				}
+			}
+			base := s.pos
+			if !s.fill() {
+				return s.take(start-base+s.pos, i-base+s.pos), nil // the input ends with the literal
+			}
+			start, i = start-base+s.pos, i-base+s.pos
+		}
+	}
+	for {
+		for ; i < len(s.buf); i++ {
+			c := s.buf[i]
+			if inString {
+				switch {
+				case escaped:
+					escaped = false
+				case c == '\\':
+					escaped = true
+				case c == '"':
+					inString = false
+					if depth == 0 {
+						return s.take(start, i+1), nil
+					}
+				}
+				continue
+			}
+			switch c {
+			case '"':
+				inString = true
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return s.take(start, i+1), nil
+				}
+				if depth < 0 {
+					return nil, s.syntax("unbalanced brackets")
+				}
+			}
+		}
+		base := s.pos
+		if !s.fill() {
+			return nil, unexpectedEOF(s.endErr())
+		}
+		start, i = start-base+s.pos, i-base+s.pos
+	}
+}
+
+// take copies buf[start:end] and consumes it.
+func (s *scanner) take(start, end int) json.RawMessage {
+	out := make(json.RawMessage, end-start)
+	copy(out, s.buf[start:end])
+	s.pos = end
+	return out
+}
+
+// key reads an object member's name and the colon after it.
+func (s *scanner) key() (string, error) {
+	raw, err := s.value()
+	if err != nil {
+		return "", err
+	}
+	var k string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &k) != nil {
+		return "", s.syntax("object member name is not a string")
+	}
+	return k, s.expect(':')
+}
+
+// next consumes what follows a member or element: a comma (true) or the
+// closing byte (false).
+func (s *scanner) next(closing byte) (bool, error) {
+	c, err := s.peek()
+	if err != nil {
+		return false, unexpectedEOF(err)
+	}
+	switch c {
+	case ',':
+		s.pos++
+		return true, nil
+	case closing:
+		s.pos++
+		return false, nil
+	}
+	return false, s.syntax(fmt.Sprintf("want ',' or %q, got %q", closing, c))
+}
+
+// elements calls fn on each element of the array at the scanner's
+// position (null is an empty array), stopping at fn's first error.
+func (s *scanner) elements(fn func(json.RawMessage) error) error {
+	c, err := s.peek()
+	if err != nil {
+		return unexpectedEOF(err)
+	}
+	if c != '[' {
+		raw, err := s.value()
+		if err != nil {
+			return err
+		}
+		if string(raw) == "null" {
+			return nil
+		}
+		return errors.New("items is not a list")
+	}
+	s.pos++
+	if c, err := s.peek(); err != nil {
+		return unexpectedEOF(err)
+	} else if c == ']' {
+		s.pos++
+		return nil
+	}
+	for {
+		raw, err := s.value()
+		if err != nil {
+			return err
+		}
+		if err := fn(raw); err != nil {
+			return err
+		}
+		more, err := s.next(']')
+		if err != nil || !more {
+			return err
+		}
+	}
+}
