@@ -32,11 +32,21 @@ func main() {
 	flag.BoolVar(&opts.Kwok, "kwok", false, "shape nodes for kwok: annotation kwok.x-k8s.io/node: fake, no addresses, pod CIDRs in 127.0.0.0/8")
 	flag.BoolVar(&mopts.Roots, "roots", false, "manifests: only what a user creates (no controller-made pods, ReplicaSets, EndpointSlices, Jobs; no uids or status), to apply to a live cluster")
 	flag.StringVar(&fmtS, "format", synth.FormatSnapshot, "snapshot or manifests")
-	flag.StringVar(&out, "o", "", "output file (required)")
+	flag.StringVar(&out, "o", "", "output file (this or -cached is required)")
+	cached := flag.String("cached", "", "generate into this directory under the name benchmarks use, unless it is there already, and print its path")
 	flag.Parse()
 	opts.Seed = seed
-	if out == "" || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "gencluster: -o FILE is required (and no arguments); see -h")
+	if *cached != "" && out == "" && flag.NArg() == 0 && !mopts.Roots {
+		path, err := synth.CachedFile(*cached, fmtS, opts)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gencluster:", err)
+			os.Exit(1)
+		}
+		fmt.Println(path)
+		return
+	}
+	if out == "" || flag.NArg() > 0 || *cached != "" {
+		fmt.Fprintln(os.Stderr, "gencluster: give -o FILE or -cached DIR (and no arguments; -cached takes no -roots); see -h")
 		os.Exit(2)
 	}
 	start := time.Now()

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Benchmarks at Kubernetes' published limits (`make bench`): synthetic
+# clusters (package synth) of 500 and 5,000 nodes with 30 pods per node
+# (15,000 and 150,000 pods), each phase apart as Go benchmarks, then whole
+# `upgate check` runs with their wall time and peak memory.
+#
+#   1. generate the clusters once into the cache (reused across runs);
+#   2. go test -bench: reading (inventory.Read, against plain encoding/json
+#      decoding of the same file), writing a snapshot, building the policy
+#      input, the Rego evaluation alone (per topic) and Engine.Evaluate;
+#   3. /usr/bin/time -v of `upgate check --from FILE --target v1.36
+#      --format json` per size: wall clock and maximum resident set size.
+#
+# Environment:
+#   UPGATE_CACHE                 cache root (default $HOME/.cache/upgate)
+#   UPGATE_BENCH_DIR             generated clusters (default $UPGATE_CACHE/bench)
+#   UPGATE_BENCH_NODES           node counts, comma-separated (default 500,5000)
+#   UPGATE_BENCH_MANIFEST_NODES  node counts to read kubectl List manifests
+#                                at (default 500: 5,000 nodes of manifests
+#                                is a 2.8 GB file the reader must hold)
+#   BENCHTIME                    go test -benchtime (default 1x)
+#   BENCH_FILTER                 extra go test -bench regexp for both packages
+#
+# The machine's load is printed beside every figure: on a shared machine
+# timings are only comparable at similar load. Results also go to
+# $UPGATE_BENCH_DIR/results-<time>.txt.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+CACHE="${UPGATE_CACHE:-$HOME/.cache/upgate}"
+export UPGATE_BENCH_DIR="${UPGATE_BENCH_DIR:-${CACHE}/bench}"
+export UPGATE_BENCH_NODES="${UPGATE_BENCH_NODES:-500,5000}"
+export UPGATE_BENCH_MANIFEST_NODES="${UPGATE_BENCH_MANIFEST_NODES:-500}"
+BENCHTIME="${BENCHTIME:-1x}"
+TARGET=v1.36
+mkdir -p "${UPGATE_BENCH_DIR}"
+RESULTS="${UPGATE_BENCH_DIR}/results-$(date -u +%Y%m%dT%H%M%SZ).txt"
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+say() { printf '%s\n' "$*" | tee -a "${RESULTS}"; }
+
+if [[ ! -x /usr/bin/time ]]; then
+  log "installing GNU time (/usr/bin/time -v measures peak memory)"
+  if [[ $(id -u) -eq 0 ]]; then
+    apt-get install -y -qq time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+  else
+    sudo apt-get install -y -qq time >/dev/null
+  fi
+fi
+
+say "# upgate benchmarks $(date -u +%FT%TZ), $(nproc) CPUs, $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+dirty')"
+say "# nodes: ${UPGATE_BENCH_NODES} (manifests: ${UPGATE_BENCH_MANIFEST_NODES}), 30 pods per node, load (1/5/15 min) at start: $(load)"
+
+# 1. The clusters, generated once.
+declare -A SNAPSHOT
+sizes() { tr ',' ' ' <<<"$1"; }
+for n in $(sizes "${UPGATE_BENCH_NODES}"); do
+  log "cluster of ${n} nodes (snapshot)"
+  SNAPSHOT[$n]=$(go run ./hack/gencluster -nodes "${n}" -format snapshot -cached "${UPGATE_BENCH_DIR}")
+done
+declare -A MANIFESTS
+for n in $(sizes "${UPGATE_BENCH_MANIFEST_NODES}"); do
+  log "cluster of ${n} nodes (manifests)"
+  MANIFESTS[$n]=$(go run ./hack/gencluster -nodes "${n}" -format manifests -cached "${UPGATE_BENCH_DIR}")
+done
+say "# files:"
+for f in "${SNAPSHOT[@]}" "${MANIFESTS[@]}"; do
+  say "#   $(du -m "$f" | cut -f1) MB  $f"
+done
+
+# 2. Phases, as Go benchmarks (ns/op is one whole phase; pods/s; B/op and
+#    allocs/op are what the phase allocates; live-MB what Read's result holds).
+bench() {
+  local pkg=$1 re=$2
+  say ""
+  say "## go test -bench '${re}' ${pkg}   (load before: $(load))"
+  go test -run '^$' -bench "${re}" -benchmem -benchtime "${BENCHTIME}" -timeout 60m "${pkg}" 2>&1 |
+    grep -E '^(Benchmark|ok|FAIL|---|panic)|Error|error' | tee -a "${RESULTS}"
+  say "#   load after: $(load)"
+}
+bench ./inventory/ "ReadScale|JSONFloorScale|SnapshotScale${BENCH_FILTER:+|${BENCH_FILTER}}"
+bench ./policies/ "ScaleBuildInput|ScaleRego|ScaleEvaluate${BENCH_FILTER:+|${BENCH_FILTER}}"
+
+# 3. Whole runs: the binary as users run it, wall clock and peak RSS.
+BIN=$(mktemp -d)/upgate
+trap 'rm -rf "$(dirname "${BIN}")"' EXIT
+go build -trimpath -o "${BIN}" ./cmd/upgate
+run_check() {
+  local label=$1 file=$2 out rc
+  out=$(mktemp)
+  set +e
+  /usr/bin/time -v "${BIN}" check --from "${file}" --target "${TARGET}" --format json >/dev/null 2>"${out}"
+  rc=$?
+  set -e
+  if [[ ${rc} -gt 1 ]]; then
+    log "upgate check on ${file} exited ${rc}:"
+    tail -5 "${out}" >&2
+    rm -f "${out}"
+    return 1
+  fi
+  local wall rss
+  wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "${out}")
+  rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "${out}")
+  say "$(printf '%-34s wall %8s  max RSS %6d MB  exit %d  load %s' "${label}" "${wall}" "$((rss / 1024))" "${rc}" "$(load)")"
+  rm -f "${out}"
+}
+say ""
+say "## upgate check --from FILE --target ${TARGET} --format json (/usr/bin/time -v)"
+for n in $(sizes "${UPGATE_BENCH_NODES}"); do
+  run_check "snapshot, ${n} nodes" "${SNAPSHOT[$n]}"
+done
+for n in $(sizes "${UPGATE_BENCH_MANIFEST_NODES}"); do
+  run_check "manifests (kubectl List), ${n} nodes" "${MANIFESTS[$n]}"
+done
+say ""
+say "# results: ${RESULTS}"
