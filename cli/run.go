@@ -2,11 +2,22 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/upgate-dev/upgate/executor"
+	"github.com/upgate-dev/upgate/inventory"
+	"github.com/upgate-dev/upgate/kubever"
+	"github.com/upgate-dev/upgate/policies"
 	"github.com/upgate-dev/upgate/reports"
 )
 
@@ -15,61 +26,60 @@ func (a *app) runCommand() *cobra.Command {
 		Use:   "run --target VERSION",
 		Short: "Run the gated, staged upgrade (etcd backup, etcd, control plane, CCM, workers, add-ons)",
 		Long: `Run the staged upgrade to --target while the policies pass: per node, gate
-(policies for that node), cordon, drain through the eviction API (PDBs
-respected), upgrade through the node driver, wait Ready at the target,
-uncordon, validate. One executor runs at a time (a Lease); progress is
-recorded in node annotations under upgate.dev/ and a later run resumes it.
+(policies for that node, evaluated again just before it is touched),
+cordon, drain through the eviction API (PDBs respected), upgrade through
+the node driver, wait Ready with the kubelet at the target, uncordon,
+validate (postflight checks for that node). Stages, in order: etcd backup,
+etcd nodes, control-plane nodes, cloud-controller-manager, workers
+(--max-unavailable at a time), add-ons; a node with several roles goes
+once, in its earliest stage. The cloud-controller-manager and add-on
+stages are reported, not performed: upgrade them with your own tooling.
 
-This build executes --dry-run only: it gates and prints the steps it would
-take. Without --dry-run it stops with exit 3 before changing anything,
-because no node upgrade driver is configured.`,
-		Example: `  upgate run --target v1.36 --dry-run`,
-		Args:    cobra.NoArgs,
+Drivers (--driver):
+  kwok     simulate the upgrade on kwok nodes: set the node's kubelet and
+           kube-proxy versions (status subresource) and, on control-plane
+           nodes, the image tags of its kube-apiserver, controller-manager
+           and scheduler mirror pods. A minor target (v1.37) becomes v1.37.0.
+           It has no etcd data to back up and says so.
+  command  run --driver-command through /bin/sh for each node, with
+           UPGATE_NODE, UPGATE_TARGET and UPGATE_STAGE set (and once with
+           UPGATE_STAGE=etcd-backup and no node, before any node); its output
+           is streamed with the node's name; a non-zero exit fails the node.
+Without --driver only --dry-run is possible.
+
+Progress lives in the cluster: before each side effect the node gets
+annotations upgate.dev/target, upgate.dev/phase (gated, cordoned, drained,
+upgrading, upgraded, done or failed), upgate.dev/cordoned-by=upgate with
+upgate.dev/reason while upgate has it cordoned, upgate.dev/updated-at, and
+upgate.dev/was-cordoned=true on a node someone else had cordoned (upgate
+never uncordons it). Running again with the same --target resumes: nodes in
+flight first, done nodes skipped; a node in flight to another target
+refuses the run (exit 2). A node that fails (a drain that PDBs keep from
+finishing within --drain-timeout, a driver error, not Ready in time) stays
+cordoned with upgate.dev/phase=failed and the reason; the run stops with
+exit 3, and the next run retries it.
+
+One executor at a time: the Lease upgate-executor in --lock-namespace,
+taken with client-go leader election; a second run exits 3 naming the
+holder, and a lost lease stops the run before the next node.
+
+Exit codes: 0 done, 1 blocked by the gate (before any node, or at a node's
+gate), 2 bad input, 3 a node failed or the cluster could not be reached or
+locked.`,
+		Example: `  upgate run --target v1.37 --dry-run
+  upgate run --target v1.37 --driver kwok
+  upgate run --target v1.37.2 --driver command --driver-command './upgrade-node.sh "$UPGATE_NODE" "$UPGATE_TARGET"'`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd, a.configFile)
 			if err != nil {
 				return err
 			}
-			switch cfg.Mode {
-			case "online":
-			case "offline":
-				// Offline upgrades take the workloads down anyway: the safety
-				// table guards online drains only.
-				cfg.IgnoreSafetyChecks = true
-			default:
-				return usageErrorf("--mode: %q is not online or offline", cfg.Mode)
-			}
-			ev, err := a.evaluate(cmd.Context(), cfg, reports.PhasePreflight)
+			rs, err := loadRunSettings(cmd, a.configFile)
 			if err != nil {
 				return err
 			}
-			var findings []reports.Finding
-			for _, f := range ev.result.Findings {
-				if f.Check != "path.minor-skip" {
-					findings = append(findings, f)
-				}
-			}
-			p := executor.NewPlan(ev.inv, ev.current, ev.target, targetString(cfg.Target, ev.target), findings)
-			if cfg.PartialOK {
-				if err := executor.RefusePartial(p); err != nil {
-					return usageError(err)
-				}
-			}
-			var buf bytes.Buffer
-			if err := executor.WriteSteps(&buf, p, executor.StepOptions{PartialOK: cfg.PartialOK, MaxUnavailable: cfg.MaxUnavailable}); err != nil {
-				return err
-			}
-			if _, err := a.streams.Out.Write(buf.Bytes()); err != nil {
-				return err
-			}
-			if executor.Gated(p, cfg.PartialOK) {
-				return errBlocked
-			}
-			if !cfg.DryRun {
-				return runtimeErrorf("no node upgrade driver is configured in this build: nothing was changed (use --dry-run to see the steps)")
-			}
-			_, err = fmt.Fprintln(a.streams.Out, "Dry run: nothing was changed.")
-			return err
+			return a.run(cmd.Context(), cfg, rs)
 		},
 	}
 	addCheckFlags(cmd.Flags())
@@ -77,5 +87,288 @@ because no node upgrade driver is configured.`,
 	f.Bool("dry-run", false, "gate and print the steps without changing the cluster")
 	f.String("mode", "online", "online (drain and keep workloads up) or offline (skips safety checks)")
 	f.Bool("partial-ok", false, "skip flagged workers and upgrade the rest; refused if an etcd or control-plane node is flagged")
+	f.String("driver", "", "node upgrade driver: kwok (simulate on kwok nodes) or command (--driver-command)")
+	f.String("driver-command", "", "command driver: shell command run per node with UPGATE_NODE, UPGATE_TARGET, UPGATE_STAGE")
+	f.Duration("drain-timeout", 0, "limit for one node's drain, PDB retries included; the node fails and stays cordoned after it (0: 5m)")
+	f.Duration("ready-timeout", 0, "limit for a node to be Ready with its kubelet at the target after the driver (0: 5m)")
+	f.Duration("gate-wait", 30*time.Second, "how long a node's gate may take to clear (PDB status catching up) before the node counts as blocked")
+	f.String("lock-namespace", executor.DefaultLockNamespace, "namespace of the executor lock, the Lease "+executor.DefaultLockName)
 	return cmd
+}
+
+// runSettings are the settings only `run` has, resolved with the same
+// precedence as Config: flag, UPGATE_* environment, config file, default.
+type runSettings struct {
+	Driver        string
+	DriverCommand string
+	DrainTimeout  time.Duration
+	ReadyTimeout  time.Duration
+	GateWait      time.Duration
+	LockNamespace string
+}
+
+func loadRunSettings(cmd *cobra.Command, configFile string) (*runSettings, error) {
+	v := viper.New()
+	v.SetEnvPrefix(EnvPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.AutomaticEnv()
+	var bindErr error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if err := v.BindPFlag(f.Name, f); err != nil && bindErr == nil {
+			bindErr = err
+		}
+	})
+	if bindErr != nil {
+		return nil, bindErr
+	}
+	if configFile != "" {
+		v.SetConfigFile(configFile)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return nil, usageErrorf("config file %s: %s", configFile, oneLine(err))
+		}
+	}
+	rs := &runSettings{
+		Driver:        v.GetString("driver"),
+		DriverCommand: v.GetString("driver-command"),
+		LockNamespace: v.GetString("lock-namespace"),
+	}
+	var err error
+	if rs.DrainTimeout, err = duration(v, "drain-timeout"); err != nil {
+		return nil, err
+	}
+	if rs.ReadyTimeout, err = duration(v, "ready-timeout"); err != nil {
+		return nil, err
+	}
+	if rs.GateWait, err = duration(v, "gate-wait"); err != nil {
+		return nil, err
+	}
+	switch rs.Driver {
+	case "", "kwok":
+		if rs.DriverCommand != "" {
+			return nil, usageErrorf("--driver-command needs --driver command")
+		}
+	case "command":
+		if strings.TrimSpace(rs.DriverCommand) == "" {
+			return nil, usageErrorf("--driver command needs --driver-command 'CMD'")
+		}
+	default:
+		return nil, usageErrorf("--driver: %q is not kwok or command", rs.Driver)
+	}
+	if rs.LockNamespace == "" {
+		return nil, usageErrorf("--lock-namespace must not be empty")
+	}
+	return rs, nil
+}
+
+func (a *app) run(ctx context.Context, cfg *Config, rs *runSettings) error {
+	switch cfg.Mode {
+	case "online":
+	case "offline":
+		// Offline upgrades take the workloads down anyway: the safety
+		// table guards online drains only.
+		cfg.IgnoreSafetyChecks = true
+	default:
+		return usageErrorf("--mode: %q is not online or offline", cfg.Mode)
+	}
+	if len(cfg.From) > 0 && !cfg.DryRun {
+		return usageErrorf("--from reads files: it goes with --dry-run only, a run acts on the live cluster")
+	}
+	ev, err := a.evaluate(ctx, cfg, reports.PhasePreflight)
+	if err != nil {
+		return err
+	}
+	var findings []reports.Finding
+	for _, f := range ev.result.Findings {
+		if f.Check != "path.minor-skip" {
+			findings = append(findings, f)
+		}
+	}
+	label := targetString(cfg.Target, ev.target)
+	p := executor.NewPlan(ev.inv, ev.current, ev.target, label, findings)
+	if cfg.PartialOK {
+		if err := executor.RefusePartial(p); err != nil {
+			return usageError(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := executor.WriteSteps(&buf, p, executor.StepOptions{PartialOK: cfg.PartialOK, MaxUnavailable: cfg.MaxUnavailable}); err != nil {
+		return err
+	}
+	if _, err := a.streams.Out.Write(buf.Bytes()); err != nil {
+		return err
+	}
+	if executor.Gated(p, cfg.PartialOK) {
+		return errBlocked
+	}
+	if cfg.DryRun {
+		_, err = fmt.Fprintln(a.streams.Out, "Dry run: nothing was changed.")
+		return err
+	}
+	if rs.Driver == "" {
+		return runtimeErrorf("no node upgrade driver is configured: nothing was changed (pass --driver kwok or --driver command --driver-command CMD, or use --dry-run to see the steps)")
+	}
+	target, err := executor.ParseTarget(label)
+	if err != nil {
+		return usageErrorf("--target: %s", oneLine(err))
+	}
+
+	rc, err := a.kube.ToRESTConfig()
+	if err != nil {
+		return runtimeErrorf("cannot reach a cluster: %s (pass --kubeconfig or --context)", oneLine(err))
+	}
+	if cfg.Timeout > 0 {
+		rc.Timeout = cfg.Timeout
+	}
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return runtimeErrorf("cannot reach a cluster: %s", oneLine(err))
+	}
+
+	lock := &executor.Lock{Client: client, Namespace: rs.LockNamespace}
+	if err := lock.Acquire(ctx); err != nil {
+		return runtimeErrorf("%s", oneLine(err))
+	}
+	defer lock.Release()
+	fmt.Fprintf(a.streams.Out, "Holding the executor lock (Lease %s/%s) as %s.\n", lock.Namespace, lock.Name, lock.Identity)
+
+	var driver executor.Driver
+	switch rs.Driver {
+	case "kwok":
+		driver = &executor.KwokDriver{Client: client, Out: a.streams.Out}
+	case "command":
+		driver = &executor.CommandDriver{Command: rs.DriverCommand, Out: a.streams.Out, ErrOut: a.streams.ErrOut}
+	}
+	g := &liveGate{a: a, cfg: cfg, engine: ev.engine, baseline: ev.inv}
+	runner, err := executor.NewRunner(&executor.Runner{
+		Client: client, Out: a.streams.Out, ErrOut: a.streams.ErrOut,
+		Driver: driver, Gate: g.gate, Validate: g.validate, Hold: lock.Held,
+		DrainTimeout: rs.DrainTimeout, ReadyTimeout: rs.ReadyTimeout, GateWait: rs.GateWait,
+		MaxUnavailable: cfg.MaxUnavailable, PartialOK: cfg.PartialOK,
+		// Ignoring the safety checks (or an offline upgrade) accepts that
+		// emptyDir data goes with its pod; unmanaged pods are never deleted.
+		DeleteEmptyDirData: cfg.IgnoreSafetyChecks,
+	})
+	if err != nil {
+		return err
+	}
+	res, err := runner.Run(ctx, p, target)
+	writeOutcomes(a, res)
+	switch {
+	case err == nil:
+		_, err = fmt.Fprintf(a.streams.Out, "Upgrade to %s finished. Next: upgate check --phase postflight --baseline BEFORE --target %s\n", label, label)
+		return err
+	case errors.Is(err, executor.ErrBlocked):
+		return &exitError{code: ExitBlocked, err: err}
+	case errors.Is(err, executor.ErrTargetConflict):
+		return usageError(err)
+	default:
+		return runtimeErrorf("%s", oneLine(err))
+	}
+}
+
+func writeOutcomes(a *app, res *executor.Result) {
+	if res == nil || len(res.Outcomes) == 0 {
+		return
+	}
+	fmt.Fprintln(a.streams.Out, "Summary:")
+	for _, o := range res.Outcomes {
+		line := fmt.Sprintf("  %-10s %-14s %s", o.Result, o.Stage, o.Node)
+		if o.Result != "done" && o.Reason != "" {
+			line += ": " + o.Reason
+		}
+		fmt.Fprintln(a.streams.Out, line)
+	}
+}
+
+// liveGate evaluates the policies on the live cluster for one node at a
+// time, with the engine compiled once for the run.
+type liveGate struct {
+	a        *app
+	cfg      *Config
+	engine   *policies.Engine
+	baseline *inventory.Inventory
+	mu       sync.Mutex
+}
+
+func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase) (*inventory.Inventory, []reports.Finding, error) {
+	inv, err := g.a.collect(ctx, g.cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(inv.Unreadable) > 0 {
+		return nil, nil, fmt.Errorf("could not read %v: refusing to evaluate partial state", inv.Unreadable)
+	}
+	current, _, err := inv.CurrentVersion(g.cfg.ServerVersion)
+	if err != nil {
+		return nil, nil, err
+	}
+	target, err := kubever.Parse(g.cfg.Target)
+	if err != nil {
+		return nil, nil, usageErrorf("--target: %s", oneLine(err))
+	}
+	req := policies.Request{Inventory: inv, Current: current, Target: target, Phase: phase, MaxUnavailable: g.cfg.MaxUnavailable}
+	if phase == reports.PhasePostflight {
+		req.Baseline = g.baseline
+	}
+	g.mu.Lock()
+	res, err := g.engine.Evaluate(ctx, req)
+	g.mu.Unlock()
+	if err != nil {
+		return nil, nil, err
+	}
+	policies.ApplyIgnores(res.Findings, inv, policies.IgnoreOptions{
+		IgnoreSafetyChecks: g.cfg.IgnoreSafetyChecks, Exceptions: g.cfg.Exceptions,
+	})
+	return inv, res.Findings, nil
+}
+
+// gate returns the blocking preflight findings about the node, and those
+// about no node (they block the whole run), except the path checks: the
+// current version moves while the run goes.
+func (g *liveGate) gate(ctx context.Context, node string) ([]reports.Finding, error) {
+	_, fs, err := g.evaluate(ctx, reports.PhasePreflight)
+	if err != nil {
+		return nil, err
+	}
+	var out []reports.Finding
+	for _, f := range fs {
+		if !f.Blocking() || strings.HasPrefix(f.Check, "path.") {
+			continue
+		}
+		if f.Node == node || f.Node == "" {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// validate returns the blocking postflight and health findings about the
+// node, against the state before the run. kube-proxy is an add-on the
+// node drivers do not upgrade, so its version is not held against the node.
+func (g *liveGate) validate(ctx context.Context, node string) ([]reports.Finding, error) {
+	inv, fs, err := g.evaluate(ctx, reports.PhasePostflight)
+	if err != nil {
+		return nil, err
+	}
+	kubeProxy := map[string]bool{}
+	for i := range inv.Pods {
+		if inv.Pods[i].Labels["k8s-app"] == "kube-proxy" {
+			kubeProxy[inv.Pods[i].Namespace+"/"+inv.Pods[i].Name] = true
+		}
+	}
+	var out []reports.Finding
+	for _, f := range fs {
+		if !f.Blocking() || f.Node != node {
+			continue
+		}
+		if !strings.HasPrefix(f.Check, "post.") && !strings.HasPrefix(f.Check, "health.") {
+			continue
+		}
+		if f.Check == "post.version-mismatch" && f.Subject.Kind == "Pod" && kubeProxy[f.Subject.Namespace+"/"+f.Subject.Name] {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }

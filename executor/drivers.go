@@ -1,0 +1,142 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+)
+
+// KwokDriver simulates an upgrade on kwok nodes: it sets the node's
+// nodeInfo.kubeletVersion (and kubeProxyVersion) to the target through the
+// status subresource and, on a control-plane node, the image tags of its
+// kube-system mirror pods (component=kube-apiserver, kube-controller-manager,
+// kube-scheduler). A target given as a minor (v1.37) becomes its .0 release.
+type KwokDriver struct {
+	Client kubernetes.Interface
+	Out    io.Writer
+}
+
+var _ Driver = (*KwokDriver)(nil)
+
+// kwokComponents are the mirror pods the kwok driver moves to the target.
+var kwokComponents = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+
+// EtcdBackup has nothing to back up: a kwok cluster's nodes hold no etcd
+// data. It says so rather than pretending.
+func (d *KwokDriver) EtcdBackup(context.Context) error {
+	_, err := fmt.Fprintf(d.Out, "[%s] kwok driver: simulated nodes hold no etcd data, so there is nothing to back up; no snapshot was taken\n", StageEtcdBackup)
+	return err
+}
+
+// Upgrade sets the node's versions to the target.
+func (d *KwokDriver) Upgrade(ctx context.Context, node *corev1.Node, target string) error {
+	t, err := ParseTarget(target)
+	if err != nil {
+		return err
+	}
+	v := t.Full()
+	patch, err := json.Marshal(map[string]any{"status": map[string]any{"nodeInfo": map[string]any{
+		"kubeletVersion": v, "kubeProxyVersion": v,
+	}}})
+	if err != nil {
+		return err
+	}
+	if _, err := d.Client.CoreV1().Nodes().Patch(ctx, node.Name, types.MergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
+		return fmt.Errorf("patch node %s status: %w", node.Name, err)
+	}
+	pods, err := d.Client.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{
+		LabelSelector: "component in (" + strings.Join(kwokComponents, ",") + ")",
+		FieldSelector: fields.OneTermEqualSelector("spec.nodeName", node.Name).String(),
+	})
+	if err != nil {
+		return fmt.Errorf("list control-plane pods on %s: %w", node.Name, err)
+	}
+	for _, p := range pods.Items {
+		var containers []map[string]string
+		for _, c := range p.Spec.Containers {
+			if img := retag(c.Image, v); img != c.Image {
+				containers = append(containers, map[string]string{"name": c.Name, "image": img})
+			}
+		}
+		if len(containers) == 0 {
+			continue
+		}
+		patch, err := json.Marshal(map[string]any{"spec": map[string]any{"containers": containers}})
+		if err != nil {
+			return err
+		}
+		if _, err := d.Client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			return fmt.Errorf("set image of %s/%s: %w", p.Namespace, p.Name, err)
+		}
+		fmt.Fprintf(d.Out, "[%s %s] kwok driver: %s/%s image tag -> %s\n", StageOf(ctx), node.Name, p.Namespace, p.Name, v)
+	}
+	fmt.Fprintf(d.Out, "[%s %s] kwok driver: kubelet and kube-proxy versions -> %s\n", StageOf(ctx), node.Name, v)
+	return nil
+}
+
+// retag replaces an image's tag (a registry port is not a tag; a digest
+// reference is left alone).
+func retag(image, tag string) string {
+	if strings.Contains(image, "@") {
+		return image
+	}
+	slash := strings.LastIndex(image, "/")
+	if colon := strings.LastIndex(image, ":"); colon > slash {
+		image = image[:colon]
+	}
+	return image + ":" + tag
+}
+
+// CommandDriver runs a shell command for each node (and once for the etcd
+// backup) with UPGATE_NODE, UPGATE_TARGET and UPGATE_STAGE in its
+// environment; its output is streamed with a node prefix, and a non-zero
+// exit fails the node.
+type CommandDriver struct {
+	// Command is run with /bin/sh -c.
+	Command     string
+	Out, ErrOut io.Writer
+
+	mu sync.Mutex
+}
+
+var _ Driver = (*CommandDriver)(nil)
+
+// EtcdBackup runs the command with UPGATE_STAGE=etcd-backup and no node.
+func (d *CommandDriver) EtcdBackup(ctx context.Context) error {
+	return d.run(ctx, "", "", StageEtcdBackup)
+}
+
+// Upgrade runs the command for the node.
+func (d *CommandDriver) Upgrade(ctx context.Context, node *corev1.Node, target string) error {
+	return d.run(ctx, node.Name, target, StageOf(ctx))
+}
+
+func (d *CommandDriver) run(ctx context.Context, node, target string, stage StageName) error {
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", d.Command)
+	cmd.Env = append(os.Environ(), "UPGATE_NODE="+node, "UPGATE_TARGET="+target, "UPGATE_STAGE="+string(stage))
+	label := string(stage)
+	if node != "" {
+		label += " " + node
+	}
+	out := &prefixWriter{mu: &d.mu, w: d.Out, prefix: "[" + label + "] | "}
+	errOut := &prefixWriter{mu: &d.mu, w: d.ErrOut, prefix: "[" + label + "] | "}
+	cmd.Stdout, cmd.Stderr = out, errOut
+	err := cmd.Run()
+	out.Flush()
+	errOut.Flush()
+	if err != nil {
+		return fmt.Errorf("driver command %q: %v", d.Command, err)
+	}
+	return nil
+}

@@ -1,0 +1,193 @@
+package executor
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/version"
+
+	"github.com/upgate-dev/upgate/kubever"
+)
+
+// Node annotations the executor keeps its progress in. They are written to
+// the cluster before each side effect, so a run that dies mid-node leaves a
+// record of what it was doing, and the next `upgate run` resumes from it.
+const (
+	// AnnotationTarget is the version the node is being (or was) upgraded to,
+	// as the user gave it (v1.37 or v1.37.2).
+	AnnotationTarget = "upgate.dev/target"
+	// AnnotationPhase is the last step the node reached: see Phase.
+	AnnotationPhase = "upgate.dev/phase"
+	// AnnotationCordonedBy is "upgate" while the node is cordoned by upgate;
+	// upgate uncordons only nodes that carry it.
+	AnnotationCordonedBy = "upgate.dev/cordoned-by"
+	// AnnotationReason says why upgate cordoned the node, or why the node
+	// failed.
+	AnnotationReason = "upgate.dev/reason"
+	// AnnotationUpdatedAt is when upgate last wrote these annotations (RFC 3339).
+	AnnotationUpdatedAt = "upgate.dev/updated-at"
+	// AnnotationWasCordoned is "true" when the node was already cordoned by
+	// someone else when upgate reached it: upgate never uncordons it.
+	AnnotationWasCordoned = "upgate.dev/was-cordoned"
+
+	// CordonedByUpgate is the value of AnnotationCordonedBy.
+	CordonedByUpgate = "upgate"
+)
+
+// Phase is a node's progress through the per-node steps. Each phase but
+// upgrading names a step that has completed; upgrading is written just
+// before the driver is called.
+type Phase string
+
+const (
+	PhaseNone      Phase = ""
+	PhaseGated     Phase = "gated"     // gate passed; cordon comes next
+	PhaseCordoned  Phase = "cordoned"  // cordoned; drain comes next
+	PhaseDrained   Phase = "drained"   // drained; driver upgrade comes next
+	PhaseUpgrading Phase = "upgrading" // the driver is (or was) upgrading it
+	PhaseUpgraded  Phase = "upgraded"  // driver done; wait Ready, uncordon, validate
+	PhaseDone      Phase = "done"      // at the target, uncordoned, validated
+	PhaseFailed    Phase = "failed"    // a step failed; AnnotationReason says which and why
+)
+
+// Progress is what a node's upgate.dev annotations say.
+type Progress struct {
+	Target       string
+	Phase        Phase
+	CordonedByUs bool
+	WasCordoned  bool
+	Reason       string
+	UpdatedAt    string
+}
+
+// ReadProgress reads a node's upgate.dev annotations.
+func ReadProgress(n *corev1.Node) Progress {
+	a := n.Annotations
+	return Progress{
+		Target:       a[AnnotationTarget],
+		Phase:        Phase(a[AnnotationPhase]),
+		CordonedByUs: a[AnnotationCordonedBy] == CordonedByUpgate,
+		WasCordoned:  a[AnnotationWasCordoned] == "true",
+		Reason:       a[AnnotationReason],
+		UpdatedAt:    a[AnnotationUpdatedAt],
+	}
+}
+
+// InFlight reports whether a run started on the node and has not finished it.
+func (p Progress) InFlight() bool {
+	return p.Phase != PhaseNone && p.Phase != PhaseDone
+}
+
+// Target is the version a run upgrades to.
+type Target struct {
+	// Label is the target as the user meant it: v1.37 or v1.37.2.
+	Label    string
+	Version  *version.Version
+	HasPatch bool
+}
+
+// ParseTarget reads a target version (1.37, v1.37, v1.37.2).
+func ParseTarget(s string) (Target, error) {
+	v, err := kubever.Parse(s)
+	if err != nil {
+		return Target{}, err
+	}
+	t := Target{Version: v, HasPatch: kubever.HasPatch(s)}
+	if t.HasPatch {
+		t.Label = kubever.Canonical(v)
+	} else {
+		t.Label = fmt.Sprintf("v%d.%d", v.Major(), v.Minor())
+	}
+	return t, nil
+}
+
+// Full is the target as a full version: a minor becomes its .0 release.
+func (t Target) Full() string { return kubever.Canonical(t.Version) }
+
+// Same reports whether label names the same target (v1.37 and 1.37 do;
+// v1.37 and v1.37.0 do not: one is "any 1.37", the other one release).
+func (t Target) Same(label string) bool {
+	o, err := ParseTarget(label)
+	return err == nil && o.Label == t.Label
+}
+
+// Reached reports whether a component version is at the target: the same
+// minor, and the same patch when the target names one (as post.version-mismatch).
+func (t Target) Reached(v string) bool {
+	got, err := kubever.Parse(v)
+	if err != nil {
+		return false
+	}
+	if got.Major() != t.Version.Major() || got.Minor() != t.Version.Minor() {
+		return false
+	}
+	return !t.HasPatch || got.Patch() == t.Version.Patch()
+}
+
+// Action is what a run does with a node, decided from its annotations.
+type Action string
+
+const (
+	ActionUpgrade  Action = "upgrade"   // not started: every step
+	ActionResume   Action = "resume"    // in flight to this target: continue from its phase
+	ActionSkipDone Action = "skip"      // done at this target
+	ActionRefuse   Action = "refuse"    // in flight to another target
+	ActionAtTarget Action = "at-target" // not started, kubelet already at the target
+)
+
+// Decision is what a run does with one node and why.
+type Decision struct {
+	Action Action
+	From   Phase
+	Why    string
+}
+
+// Decide works out from a node's annotations and kubelet what a run to
+// target does with it. A node done at this target is skipped; one in flight
+// to this target resumes; one in flight to another target refuses the run,
+// because finishing one upgrade while starting another would leave it
+// half-way between both.
+func Decide(n *corev1.Node, t Target) Decision {
+	p := ReadProgress(n)
+	switch {
+	case p.InFlight() && !t.Same(p.Target):
+		return Decision{Action: ActionRefuse, From: p.Phase, Why: fmt.Sprintf(
+			"node %s is mid-upgrade to %s (upgate.dev/phase=%s): finish it with `upgate run --target %s`, or, once you have put the node right by hand, remove its upgate.dev/ annotations and uncordon it",
+			n.Name, p.Target, p.Phase, p.Target)}
+	case p.InFlight():
+		return Decision{Action: ActionResume, From: p.Phase, Why: fmt.Sprintf("in flight at phase %s", p.Phase)}
+	case p.Phase == PhaseDone && t.Same(p.Target):
+		return Decision{Action: ActionSkipDone, From: p.Phase, Why: "already done at " + p.Target}
+	case t.Reached(n.Status.NodeInfo.KubeletVersion):
+		return Decision{Action: ActionAtTarget, Why: "kubelet already at " + n.Status.NodeInfo.KubeletVersion}
+	default:
+		return Decision{Action: ActionUpgrade}
+	}
+}
+
+// annotationPatch is a JSON merge patch of metadata.annotations; a nil
+// value removes the key.
+func annotationPatch(set map[string]*string, now time.Time) ([]byte, error) {
+	ann := map[string]*string{}
+	for k, v := range set {
+		ann[k] = v
+	}
+	ts := now.UTC().Format(time.RFC3339)
+	ann[AnnotationUpdatedAt] = &ts
+	return json.Marshal(map[string]any{"metadata": map[string]any{"annotations": ann}})
+}
+
+func str(s string) *string { return &s }
+
+// oneLine keeps an annotation value to one readable line.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	const max = 1000
+	if len(s) > max {
+		s = s[:max] + "..."
+	}
+	return s
+}

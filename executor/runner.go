@@ -1,0 +1,737 @@
+package executor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/kubectl/pkg/drain"
+
+	"github.com/upgate-dev/upgate/inventory"
+	"github.com/upgate-dev/upgate/reports"
+)
+
+// Driver upgrades one node's Kubernetes components (kubelet, and on a
+// control-plane node its static pods) and backs up etcd. Upgrade must be
+// idempotent: a resumed run calls it again for a node that was upgrading
+// when the previous run stopped. StageOf(ctx) tells it the node's stage.
+type Driver interface {
+	EtcdBackup(ctx context.Context) error
+	Upgrade(ctx context.Context, node *corev1.Node, target string) error
+}
+
+// GateFunc evaluates the policies for one node and returns the blocking
+// findings about it (and those about no node that block the whole run).
+type GateFunc func(ctx context.Context, node string) ([]reports.Finding, error)
+
+// Errors Run returns, wrapped with the node and the reason.
+var (
+	// ErrBlocked: a node's gate (or validation) found blocking findings.
+	ErrBlocked = errors.New("blocked")
+	// ErrNodeFailed: a step failed on a node; it stays cordoned with
+	// upgate.dev/phase=failed and upgate.dev/reason saying why.
+	ErrNodeFailed = errors.New("node upgrade failed")
+	// ErrTargetConflict: a node is in flight to another target.
+	ErrTargetConflict = errors.New("another upgrade is in flight")
+	// ErrStopped: the lock was lost or the run was cancelled; the run
+	// stopped before the next node.
+	ErrStopped = errors.New("run stopped")
+)
+
+// Defaults of the Runner's zero values.
+const (
+	DefaultDrainTimeout = 5 * time.Minute
+	DefaultReadyTimeout = 5 * time.Minute
+	DefaultPollInterval = 2 * time.Second
+)
+
+// Runner runs a plan: per node, in stage order, gate, cordon, drain (the
+// eviction API, PDBs respected), driver upgrade, wait Ready at the target,
+// uncordon, validate. Progress is written to node annotations before each
+// side effect (see AnnotationPhase). Build it with NewRunner.
+type Runner struct {
+	// Client talks to the cluster. Required.
+	Client kubernetes.Interface
+	// Out receives progress lines; ErrOut the drain's retry messages and
+	// the driver's stderr. Required.
+	Out, ErrOut io.Writer
+	// Driver upgrades nodes. Required unless DryRun.
+	Driver Driver
+	// Gate evaluates the policies for one node just before it is touched.
+	// Required.
+	Gate GateFunc
+	// Validate checks a node after it is upgraded and uncordoned (postflight
+	// checks for that node). Nil: Ready at the target is the only check.
+	Validate GateFunc
+	// Hold is called before each node is started; an error stops the run
+	// there (the executor lock was lost). Nil: never stops.
+	Hold func() error
+
+	// DrainTimeout bounds one node's drain, PDB retries included; when it
+	// passes the node fails and stays cordoned. Zero means 5m.
+	DrainTimeout time.Duration
+	// ReadyTimeout bounds the wait for the node to be Ready with its
+	// kubelet at the target after the driver. Zero means 5m.
+	ReadyTimeout time.Duration
+	// GateWait is how long a node's blocking findings may take to clear
+	// (a PDB's status catching up after the previous node's pods moved)
+	// before the node counts as blocked. Zero means no wait.
+	GateWait time.Duration
+	// PollInterval is how often waits look again. Zero means 2s.
+	PollInterval time.Duration
+	// MaxUnavailable is how many workers are upgraded at once (etcd and
+	// control-plane nodes always go one at a time). Zero means 1.
+	MaxUnavailable int
+	// PartialOK skips workers whose gate blocks instead of stopping the run.
+	PartialOK bool
+	// DryRun prints what would be done to each node, changing nothing.
+	DryRun bool
+	// DeleteEmptyDirData lets the drain evict pods with emptyDir volumes
+	// (their data is lost). Pods no controller would recreate are never
+	// deleted: the drain refuses them and the node fails.
+	DeleteEmptyDirData bool
+	// Now is the clock for annotations. Nil means time.Now.
+	Now func() time.Time
+
+	mu sync.Mutex // serialises writes to Out and ErrOut
+}
+
+// NewRunner validates r and fills in its defaults.
+func NewRunner(r *Runner) (*Runner, error) {
+	var missing []string
+	if r.Client == nil {
+		missing = append(missing, "Client")
+	}
+	if r.Out == nil || r.ErrOut == nil {
+		missing = append(missing, "Out and ErrOut")
+	}
+	if r.Gate == nil {
+		missing = append(missing, "Gate")
+	}
+	if r.Driver == nil && !r.DryRun {
+		missing = append(missing, "Driver")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("executor: Runner needs %s", strings.Join(missing, ", "))
+	}
+	if r.DrainTimeout < 0 || r.ReadyTimeout < 0 || r.GateWait < 0 || r.PollInterval < 0 {
+		return nil, errors.New("executor: timeouts must not be negative")
+	}
+	if r.MaxUnavailable < 0 {
+		return nil, errors.New("executor: MaxUnavailable must not be negative")
+	}
+	if r.DrainTimeout == 0 {
+		r.DrainTimeout = DefaultDrainTimeout
+	}
+	if r.ReadyTimeout == 0 {
+		r.ReadyTimeout = DefaultReadyTimeout
+	}
+	if r.PollInterval == 0 {
+		r.PollInterval = DefaultPollInterval
+	}
+	if r.MaxUnavailable == 0 {
+		r.MaxUnavailable = 1
+	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	return r, nil
+}
+
+// Outcome is what a run did to one node.
+type Outcome struct {
+	Node   string
+	Stage  StageName
+	Action Action
+	Result string // done, skipped, blocked, failed, not started
+	Reason string
+}
+
+// Result is what a run did, node by node, in the order it went.
+type Result struct {
+	Outcomes []Outcome
+}
+
+// step is one node in the order the run takes them.
+type step struct {
+	stage    StageName
+	planned  PlannedNode
+	decision Decision
+}
+
+type stageKey struct{}
+
+// StageOf returns the stage of the node a Driver is called for.
+func StageOf(ctx context.Context) StageName {
+	s, _ := ctx.Value(stageKey{}).(StageName)
+	return s
+}
+
+// Order lists the plan's nodes in the order a run takes them: nodes in
+// flight first (they are already disrupted), then by stage and plan order.
+// A node appears once, in its earliest stage.
+func Order(p *Plan, decisions map[string]Decision) []step {
+	var inflight, rest []step
+	seen := map[string]bool{}
+	for _, st := range p.Stages {
+		for _, n := range st.Nodes {
+			if seen[n.Name] {
+				continue
+			}
+			seen[n.Name] = true
+			s := step{stage: st.Name, planned: n, decision: decisions[n.Name]}
+			if s.decision.Action == ActionResume {
+				inflight = append(inflight, s)
+			} else {
+				rest = append(rest, s)
+			}
+		}
+	}
+	return append(inflight, rest...)
+}
+
+// Run executes the plan to target. It returns an error wrapping ErrBlocked,
+// ErrNodeFailed, ErrTargetConflict or ErrStopped when it did not finish.
+func (r *Runner) Run(ctx context.Context, p *Plan, target Target) (*Result, error) {
+	res := &Result{}
+	nodes, err := r.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return res, fmt.Errorf("list nodes: %w", err)
+	}
+	live := map[string]*corev1.Node{}
+	for i := range nodes.Items {
+		live[nodes.Items[i].Name] = &nodes.Items[i]
+	}
+	decisions := map[string]Decision{}
+	var conflicts []string
+	for _, st := range p.Stages {
+		for _, n := range st.Nodes {
+			ln, ok := live[n.Name]
+			if !ok {
+				return res, fmt.Errorf("node %s of the plan is gone from the cluster", n.Name)
+			}
+			d := Decide(ln, target)
+			decisions[n.Name] = d
+			if d.Action == ActionRefuse {
+				conflicts = append(conflicts, d.Why)
+			}
+		}
+	}
+	if len(conflicts) > 0 {
+		sort.Strings(conflicts)
+		return res, fmt.Errorf("%w: %s", ErrTargetConflict, conflicts[0])
+	}
+	order := Order(p, decisions)
+	work := false
+	for _, s := range order {
+		if s.decision.Action == ActionUpgrade || s.decision.Action == ActionResume {
+			work = true
+		}
+	}
+	if r.DryRun {
+		for _, s := range order {
+			r.printf("%s %s: %s %s\n", s.stage, s.planned.Name, s.decision.Action, s.decision.Why)
+		}
+		r.printf("Dry run: nothing was changed.\n")
+		return res, nil
+	}
+	for _, s := range order {
+		if s.decision.Action == ActionResume {
+			r.printf("Resuming %s first: %s (target %s).\n", s.planned.Name, s.decision.Why, target.Label)
+		}
+	}
+
+	// Etcd backup: before anything changes, whenever there is work to do.
+	if work {
+		r.printf("[%s] backing up etcd\n", StageEtcdBackup)
+		if err := r.Driver.EtcdBackup(context.WithValue(ctx, stageKey{}, StageEtcdBackup)); err != nil {
+			return res, fmt.Errorf("%w: etcd backup failed, no node was touched: %v", ErrNodeFailed, err)
+		}
+	} else {
+		r.printf("[%s] skipped: no node needs upgrading\n", StageEtcdBackup)
+	}
+
+	// In-flight nodes, then etcd and control-plane nodes, one at a time;
+	// then workers, MaxUnavailable at a time.
+	var workers []step
+	for _, s := range order {
+		if s.stage == StageWorkers && s.decision.Action != ActionResume {
+			workers = append(workers, s)
+			continue
+		}
+		o, err := r.runStep(ctx, s, target)
+		res.Outcomes = append(res.Outcomes, o)
+		if err != nil {
+			return res, err
+		}
+	}
+	r.printf("[%s] %s\n", StageCloudCtrl, "not handled by the node driver: upgrade the cloud-controller-manager to "+target.Label+" before new nodes join (check addon.ccm-behind-target)")
+	if err := r.runWorkers(ctx, workers, target, res); err != nil {
+		return res, err
+	}
+	r.printf("[%s] %s\n", StageAddons, "not handled by the node driver: upgrade kube-proxy, CoreDNS and other add-ons to match "+target.Label+" with your add-on tooling")
+	return res, nil
+}
+
+// runWorkers upgrades workers MaxUnavailable at a time. The first error
+// stops new nodes from starting; nodes already started finish.
+func (r *Runner) runWorkers(ctx context.Context, workers []step, target Target, res *Result) error {
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	sem := make(chan struct{}, r.MaxUnavailable)
+	outcomes := make([]Outcome, len(workers))
+	started := make([]bool, len(workers))
+	for i, s := range workers {
+		sem <- struct{}{}
+		mu.Lock()
+		stop := firstErr != nil
+		mu.Unlock()
+		if stop {
+			<-sem
+			break
+		}
+		started[i] = true
+		wg.Add(1)
+		go func(i int, s step) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			o, err := r.runStep(ctx, s, target)
+			outcomes[i] = o
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}(i, s)
+	}
+	wg.Wait()
+	for i := range workers {
+		if started[i] {
+			res.Outcomes = append(res.Outcomes, outcomes[i])
+		}
+	}
+	return firstErr
+}
+
+// runStep takes one node from wherever its annotations say it is to done.
+func (r *Runner) runStep(ctx context.Context, s step, target Target) (Outcome, error) {
+	name := s.planned.Name
+	o := Outcome{Node: name, Stage: s.stage, Action: s.decision.Action}
+	switch s.decision.Action {
+	case ActionSkipDone, ActionAtTarget:
+		o.Result, o.Reason = "skipped", s.decision.Why
+		r.nodef(s, name, "skipped: %s", s.decision.Why)
+		return o, nil
+	}
+	if r.Hold != nil {
+		if err := r.Hold(); err != nil {
+			o.Result, o.Reason = "not started", err.Error()
+			return o, fmt.Errorf("%w before node %s: %v", ErrStopped, name, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		o.Result, o.Reason = "not started", err.Error()
+		return o, fmt.Errorf("%w before node %s: %v", ErrStopped, name, err)
+	}
+	ctx = context.WithValue(ctx, stageKey{}, s.stage)
+	phase := s.decision.From
+	if phase == PhaseFailed {
+		// A failed node is retried from the start; it is still cordoned by
+		// us (or was cordoned before), so the cordon step is a no-op.
+		phase = PhaseNone
+	}
+	err := r.advance(ctx, s, target, phase)
+	switch {
+	case err == nil:
+		o.Result = "done"
+	case errors.Is(err, errSkipped):
+		o.Result, o.Reason = "skipped", err.Error()
+		return o, nil
+	case errors.Is(err, ErrBlocked):
+		o.Result, o.Reason = "blocked", err.Error()
+	default:
+		o.Result, o.Reason = "failed", err.Error()
+	}
+	return o, err
+}
+
+var errSkipped = errors.New("skipped (--partial-ok)")
+
+// advance runs the steps from phase on. Each step records its phase in
+// the node's annotations before the next side effect.
+func (r *Runner) advance(ctx context.Context, s step, target Target, phase Phase) error {
+	name := s.planned.Name
+	if phase == PhaseNone || phase == PhaseGated {
+		findings, err := r.gate(ctx, name)
+		if err != nil {
+			// Nothing was touched yet on a fresh node; a resumed one keeps
+			// its record.
+			return fmt.Errorf("%w: node %s: gate: %v", ErrNodeFailed, name, err)
+		}
+		if len(findings) > 0 {
+			msg := describeFindings(findings)
+			if r.PartialOK && s.stage == StageWorkers {
+				r.nodef(s, name, "SKIP (--partial-ok): %s", msg)
+				return fmt.Errorf("%w: %s", errSkipped, msg)
+			}
+			r.nodef(s, name, "GATE CLOSED: %s", msg)
+			for _, f := range findings {
+				r.nodef(s, name, "  %s: %s", f.Check, f.Message)
+			}
+			return fmt.Errorf("%w: node %s: %s", ErrBlocked, name, msg)
+		}
+		r.nodef(s, name, "gate passed")
+		if err := r.cordon(ctx, s, target); err != nil {
+			return r.fail(ctx, s, target, "cordon", err)
+		}
+		phase = PhaseCordoned
+	}
+	if phase == PhaseCordoned {
+		r.nodef(s, name, "draining (eviction API, PDBs respected, timeout %s)", r.DrainTimeout)
+		if err := r.drain(ctx, s); err != nil {
+			return r.fail(ctx, s, target, "drain", err)
+		}
+		if err := r.annotate(ctx, name, map[string]*string{AnnotationPhase: str(string(PhaseDrained))}); err != nil {
+			return r.fail(ctx, s, target, "record drained", err)
+		}
+		phase = PhaseDrained
+	}
+	if phase == PhaseDrained || phase == PhaseUpgrading {
+		if err := r.annotate(ctx, name, map[string]*string{AnnotationPhase: str(string(PhaseUpgrading))}); err != nil {
+			return r.fail(ctx, s, target, "record upgrading", err)
+		}
+		node, err := r.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return r.fail(ctx, s, target, "upgrade", err)
+		}
+		r.nodef(s, name, "upgrading to %s", target.Label)
+		if err := r.Driver.Upgrade(ctx, node, target.Label); err != nil {
+			return r.fail(ctx, s, target, "driver upgrade", err)
+		}
+		if err := r.annotate(ctx, name, map[string]*string{AnnotationPhase: str(string(PhaseUpgraded))}); err != nil {
+			return r.fail(ctx, s, target, "record upgraded", err)
+		}
+		phase = PhaseUpgraded
+	}
+	if phase == PhaseUpgraded {
+		r.nodef(s, name, "waiting up to %s for Ready with kubelet at %s", r.ReadyTimeout, target.Label)
+		node, err := r.waitReady(ctx, name, target)
+		if err != nil {
+			return r.fail(ctx, s, target, "wait Ready", err)
+		}
+		p := ReadProgress(node)
+		if p.CordonedByUs && !p.WasCordoned {
+			if err := r.setUnschedulable(ctx, node, false); err != nil {
+				return r.fail(ctx, s, target, "uncordon", err)
+			}
+			r.nodef(s, name, "uncordoned")
+		} else if node.Spec.Unschedulable {
+			r.nodef(s, name, "left cordoned: it was cordoned before upgate reached it")
+		}
+		if r.Validate != nil {
+			findings, err := r.Validate(ctx, name)
+			if err != nil {
+				return r.fail(ctx, s, target, "validate", err)
+			}
+			if len(findings) > 0 {
+				// Keep new pods off a node that did not validate.
+				_ = r.annotate(ctx, name, map[string]*string{
+					AnnotationCordonedBy: str(CordonedByUpgate),
+					AnnotationReason:     str(oneLine("validation after the upgrade failed: " + describeFindings(findings))),
+				})
+				if n, err := r.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); err == nil {
+					_ = r.setUnschedulable(ctx, n, true)
+				}
+				return r.fail(ctx, s, target, "validate", errors.New(describeFindings(findings)))
+			}
+		}
+		if err := r.annotate(ctx, name, map[string]*string{
+			AnnotationPhase:      str(string(PhaseDone)),
+			AnnotationCordonedBy: nil,
+			AnnotationReason:     nil,
+		}); err != nil {
+			return r.fail(ctx, s, target, "record done", err)
+		}
+		r.nodef(s, name, "done: kubelet %s, validated", node.Status.NodeInfo.KubeletVersion)
+	}
+	return nil
+}
+
+// gate runs the Gate, looking again for up to GateWait while it blocks.
+func (r *Runner) gate(ctx context.Context, name string) ([]reports.Finding, error) {
+	deadline := r.Now().Add(r.GateWait)
+	for {
+		findings, err := r.Gate(ctx, name)
+		if err != nil || len(findings) == 0 || !r.Now().Before(deadline) {
+			return findings, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(r.PollInterval):
+		}
+	}
+}
+
+// cordon records why, then cordons. A node cordoned by someone else is
+// recorded as such and never uncordoned by upgate.
+func (r *Runner) cordon(ctx context.Context, s step, target Target) error {
+	name := s.planned.Name
+	node, err := r.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	p := ReadProgress(node)
+	set := map[string]*string{
+		AnnotationTarget: str(target.Label),
+		AnnotationPhase:  str(string(PhaseGated)),
+	}
+	switch {
+	case p.CordonedByUs || p.WasCordoned:
+		// Resumed: whose cordon it is was recorded the first time.
+	case node.Spec.Unschedulable:
+		set[AnnotationWasCordoned] = str("true")
+	default:
+		set[AnnotationCordonedBy] = str(CordonedByUpgate)
+		set[AnnotationReason] = str(fmt.Sprintf("cordoned by upgate run to drain and upgrade it to %s (stage %s); uncordoned when done", target.Label, s.stage))
+	}
+	if err := r.annotate(ctx, name, set); err != nil {
+		return err
+	}
+	if set[AnnotationWasCordoned] != nil {
+		r.nodef(s, name, "already cordoned by someone else: upgate will leave it cordoned")
+	}
+	if !node.Spec.Unschedulable {
+		if err := r.setUnschedulable(ctx, node, true); err != nil {
+			return err
+		}
+		r.nodef(s, name, "cordoned")
+	}
+	return r.annotate(ctx, name, map[string]*string{AnnotationPhase: str(string(PhaseCordoned))})
+}
+
+func (r *Runner) helper(ctx context.Context, s step) *drain.Helper {
+	w := &prefixWriter{mu: &r.mu, w: r.Out, prefix: fmt.Sprintf("[%s %s] ", s.stage, s.planned.Name)}
+	ew := &prefixWriter{mu: &r.mu, w: r.ErrOut, prefix: fmt.Sprintf("[%s %s] ", s.stage, s.planned.Name)}
+	return &drain.Helper{
+		Ctx:                  ctx,
+		Client:               r.Client,
+		GracePeriodSeconds:   -1,
+		IgnoreAllDaemonSets:  true,
+		DeleteEmptyDirData:   r.DeleteEmptyDirData,
+		Timeout:              r.DrainTimeout,
+		EvictErrorRetryDelay: time.Second,
+		Out:                  w,
+		ErrOut:               ew,
+	}
+}
+
+func (r *Runner) setUnschedulable(ctx context.Context, node *corev1.Node, on bool) error {
+	return drain.RunCordonOrUncordon(r.helper(ctx, step{stage: "", planned: PlannedNode{Name: node.Name}}), node, on)
+}
+
+// drain evicts the node's pods through the eviction API. When it fails,
+// the error names the PodDisruptionBudgets that refused evictions.
+func (r *Runner) drain(ctx context.Context, s step) error {
+	err := drain.RunNodeDrain(r.helper(ctx, s), s.planned.Name)
+	if err == nil {
+		return nil
+	}
+	if why := r.blockingPDBs(ctx, s.planned.Name); why != "" {
+		return fmt.Errorf("%s; drain gave up after %s: %v", why, r.DrainTimeout, err)
+	}
+	return err
+}
+
+// blockingPDBs names the PodDisruptionBudgets allowing no disruption that
+// cover pods still on the node: why evictions were refused (429).
+func (r *Runner) blockingPDBs(ctx context.Context, node string) string {
+	pods, err := r.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", node).String()})
+	if err != nil {
+		return ""
+	}
+	pdbs := map[string][]policyv1.PodDisruptionBudget{}
+	var out []string
+	seen := map[string]bool{}
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if !inventory.Evictable(pod) {
+			continue
+		}
+		list, ok := pdbs[pod.Namespace]
+		if !ok {
+			l, err := r.Client.PolicyV1().PodDisruptionBudgets(pod.Namespace).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				continue
+			}
+			list = l.Items
+			pdbs[pod.Namespace] = list
+		}
+		for _, pdb := range list {
+			sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+			if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) || pdb.Status.DisruptionsAllowed > 0 {
+				continue
+			}
+			key := pdb.Namespace + "/" + pdb.Name
+			msg := fmt.Sprintf("PodDisruptionBudget %s allows 0 disruptions and blocked eviction of pod %s/%s", key, pod.Namespace, pod.Name)
+			if !seen[msg] {
+				seen[msg] = true
+				out = append(out, msg)
+			}
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "; ")
+}
+
+// waitReady waits for the node to be Ready with its kubelet at the target.
+func (r *Runner) waitReady(ctx context.Context, name string, target Target) (*corev1.Node, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.ReadyTimeout)
+	defer cancel()
+	var last string
+	for {
+		node, err := r.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err == nil {
+			ready := nodeReady(node)
+			kubelet := node.Status.NodeInfo.KubeletVersion
+			if ready && target.Reached(kubelet) {
+				return node, nil
+			}
+			last = fmt.Sprintf("Ready=%t, kubelet %s", ready, kubelet)
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("not Ready with kubelet at %s within %s (last seen: %s)", target.Label, r.ReadyTimeout, last)
+		case <-time.After(r.PollInterval):
+		}
+	}
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// fail records the failure on the node (phase failed, the reason) and
+// returns it. The node is left as it is: cordoned if it was.
+func (r *Runner) fail(ctx context.Context, s step, target Target, what string, cause error) error {
+	name := s.planned.Name
+	// Record even when ctx was cancelled: the record is what makes the
+	// cordoned node explicable.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	left := ""
+	if n, err := r.Client.CoreV1().Nodes().Get(wctx, name, metav1.GetOptions{}); err == nil && n.Spec.Unschedulable {
+		left = "the node stays cordoned; "
+	}
+	reason := oneLine(fmt.Sprintf("%s failed: %v; %sfix the cause, then `upgate run --target %s` resumes it", what, cause, left, target.Label))
+	set := map[string]*string{
+		AnnotationPhase:  str(string(PhaseFailed)),
+		AnnotationTarget: str(target.Label),
+		AnnotationReason: str(reason),
+	}
+	if err := r.annotate(wctx, name, set); err != nil {
+		r.nodef(s, name, "could not record the failure on the node: %v", err)
+	}
+	r.nodef(s, name, "FAILED: %s", reason)
+	return fmt.Errorf("%w: node %s: %s failed: %v", ErrNodeFailed, name, what, cause)
+}
+
+// annotate merges upgate.dev annotations into the node (nil removes one)
+// and stamps upgate.dev/updated-at.
+func (r *Runner) annotate(ctx context.Context, name string, set map[string]*string) error {
+	patch, err := annotationPatch(set, r.Now())
+	if err != nil {
+		return err
+	}
+	if _, err := r.Client.CoreV1().Nodes().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		if apierrors.IsNotFound(err) {
+			return fmt.Errorf("node %s is gone", name)
+		}
+		return fmt.Errorf("annotate node %s: %w", name, err)
+	}
+	return nil
+}
+
+func (r *Runner) printf(format string, a ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintf(r.Out, format, a...)
+}
+
+func (r *Runner) nodef(s step, node, format string, a ...any) {
+	r.printf("[%s %s] %s\n", s.stage, node, fmt.Sprintf(format, a...))
+}
+
+// describeFindings summarises blocking findings in one line.
+func describeFindings(fs []reports.Finding) string {
+	parts := make([]string, 0, len(fs))
+	for _, f := range fs {
+		parts = append(parts, f.Check+": "+f.Message)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "; ")
+}
+
+// prefixWriter prefixes every line with the node it is about, writing
+// whole lines. Its buffer and the underlying writer are guarded by one
+// mutex shared with every other writer to the same stream: the drain
+// writes from one goroutine per pod, and workers run in parallel.
+type prefixWriter struct {
+	mu     *sync.Mutex
+	w      io.Writer
+	prefix string
+	buf    []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		line := string(p.buf[:i+1])
+		p.buf = p.buf[i+1:]
+		if _, err := io.WriteString(p.w, p.prefix+line); err != nil {
+			return len(b), err
+		}
+	}
+}
+
+// Flush writes a last line that had no newline.
+func (p *prefixWriter) Flush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.buf) > 0 {
+		_, _ = io.WriteString(p.w, p.prefix+string(p.buf)+"\n")
+		p.buf = nil
+	}
+}
