@@ -134,3 +134,51 @@ func asStrings(v any) []string {
 	}
 	return out
 }
+
+func TestExecutorRBACOptInWithoutSecrets(t *testing.T) {
+	for _, d := range helmTemplate(t) {
+		name, _ := d["metadata"].(map[string]any)["name"].(string)
+		if strings.Contains(name, "executor") {
+			t.Errorf("executor RBAC %s %s rendered by default", d["kind"], name)
+		}
+	}
+	docs := helmTemplate(t, "--set", "rbac.executor=true")
+	var roles int
+	for _, d := range docs {
+		if d["kind"] != "ClusterRole" && d["kind"] != "Role" {
+			continue
+		}
+		name, _ := d["metadata"].(map[string]any)["name"].(string)
+		if !strings.Contains(name, "executor") {
+			continue
+		}
+		roles++
+		rules, _ := d["rules"].([]any)
+		for _, r := range rules {
+			rule := r.(map[string]any)
+			for _, res := range asStrings(rule["resources"]) {
+				if res == "secrets" || res == "configmaps" || res == "*" {
+					t.Errorf("%s grants %s", name, res)
+				}
+				if res == "pods" {
+					for _, v := range asStrings(rule["verbs"]) {
+						if v == "delete" || v == "deletecollection" || v == "*" {
+							t.Errorf("%s may %s pods: the executor evicts, never deletes", name, v)
+						}
+					}
+				}
+			}
+			for _, v := range asStrings(rule["verbs"]) {
+				if v == "*" {
+					t.Errorf("%s grants every verb: %v", name, rule)
+				}
+			}
+		}
+		if d["kind"] == "Role" && d["metadata"].(map[string]any)["namespace"] != "kube-system" {
+			t.Errorf("executor lock Role in %v, want kube-system", d["metadata"].(map[string]any)["namespace"])
+		}
+	}
+	if roles != 2 {
+		t.Errorf("rbac.executor=true rendered %d executor roles, want a ClusterRole and the lock Role", roles)
+	}
+}
