@@ -570,8 +570,7 @@ func (r *Runner) blockingPDBs(ctx context.Context, node string) string {
 		return ""
 	}
 	pdbs := map[string][]policyv1.PodDisruptionBudget{}
-	var out []string
-	seen := map[string]bool{}
+	blocked := map[string][]string{} // PDB -> pods it keeps on the node
 	for i := range pods.Items {
 		pod := &pods.Items[i]
 		if !inventory.Evictable(pod) {
@@ -592,12 +591,13 @@ func (r *Runner) blockingPDBs(ctx context.Context, node string) string {
 				continue
 			}
 			key := pdb.Namespace + "/" + pdb.Name
-			msg := fmt.Sprintf("PodDisruptionBudget %s allows 0 disruptions and blocked eviction of pod %s/%s", key, pod.Namespace, pod.Name)
-			if !seen[msg] {
-				seen[msg] = true
-				out = append(out, msg)
-			}
+			blocked[key] = append(blocked[key], pod.Namespace+"/"+pod.Name)
 		}
+	}
+	var out []string
+	for key, ps := range blocked {
+		sort.Strings(ps)
+		out = append(out, fmt.Sprintf("PodDisruptionBudget %s allows 0 disruptions and blocked eviction of pod(s) %s", key, strings.Join(ps, ", ")))
 	}
 	sort.Strings(out)
 	return strings.Join(out, "; ")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -116,6 +117,7 @@ func TestAnnotationPatch(t *testing.T) {
 
 // fakeDriver records what it was asked to do and moves the kubelet.
 type fakeDriver struct {
+	mu      sync.Mutex
 	client  *fake.Clientset
 	calls   []string
 	failFor string
@@ -127,7 +129,9 @@ func (d *fakeDriver) EtcdBackup(ctx context.Context) error {
 }
 
 func (d *fakeDriver) Upgrade(ctx context.Context, n *corev1.Node, target string) error {
+	d.mu.Lock()
 	d.calls = append(d.calls, string(StageOf(ctx))+"/"+n.Name)
+	d.mu.Unlock()
 	if n.Name == d.failFor {
 		return errors.New("boom")
 	}
@@ -275,5 +279,26 @@ func TestRetag(t *testing.T) {
 		if got := retag(in, "v1.37.0"); got != want {
 			t.Errorf("retag(%s) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+func TestRunWorkersMaxUnavailableAtATime(t *testing.T) {
+	cs := fake.NewClientset(liveNode("cp-1", "v1.37.0", nil, false),
+		liveNode("w-1", "v1.36.3", nil, false), liveNode("w-2", "v1.36.3", nil, false), liveNode("w-3", "v1.36.3", nil, false))
+	d := &fakeDriver{client: cs}
+	r, out := newTestRunner(t, cs, d, noFindings)
+	r.MaxUnavailable = 2
+	res, err := r.Run(context.Background(), plan("w-1", "w-2", "w-3"), mustTarget(t, "v1.37"))
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	var done int
+	for _, o := range res.Outcomes {
+		if o.Result == "done" {
+			done++
+		}
+	}
+	if done != 3 || len(d.calls) != 4 {
+		t.Errorf("done %d, driver calls %v", done, d.calls)
 	}
 }
