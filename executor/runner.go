@@ -445,7 +445,8 @@ func (r *Runner) advance(ctx context.Context, s step, target Target, phase Phase
 			}
 			r.nodef(s, name, "uncordoned")
 		} else if node.Spec.Unschedulable {
-			r.nodef(s, name, "left cordoned: it was cordoned before upgate reached it")
+			// Only a cordon upgate recorded as its own is lifted.
+			r.nodef(s, name, "left cordoned: it was cordoned before upgate reached it (no upgate.dev/cordoned-by=upgate)")
 		}
 		if r.Validate != nil {
 			findings, err := r.Validate(ctx, name)

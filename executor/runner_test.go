@@ -302,3 +302,39 @@ func TestRunWorkersMaxUnavailableAtATime(t *testing.T) {
 		t.Errorf("done %d, driver calls %v", done, d.calls)
 	}
 }
+
+func TestRunStopsBeforeNextNodeWhenLockLost(t *testing.T) {
+	cs := fake.NewClientset(liveNode("cp-1", "v1.36.3", nil, false), liveNode("w-1", "v1.36.3", nil, false))
+	d := &fakeDriver{client: cs}
+	r, _ := newTestRunner(t, cs, d, noFindings)
+	r.Hold = func() error { return errors.New("lost the executor lock") }
+	_, err := r.Run(context.Background(), plan("w-1"), mustTarget(t, "v1.37"))
+	if !errors.Is(err, ErrStopped) || !strings.Contains(err.Error(), "cp-1") {
+		t.Fatalf("err %v, want ErrStopped before cp-1", err)
+	}
+	if got := strings.Join(d.calls, " "); got != "backup" {
+		t.Errorf("driver calls %q, want the backup only", got)
+	}
+}
+
+func TestCommandDriver(t *testing.T) {
+	var out, errOut bytes.Buffer
+	d := &CommandDriver{Command: `echo "$UPGATE_STAGE $UPGATE_NODE $UPGATE_TARGET"; echo oops >&2; [ "$UPGATE_NODE" != bad ]`, Out: &out, ErrOut: &errOut}
+	ctx := context.WithValue(context.Background(), stageKey{}, StageWorkers)
+	if err := d.Upgrade(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w-1"}}, "v1.37"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.EtcdBackup(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := "[workers w-1] | workers w-1 v1.37\n[etcd-backup] | etcd-backup  \n"
+	if out.String() != want {
+		t.Errorf("stdout %q, want %q", out.String(), want)
+	}
+	if !strings.HasPrefix(errOut.String(), "[workers w-1] | oops\n") {
+		t.Errorf("stderr %q", errOut.String())
+	}
+	if err := d.Upgrade(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "bad"}}, "v1.37"); err == nil {
+		t.Errorf("a non-zero exit did not fail the node")
+	}
+}
