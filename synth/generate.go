@@ -475,6 +475,9 @@ func (g *gen) mirrorPods(n *nodeInfo) {
 		spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "k8s-certs", ReadOnly: true, MountPath: "/etc/kubernetes/pki"}}
 		spec.Containers[0].Command = []string{c.component, "--v=2"}
 		spec.Containers[0].Env = nil
+		// A static pod has no service account (the API server refuses a
+		// mirror pod that names one).
+		spec.ServiceAccountName, spec.DeprecatedServiceAccount = "", ""
 		owner := ownerRef("v1", "Node", n.name, string(node.UID))
 		owner.BlockOwnerDeletion = nil
 		name := c.component + "-" + n.name

@@ -224,4 +224,4 @@ func CachedFile(dir, format string, opts Options) (string, error) {
 
 // GeneratorVersion names the generator's (and writers') output in cached file names:
 // bump it whenever a change makes the same Options give other objects.
-const GeneratorVersion = 4
+const GeneratorVersion = 5
