@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
 // run executes the command line as main does and returns exit code and output.
@@ -192,5 +196,41 @@ func TestConfigExceptions(t *testing.T) {
 	}
 	if !strings.Contains(out, `"check": "path.downgrade"`) || !strings.Contains(out, `"ignored": true`) {
 		t.Errorf("ignored finding missing from report:\n%s", out)
+	}
+}
+
+func TestRunSettingsComeFromTheOneConfig(t *testing.T) {
+	cmd := NewRootCommand("upgate", genericiooptions.IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: io.Discard})
+	run, _, err := cmd.Find([]string{"run"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "upgate.yaml")
+	if err := os.WriteFile(file, []byte("driver: command\ndriver-command: echo hi\ndrain-timeout: 2m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("UPGATE_DRAIN_TIMEOUT", "90s")
+	if err := run.Flags().Parse([]string{"--lock-namespace", "ops"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(run, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Driver != "command" || cfg.DriverCommand != "echo hi" {
+		t.Errorf("driver from the file: %q %q", cfg.Driver, cfg.DriverCommand)
+	}
+	if cfg.DrainTimeout != 90*time.Second {
+		t.Errorf("drain-timeout = %v, want the environment's 90s over the file's 2m", cfg.DrainTimeout)
+	}
+	if cfg.GateWait != 30*time.Second {
+		t.Errorf("gate-wait = %v, want the flag default 30s", cfg.GateWait)
+	}
+	if cfg.LockNamespace != "ops" {
+		t.Errorf("lock-namespace = %q, want the flag's ops", cfg.LockNamespace)
+	}
+	if err := validateRun(&Config{Driver: "ssh", LockNamespace: "x"}); ExitCode(err) != ExitBadInput {
+		t.Errorf("unknown driver: %v", err)
 	}
 }

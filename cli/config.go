@@ -43,6 +43,12 @@ type Config struct {
 	Mode           string
 	PartialOK      bool
 	MaxUnavailable int
+	Driver         string
+	DriverCommand  string
+	DrainTimeout   time.Duration
+	ReadyTimeout   time.Duration
+	GateWait       time.Duration
+	LockNamespace  string
 
 	// Service settings.
 	Listen   string
@@ -95,14 +101,22 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 		Mode:               v.GetString("mode"),
 		PartialOK:          v.GetBool("partial-ok"),
 		MaxUnavailable:     v.GetInt("max-unavailable"),
+		Driver:             v.GetString("driver"),
+		DriverCommand:      v.GetString("driver-command"),
+		LockNamespace:      v.GetString("lock-namespace"),
 		Listen:             v.GetString("listen"),
 	}
 	var err error
 	if c.Timeout, err = duration(v, "timeout"); err != nil {
 		return nil, err
 	}
-	if c.Interval, err = duration(v, "interval"); err != nil {
-		return nil, err
+	for key, d := range map[string]*time.Duration{
+		"interval": &c.Interval, "drain-timeout": &c.DrainTimeout,
+		"ready-timeout": &c.ReadyTimeout, "gate-wait": &c.GateWait,
+	} {
+		if *d, err = duration(v, key); err != nil {
+			return nil, err
+		}
 	}
 	if v.IsSet("exceptions") {
 		if err := v.UnmarshalKey("exceptions", &c.Exceptions); err != nil {
@@ -158,9 +172,7 @@ func stringSlice(v *viper.Viper, key string) []string {
 }
 
 func duration(v *viper.Viper, key string) (time.Duration, error) {
-	if !v.IsSet(key) {
-		return 0, nil
-	}
+	// GetString falls back to the flag's default, which IsSet ignores.
 	s := v.GetString(key)
 	if s == "" {
 		return 0, nil

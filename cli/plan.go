@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 
 	"github.com/spf13/cobra"
 
@@ -31,19 +32,10 @@ a cluster or runtime failure.`,
 			if cfg.Format != "text" && cfg.Format != "json" {
 				return usageErrorf("--format: plan prints text or json, not %q", cfg.Format)
 			}
-			ev, err := a.evaluate(cmd.Context(), cfg, reports.PhasePreflight)
+			_, p, err := a.plan(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
-			// A skipped minor is what the plan's hops answer: it does not
-			// block the plan the way it blocks a direct upgrade.
-			var findings []reports.Finding
-			for _, f := range ev.result.Findings {
-				if f.Check != "path.minor-skip" {
-					findings = append(findings, f)
-				}
-			}
-			p := executor.NewPlan(ev.inv, ev.current, ev.target, targetString(cfg.Target, ev.target), findings)
 			var buf bytes.Buffer
 			if cfg.Format == "json" {
 				err = p.WriteJSON(&buf)
@@ -64,4 +56,21 @@ a cluster or runtime failure.`,
 	}
 	addCheckFlags(cmd.Flags())
 	return cmd
+}
+
+// plan evaluates the policies and orders the upgrade. A skipped minor is
+// what the plan's hops answer: it does not block the plan the way it
+// blocks a direct upgrade.
+func (a *app) plan(ctx context.Context, cfg *Config) (*evaluation, *executor.Plan, error) {
+	ev, err := a.evaluate(ctx, cfg, reports.PhasePreflight)
+	if err != nil {
+		return nil, nil, err
+	}
+	var findings []reports.Finding
+	for _, f := range ev.result.Findings {
+		if f.Check != "path.minor-skip" {
+			findings = append(findings, f)
+		}
+	}
+	return ev, executor.NewPlan(ev.inv, ev.current, ev.target, targetString(cfg.Target, ev.target), findings), nil
 }

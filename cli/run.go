@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
-	"github.com/spf13/viper"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/upgate-dev/upgate/executor"
@@ -75,11 +73,10 @@ locked.`,
 			if err != nil {
 				return err
 			}
-			rs, err := loadRunSettings(cmd, a.configFile)
-			if err != nil {
+			if err := validateRun(cfg); err != nil {
 				return err
 			}
-			return a.run(cmd.Context(), cfg, rs)
+			return a.run(cmd.Context(), cfg)
 		},
 	}
 	addCheckFlags(cmd.Flags())
@@ -96,72 +93,27 @@ locked.`,
 	return cmd
 }
 
-// runSettings are the settings only `run` has, resolved with the same
-// precedence as Config: flag, UPGATE_* environment, config file, default.
-type runSettings struct {
-	Driver        string
-	DriverCommand string
-	DrainTimeout  time.Duration
-	ReadyTimeout  time.Duration
-	GateWait      time.Duration
-	LockNamespace string
-}
-
-func loadRunSettings(cmd *cobra.Command, configFile string) (*runSettings, error) {
-	v := viper.New()
-	v.SetEnvPrefix(EnvPrefix)
-	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
-	v.AutomaticEnv()
-	var bindErr error
-	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		if err := v.BindPFlag(f.Name, f); err != nil && bindErr == nil {
-			bindErr = err
-		}
-	})
-	if bindErr != nil {
-		return nil, bindErr
-	}
-	if configFile != "" {
-		v.SetConfigFile(configFile)
-		v.SetConfigType("yaml")
-		if err := v.ReadInConfig(); err != nil {
-			return nil, usageErrorf("config file %s: %s", configFile, oneLine(err))
-		}
-	}
-	rs := &runSettings{
-		Driver:        v.GetString("driver"),
-		DriverCommand: v.GetString("driver-command"),
-		LockNamespace: v.GetString("lock-namespace"),
-	}
-	var err error
-	if rs.DrainTimeout, err = duration(v, "drain-timeout"); err != nil {
-		return nil, err
-	}
-	if rs.ReadyTimeout, err = duration(v, "ready-timeout"); err != nil {
-		return nil, err
-	}
-	if rs.GateWait, err = duration(v, "gate-wait"); err != nil {
-		return nil, err
-	}
-	switch rs.Driver {
+// validateRun checks the settings only `run` reads.
+func validateRun(cfg *Config) error {
+	switch cfg.Driver {
 	case "", "kwok":
-		if rs.DriverCommand != "" {
-			return nil, usageErrorf("--driver-command needs --driver command")
+		if cfg.DriverCommand != "" {
+			return usageErrorf("--driver-command needs --driver command")
 		}
 	case "command":
-		if strings.TrimSpace(rs.DriverCommand) == "" {
-			return nil, usageErrorf("--driver command needs --driver-command 'CMD'")
+		if strings.TrimSpace(cfg.DriverCommand) == "" {
+			return usageErrorf("--driver command needs --driver-command 'CMD'")
 		}
 	default:
-		return nil, usageErrorf("--driver: %q is not kwok or command", rs.Driver)
+		return usageErrorf("--driver: %q is not kwok or command", cfg.Driver)
 	}
-	if rs.LockNamespace == "" {
-		return nil, usageErrorf("--lock-namespace must not be empty")
+	if cfg.LockNamespace == "" {
+		return usageErrorf("--lock-namespace must not be empty")
 	}
-	return rs, nil
+	return nil
 }
 
-func (a *app) run(ctx context.Context, cfg *Config, rs *runSettings) error {
+func (a *app) run(ctx context.Context, cfg *Config) error {
 	switch cfg.Mode {
 	case "online":
 	case "offline":
@@ -174,18 +126,11 @@ func (a *app) run(ctx context.Context, cfg *Config, rs *runSettings) error {
 	if len(cfg.From) > 0 && !cfg.DryRun {
 		return usageErrorf("--from reads files: it goes with --dry-run only, a run acts on the live cluster")
 	}
-	ev, err := a.evaluate(ctx, cfg, reports.PhasePreflight)
+	ev, p, err := a.plan(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	var findings []reports.Finding
-	for _, f := range ev.result.Findings {
-		if f.Check != "path.minor-skip" {
-			findings = append(findings, f)
-		}
-	}
-	label := targetString(cfg.Target, ev.target)
-	p := executor.NewPlan(ev.inv, ev.current, ev.target, label, findings)
+	label := p.TargetVersion
 	if cfg.PartialOK {
 		if err := executor.RefusePartial(p); err != nil {
 			return usageError(err)
@@ -205,7 +150,7 @@ func (a *app) run(ctx context.Context, cfg *Config, rs *runSettings) error {
 		_, err = fmt.Fprintln(a.streams.Out, "Dry run: nothing was changed.")
 		return err
 	}
-	if rs.Driver == "" {
+	if cfg.Driver == "" {
 		return runtimeErrorf("no node upgrade driver is configured: nothing was changed (pass --driver kwok or --driver command --driver-command CMD, or use --dry-run to see the steps)")
 	}
 	target, err := executor.ParseTarget(label)
@@ -225,7 +170,7 @@ func (a *app) run(ctx context.Context, cfg *Config, rs *runSettings) error {
 		return runtimeErrorf("cannot reach a cluster: %s", oneLine(err))
 	}
 
-	lock := &executor.Lock{Client: client, Namespace: rs.LockNamespace}
+	lock := &executor.Lock{Client: client, Namespace: cfg.LockNamespace}
 	if err := lock.Acquire(ctx); err != nil {
 		return runtimeErrorf("%s", oneLine(err))
 	}
@@ -233,17 +178,17 @@ func (a *app) run(ctx context.Context, cfg *Config, rs *runSettings) error {
 	fmt.Fprintf(a.streams.Out, "Holding the executor lock (Lease %s/%s) as %s.\n", lock.Namespace, lock.Name, lock.Identity)
 
 	var driver executor.Driver
-	switch rs.Driver {
+	switch cfg.Driver {
 	case "kwok":
 		driver = &executor.KwokDriver{Client: client, Out: a.streams.Out}
 	case "command":
-		driver = &executor.CommandDriver{Command: rs.DriverCommand, Out: a.streams.Out, ErrOut: a.streams.ErrOut}
+		driver = &executor.CommandDriver{Command: cfg.DriverCommand, Out: a.streams.Out, ErrOut: a.streams.ErrOut}
 	}
 	g := &liveGate{a: a, cfg: cfg, engine: ev.engine, baseline: ev.inv}
 	runner, err := executor.NewRunner(&executor.Runner{
 		Client: client, Out: a.streams.Out, ErrOut: a.streams.ErrOut,
 		Driver: driver, Gate: g.gate, Validate: g.validate, Hold: lock.Held,
-		DrainTimeout: rs.DrainTimeout, ReadyTimeout: rs.ReadyTimeout, GateWait: rs.GateWait,
+		DrainTimeout: cfg.DrainTimeout, ReadyTimeout: cfg.ReadyTimeout, GateWait: cfg.GateWait,
 		MaxUnavailable: cfg.MaxUnavailable, PartialOK: cfg.PartialOK,
 		// Ignoring the safety checks (or an offline upgrade) accepts that
 		// emptyDir data goes with its pod; unmanaged pods are never deleted.
