@@ -274,8 +274,10 @@ func (d *decoder) jsonDocument(source string, sc *scanner) (int, error) {
 		}
 	}
 
-	if streamed != nil {
-		n, err := streamed.finish()
+	// finish waits for the items' pipeline and counts the document's
+	// objects; a snapshot's head (read after its items) is applied last.
+	finish := func(p *pipeline) (int, error) {
+		n, err := p.finish()
 		if err != nil {
 			return 0, err
 		}
@@ -290,6 +292,9 @@ func (d *decoder) jsonDocument(source string, sc *scanner) (int, error) {
 		}
 		return n, nil
 	}
+	if streamed != nil {
+		return finish(streamed)
+	}
 	if hasItems {
 		if p := d.itemPipeline(source, apiVersion, kind); p != nil {
 			for _, it := range items {
@@ -297,20 +302,7 @@ func (d *decoder) jsonDocument(source string, sc *scanner) (int, error) {
 					break
 				}
 			}
-			n, err := p.finish()
-			if err != nil {
-				return 0, err
-			}
-			if apiVersion == SnapshotAPIVersion && kind == SnapshotKind {
-				if err := d.snapshotHead(source, object(fields)); err != nil {
-					return 0, err
-				}
-				return n + 1, nil
-			}
-			if n == 0 {
-				return 1, nil
-			}
-			return n, nil
+			return finish(p)
 		}
 		raw, err := json.Marshal(items)
 		if err != nil {
