@@ -191,18 +191,19 @@ func (a *app) check(ctx context.Context, cfg *Config) error {
 // report builds the typed report of an evaluation, recording what it was
 // computed from so a signed "passed" cannot be replayed for other state.
 func (a *app) report(ev *evaluation, cfg *Config, phase reports.Phase) (*reports.Report, error) {
-	// The digest is hashed while the snapshot is encoded, never held: at
-	// 150,000 pods the snapshot runs to hundreds of megabytes.
-	digest, err := ev.inv.SnapshotDigest()
-	if err != nil {
-		return nil, err
-	}
 	in := reports.Input{
 		Source: "cluster", Files: ev.inv.Sources, Counts: ev.inv.Counts(),
-		VersionFrom: ev.from, SnapshotDigest: digest,
+		VersionFrom: ev.from,
 	}
+	var err error
 	if len(cfg.From) > 0 {
-		in.Source = "files"
+		// Files were hashed as they were read; encoding the state again
+		// only to hash it cost seconds at 150,000 pods.
+		in.Source, in.InputDigest = "files", ev.inv.InputDigest
+	} else if in.SnapshotDigest, err = ev.inv.SnapshotDigest(); err != nil {
+		// Live state has no file: hash its snapshot while encoding it,
+		// never holding it.
+		return nil, err
 	}
 	in.Baseline = cfg.Baseline
 	rep := reports.New(phase, kubever.Canonical(ev.current), targetString(cfg.Target, ev.target),

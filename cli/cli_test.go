@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"os"
@@ -232,5 +234,31 @@ func TestRunSettingsComeFromTheOneConfig(t *testing.T) {
 	}
 	if err := validateRun(&Config{Driver: "ssh", LockNamespace: "x"}); ExitCode(err) != ExitBadInput {
 		t.Errorf("unknown driver: %v", err)
+	}
+}
+
+func TestReportRecordsTheInputDigest(t *testing.T) {
+	_, out, stderr := run(t, "", "check", "--from", "testdata/cluster.yaml", "--target", "v1.36", "--format", "json")
+	var r struct {
+		Input struct {
+			InputDigest string `json:"inputDigest"`
+		} `json:"input"`
+		Producer struct {
+			PolicyDigest string `json:"policyDigest"`
+		} `json:"producer"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v: %s", err, stderr)
+	}
+	data, err := os.ReadFile("testdata/cluster.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	if want := "sha256:" + hex.EncodeToString(sum[:]); r.Input.InputDigest != want {
+		t.Errorf("inputDigest = %q, want the file's sha256 %q", r.Input.InputDigest, want)
+	}
+	if !strings.HasPrefix(r.Producer.PolicyDigest, "sha256:") {
+		t.Errorf("policyDigest = %q", r.Producer.PolicyDigest)
 	}
 }

@@ -25,6 +25,9 @@ type Inventory struct {
 	CollectedAt time.Time
 	// Sources names what was read: files, or the cluster's server address.
 	Sources []string
+	// InputDigest is "sha256:<hex>" of the files read (Read sets it; the
+	// sha256 of the file itself when there was one); empty for live state.
+	InputDigest string
 
 	Nodes                  []corev1.Node
 	Pods                   []corev1.Pod

@@ -3,6 +3,8 @@ package inventory
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,8 +52,23 @@ func Read(paths []string, stdin io.Reader) (*Inventory, error) {
 			}
 		}
 	}
+	inv.InputDigest = d.inputDigest()
 	inv.Sort()
 	return inv, nil
+}
+
+// inputDigest combines the digests of the inputs read: one input's digest
+// is the sha256 of its bytes (what sha256sum prints for the file); several
+// are hashed as "sha256:<hex>  <name>" lines in the order read.
+func (d *decoder) inputDigest() string {
+	if len(d.digests) == 1 {
+		return d.digests[0].sum
+	}
+	h := sha256.New()
+	for _, in := range d.digests {
+		fmt.Fprintf(h, "%s  %s\n", in.sum, in.name)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // expand lists the manifest files under p in lexical order.
@@ -94,7 +111,11 @@ type decoder struct {
 	inv *Inventory
 	// sawVersion is the file that set inv.ServerVersion, to report conflicts.
 	sawVersion string
+	// digests are the sha256 of each input read, in order.
+	digests []inputSum
 }
+
+type inputSum struct{ name, sum string }
 
 func (d *decoder) file(path string) error {
 	f, err := os.Open(path)
@@ -108,6 +129,21 @@ func (d *decoder) file(path string) error {
 // stream decodes every document of one input: multi-document YAML, one JSON
 // value, or a stream of JSON values.
 func (d *decoder) stream(name string, r io.Reader) error {
+	// Hash the input as it is read: a report names what it was computed
+	// from without encoding the state again.
+	h := sha256.New()
+	r = io.TeeReader(r, h)
+	if err := d.decodeStream(name, r); err != nil {
+		return err
+	}
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrBadInput, name, err)
+	}
+	d.digests = append(d.digests, inputSum{name, "sha256:" + hex.EncodeToString(h.Sum(nil))})
+	return nil
+}
+
+func (d *decoder) decodeStream(name string, r io.Reader) error {
 	d.inv.Sources = append(d.inv.Sources, name)
 	br := bufio.NewReaderSize(r, 256<<10)
 	if looksLikeJSON(br) {

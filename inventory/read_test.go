@@ -2,6 +2,8 @@ package inventory
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -196,5 +198,31 @@ func TestRolesAndComponents(t *testing.T) {
 	}
 	if apiservers != 2 {
 		t.Errorf("got %d kube-apiserver components, want 2", apiservers)
+	}
+}
+
+func TestInputDigest(t *testing.T) {
+	one, err := Read([]string{"testdata/list.json"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("testdata/list.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	if want := "sha256:" + hex.EncodeToString(sum[:]); one.InputDigest != want {
+		t.Errorf("one file: %s, want its sha256 %s", one.InputDigest, want)
+	}
+	two, err := Read([]string{"testdata/list.json", "testdata/multi.yaml"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	swapped, err := Read([]string{"testdata/multi.yaml", "testdata/list.json"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if two.InputDigest == one.InputDigest || two.InputDigest == swapped.InputDigest || !strings.HasPrefix(two.InputDigest, "sha256:") {
+		t.Errorf("several files must hash to their own digest, in order: %s %s %s", one.InputDigest, two.InputDigest, swapped.InputDigest)
 	}
 }

@@ -97,8 +97,12 @@ type Input struct {
 	Counts map[string]int `json:"counts"`
 	// VersionFrom says how the current version was found.
 	VersionFrom string `json:"versionFrom,omitempty"`
-	// SnapshotDigest is the sha256 of the canonical snapshot of the state.
+	// SnapshotDigest is the sha256 of the canonical snapshot of the state
+	// (live collection).
 	SnapshotDigest string `json:"snapshotDigest,omitempty"`
+	// InputDigest is the sha256 of the files read (--from): of the file
+	// itself when there was one, as sha256sum prints it.
+	InputDigest string `json:"inputDigest,omitempty"`
 	// Baseline is the --baseline a postflight report compared against, so
 	// the report (and its suggested re-run) names it.
 	Baseline string `json:"baseline,omitempty"`
