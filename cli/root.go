@@ -103,8 +103,16 @@ func (a *app) setupLogging() error {
 
 // Main runs the command line and returns the process exit code, printing a
 // failure as one line on stderr.
-func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	name := filepath.Base(args[0])
+	// A bug must not look like bad input (Go's own panic exit is 2): say
+	// so in one line and fail as a runtime failure, closed.
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "%s: internal error: %s (please report it)\n", name, strings.Join(strings.Fields(fmt.Sprint(r)), " "))
+			code = ExitRuntime
+		}
+	}()
 	root := newRootCommand(name, genericiooptions.IOStreams{In: stdin, Out: stdout, ErrOut: stderr}, shellQuote(args))
 	root.SetArgs(args[1:])
 	err := root.ExecuteContext(ctx)
