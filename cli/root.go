@@ -119,7 +119,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if err == nil {
 		return ExitPassed
 	}
-	code := ExitCode(err)
+	code = ExitCode(err)
 	if isCobraUsage(err) {
 		code = ExitBadInput
 	}
