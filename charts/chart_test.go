@@ -3,40 +3,18 @@
 package charts
 
 import (
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
-)
 
-// tool finds an independent CLI: on PATH, or in the project's tools cache.
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	cache := os.Getenv("UPGATE_CACHE")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache", "upgate")
-	}
-	p := filepath.Join(cache, "tools", name)
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	if testing.Short() {
-		t.Skipf("%s not installed (run hack/tools.sh)", name)
-	}
-	t.Fatalf("%s not installed: run hack/tools.sh (make test does)", name)
-	return ""
-}
+	"github.com/upgate-dev/upgate/internal/tooltest"
+)
 
 func helmTemplate(t *testing.T, args ...string) []map[string]any {
 	t.Helper()
-	cmd := exec.Command(tool(t, "helm"), append([]string{"template", "rel", "upgate", "--namespace", "upgate-system"}, args...)...)
+	cmd := exec.Command(tooltest.Require(t, "helm"), append([]string{"template", "rel", "upgate", "--namespace", "upgate-system"}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("helm template %v: %v\n%s", args, err, out)
@@ -64,7 +42,7 @@ func find(docs []map[string]any, kind string) map[string]any {
 }
 
 func TestHelmLint(t *testing.T) {
-	out, err := exec.Command(tool(t, "helm"), "lint", "upgate", "--strict").CombinedOutput()
+	out, err := exec.Command(tooltest.Require(t, "helm"), "lint", "upgate", "--strict").CombinedOutput()
 	if err != nil {
 		t.Fatalf("helm lint: %v\n%s", err, out)
 	}
@@ -114,7 +92,7 @@ func TestExplicitFalseAndZeroRender(t *testing.T) {
 }
 
 func TestAlertRules(t *testing.T) {
-	out, err := exec.Command(tool(t, "promtool"), "check", "rules", "upgate/files/upgate.rules.yaml").CombinedOutput()
+	out, err := exec.Command(tooltest.Require(t, "promtool"), "check", "rules", "upgate/files/upgate.rules.yaml").CombinedOutput()
 	if err != nil {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
 	}

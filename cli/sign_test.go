@@ -6,34 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// cosignCLI finds the independent cosign that hack/tools.sh installs.
-func cosignCLI(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("cosign"); err == nil {
-		return p
-	}
-	cache := os.Getenv("UPGATE_CACHE")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache", "upgate")
-	}
-	p := filepath.Join(cache, "tools", "cosign")
-	if _, err := os.Stat(p); err != nil {
-		if testing.Short() {
-			t.Skip("cosign CLI not installed (run hack/tools.sh)")
-		}
-		t.Fatal("cosign CLI not installed: run hack/tools.sh (make test does)")
-	}
-	return p
-}
+	"github.com/upgate-dev/upgate/internal/tooltest"
+)
 
 // TestSignedReportRoundTrip signs a report through `upgate check` with a key
 // made by the real `cosign generate-key-pair`, verifies it with both
 // `cosign verify-blob` and `upgate verify`, then tampers with it.
 func TestSignedReportRoundTrip(t *testing.T) {
-	cosign := cosignCLI(t)
+	cosign := tooltest.Require(t, "cosign")
 	dir := t.TempDir()
 	t.Setenv("COSIGN_PASSWORD", "s3cret")
 	gen := exec.Command(cosign, "generate-key-pair")

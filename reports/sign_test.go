@@ -18,6 +18,8 @@ import (
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/upgate-dev/upgate/internal/tooltest"
 )
 
 const testPassword = "correct horse battery staple"
@@ -101,23 +103,15 @@ func writeReport(t *testing.T, dir string) string {
 // it: then it returns "" and callers check only our own verifier.
 func cosignCLI(t *testing.T) string {
 	t.Helper()
-	cache := os.Getenv("UPGATE_CACHE")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			t.Fatalf("no UPGATE_CACHE and no home directory: %v", err)
-		}
-		cache = filepath.Join(home, ".cache", "upgate")
+	if bin := tooltest.Lookup("cosign"); bin != "" {
+		return bin
 	}
-	bin := filepath.Join(cache, "tools", "cosign")
-	if _, err := os.Stat(bin); err != nil {
-		if testing.Short() {
-			t.Logf("cosign CLI not installed at %s: not comparing with it under -short (run hack/tools.sh)", bin)
-			return ""
-		}
-		t.Fatalf("cosign CLI not installed at %s: run hack/tools.sh (make tools) first, or use -short to skip", bin)
+	if testing.Short() {
+		t.Logf("cosign CLI not installed in %s: not comparing with it under -short (run hack/tools.sh)", tooltest.Dir())
+		return ""
 	}
-	return bin
+	t.Fatalf("cosign CLI not installed in %s: run hack/tools.sh (make tools) first, or use -short to skip", tooltest.Dir())
+	return ""
 }
 
 // runCosign runs the CLI offline with a throwaway home, so it neither reads
