@@ -103,6 +103,7 @@ func (a *app) evaluate(ctx context.Context, cfg *Config, phase reports.Phase) (*
 		if baseline, err = inventory.Read([]string{cfg.Baseline}, a.streams.In); err != nil {
 			return nil, fmt.Errorf("--baseline: %w", err)
 		}
+		baseline.RoleSelectors = cfg.RoleSelectors
 	default:
 		return nil, usageErrorf("--phase: %q is not preflight or postflight", cfg.Phase)
 	}

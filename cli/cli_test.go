@@ -262,3 +262,24 @@ func TestReportRecordsTheInputDigest(t *testing.T) {
 		t.Errorf("policyDigest = %q", r.Producer.PolicyDigest)
 	}
 }
+
+func TestRoleSelectorsFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	// Only cp-1 counts as control plane: cp-2 becomes a worker, which
+	// leaves a single control-plane node.
+	cfg := filepath.Join(dir, "roles.yaml")
+	if err := os.WriteFile(cfg, []byte("roles:\n  controlPlane: kubernetes.io/hostname=cp-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := run(t, "", "check", "--config", cfg, "--from", "testdata/cluster.yaml", "--target", "1.36", "--format", "json")
+	if code != 1 || !strings.Contains(out, `"check": "safety.single-control-plane"`) {
+		t.Errorf("exit %d (%s); want safety.single-control-plane to block:\n%s", code, stderr, out)
+	}
+	typo := filepath.Join(dir, "typo.yaml")
+	if err := os.WriteFile(typo, []byte("roles:\n  control-plane: x=y\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := run(t, "", "check", "--config", typo, "--from", "testdata/cluster.yaml", "--target", "1.36"); code != 2 || !strings.Contains(stderr, "roles") {
+		t.Errorf("misspelt role: exit %d, %q; want 2 naming roles", code, stderr)
+	}
+}

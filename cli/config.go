@@ -7,10 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/policies"
 )
 
@@ -37,6 +39,10 @@ type Config struct {
 	EmbedSnapshot      bool
 	// Exceptions come from the config file only: they need selectors.
 	Exceptions []policies.Exception
+	// RoleSelectors override how node roles are derived (config file
+	// only, key roles: controlPlane, etcd, ingress, storage, each a label
+	// selector as kubectl -l takes it).
+	RoleSelectors inventory.RoleSelectors
 
 	// Executor settings.
 	DryRun         bool
@@ -56,7 +62,7 @@ type Config struct {
 }
 
 // configFileOnly are keys the file may hold that no flag sets.
-var configFileOnly = []string{"exceptions"}
+var configFileOnly = []string{"exceptions", "roles"}
 
 // loadConfig resolves cmd's flags with the environment and the config file.
 // A flag the user set wins; then UPGATE_<FLAG>; then the file; then the
@@ -116,6 +122,21 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 	} {
 		if *d, err = duration(v, key); err != nil {
 			return nil, err
+		}
+	}
+	if v.IsSet("roles") {
+		var r struct {
+			ControlPlane string `mapstructure:"controlPlane"`
+			Etcd         string `mapstructure:"etcd"`
+			Ingress      string `mapstructure:"ingress"`
+			Storage      string `mapstructure:"storage"`
+		}
+		// A misspelt role must not silently keep the default rule.
+		if err := v.UnmarshalKey("roles", &r, func(c *mapstructure.DecoderConfig) { c.ErrorUnused = true }); err != nil {
+			return nil, usageErrorf("config file %s: roles: %s (keys: controlPlane, etcd, ingress, storage)", configFile, oneLine(err))
+		}
+		if c.RoleSelectors, err = inventory.ParseRoleSelectors(r.ControlPlane, r.Etcd, r.Ingress, r.Storage); err != nil {
+			return nil, usageErrorf("config file %s: %s", configFile, oneLine(err))
 		}
 	}
 	if v.IsSet("exceptions") {

@@ -14,7 +14,12 @@ import (
 // when given, else the live cluster through kubectl's connection flags.
 func (a *app) loadState(ctx context.Context, cfg *Config) (*inventory.Inventory, error) {
 	if len(cfg.From) > 0 {
-		return inventory.Read(cfg.From, a.streams.In)
+		inv, err := inventory.Read(cfg.From, a.streams.In)
+		if err != nil {
+			return nil, err
+		}
+		inv.RoleSelectors = cfg.RoleSelectors
+		return inv, nil
 	}
 	return a.collect(ctx, cfg)
 }
@@ -41,6 +46,7 @@ func (a *app) collect(ctx context.Context, cfg *Config) (*inventory.Inventory, e
 	if err != nil {
 		return nil, err
 	}
+	inv.RoleSelectors = cfg.RoleSelectors
 	a.log.Debug("collected cluster state", "seconds", time.Since(start).Seconds(), "nodes", len(inv.Nodes), "pods", len(inv.Pods))
 	return inv, nil
 }

@@ -56,6 +56,9 @@ type Inventory struct {
 	// Others counts objects of kinds no check reads, by kind; only their
 	// API versions are kept.
 	Others map[string]int
+	// RoleSelectors, when set from the config, override how NodeRoles
+	// derives roles. They are settings, not state: snapshots omit them.
+	RoleSelectors RoleSelectors
 	// Unreadable names resources that could not be read. A check run on an
 	// inventory with unreadable resources must not pass (fail closed).
 	Unreadable []string

@@ -226,3 +226,30 @@ func TestInputDigest(t *testing.T) {
 		t.Errorf("several files must hash to their own digest, in order: %s %s %s", one.InputDigest, two.InputDigest, swapped.InputDigest)
 	}
 }
+
+func TestRoleSelectorsOverrideDerivation(t *testing.T) {
+	inv, err := Read([]string{"testdata/list.json"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// cp-2 is a control-plane node only by the kube-apiserver pod it hosts;
+	// a selector makes the role exactly the nodes it matches.
+	if !inv.NodeRoles()["cp-2"].ControlPlane {
+		t.Fatal("cp-2 should be derived as control plane")
+	}
+	rs, err := ParseRoleSelectors("node-role.kubernetes.io/control-plane", "", "kubernetes.io/hostname=cp-2", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv.RoleSelectors = rs
+	roles := inv.NodeRoles()
+	if !roles["cp-1"].ControlPlane || roles["cp-2"].ControlPlane || !roles["cp-2"].Worker {
+		t.Errorf("with a control-plane selector, cp-2 is a worker: %+v", roles)
+	}
+	if roles["cp-2"].Ingress {
+		t.Errorf("cp-2 has no hostname label, so it is no ingress node: %+v", roles["cp-2"])
+	}
+	if _, err := ParseRoleSelectors("a in (", "", "", ""); !errors.Is(err, ErrBadInput) {
+		t.Errorf("bad selector: %v", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/version"
 
 	"github.com/upgate-dev/upgate/kubever"
@@ -58,11 +59,42 @@ type Component struct {
 // Known reports whether the component's version could be read.
 func (c Component) Known() bool { return c.Version != nil }
 
+// RoleSelectors override how roles are derived (the contract's "selectors
+// in config"): a nil selector keeps the default rule for its role; a set
+// one makes the role exactly the nodes whose labels it matches.
+type RoleSelectors struct {
+	ControlPlane, Etcd, Ingress, Storage labels.Selector
+}
+
+// ParseRoleSelectors reads label selectors as kubectl -l writes them; an
+// empty string leaves that role's default rule.
+func ParseRoleSelectors(controlPlane, etcd, ingress, storage string) (RoleSelectors, error) {
+	var rs RoleSelectors
+	for _, f := range []struct {
+		name, in string
+		out      *labels.Selector
+	}{
+		{"controlPlane", controlPlane, &rs.ControlPlane}, {"etcd", etcd, &rs.Etcd},
+		{"ingress", ingress, &rs.Ingress}, {"storage", storage, &rs.Storage},
+	} {
+		if f.in == "" {
+			continue
+		}
+		s, err := labels.Parse(f.in)
+		if err != nil {
+			return RoleSelectors{}, fmt.Errorf("%w: role selector %s: %v", ErrBadInput, f.name, err)
+		}
+		*f.out = s
+	}
+	return rs, nil
+}
+
 // NodeRoles derives every node's roles: labels first, then the control-plane
 // and etcd pods it hosts. A node that is neither control plane nor etcd is a
 // worker.
 func (inv *Inventory) NodeRoles() map[string]Roles {
 	roles := make(map[string]Roles, len(inv.Nodes))
+	sel := inv.RoleSelectors
 	for _, n := range inv.Nodes {
 		r := Roles{}
 		_, cp := n.Labels[LabelControlPlane]
@@ -71,6 +103,15 @@ func (inv *Inventory) NodeRoles() map[string]Roles {
 		_, r.Ingress = n.Labels[LabelIngress]
 		_, r.Storage = n.Labels[LabelStorage]
 		r.ControlPlane, r.Etcd = cp || master, etcd
+		set := labels.Set(n.Labels)
+		for _, o := range []struct {
+			sel  labels.Selector
+			role *bool
+		}{{sel.ControlPlane, &r.ControlPlane}, {sel.Etcd, &r.Etcd}, {sel.Ingress, &r.Ingress}, {sel.Storage, &r.Storage}} {
+			if o.sel != nil {
+				*o.role = o.sel.Matches(set)
+			}
+		}
 		roles[n.Name] = r
 	}
 	for i := range inv.Pods {
@@ -82,11 +123,13 @@ func (inv *Inventory) NodeRoles() map[string]Roles {
 		if !ok {
 			continue
 		}
+		// A selector from the config is the whole rule for its role: the
+		// pods a node hosts only add roles no selector decides.
 		switch p.Labels["component"] {
 		case ComponentAPIServer:
-			r.ControlPlane = true
+			r.ControlPlane = r.ControlPlane || sel.ControlPlane == nil
 		case ComponentEtcd:
-			r.Etcd = true
+			r.Etcd = r.Etcd || sel.Etcd == nil
 		}
 		roles[p.Spec.NodeName] = r
 	}
