@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,8 +25,17 @@ func TestServeExportsTheGate(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(upgateBin, "serve", "--target", target, "--listen", addr, "--interval", "5s")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	// Sign the served reports with a key the stock cosign CLI made.
+	keys := t.TempDir()
+	gen := exec.Command("cosign", "generate-key-pair")
+	gen.Dir = keys
+	gen.Env = append(os.Environ(), "COSIGN_PASSWORD=e2e")
+	if out, err := gen.CombinedOutput(); err != nil {
+		t.Fatalf("cosign generate-key-pair: %v\n%s", err, out)
+	}
+	cmd := exec.Command(upgateBin, "serve", "--target", target, "--listen", addr, "--interval", "5s",
+		"--sign-key", filepath.Join(keys, "cosign.key"))
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "COSIGN_PASSWORD=e2e")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -76,6 +86,32 @@ func TestServeExportsTheGate(t *testing.T) {
 	code, body := get("/report")
 	if code != http.StatusOK || !strings.Contains(body, `"verdict": "blocked"`) {
 		t.Errorf("/report = %d %s", code, firstLines(body, 5))
+	}
+	// The pair must match: fetch the signature of the report just fetched
+	// (the loop may have replaced both in between; then fetch again).
+	for try := 0; ; try++ {
+		_, sig := get("/report.sig")
+		_, again := get("/report")
+		if again != body && try < 3 {
+			body = again
+			continue
+		}
+		report := filepath.Join(keys, "report.json")
+		if err := os.WriteFile(report, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(report+".sig", []byte(sig), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		pub := filepath.Join(keys, "cosign.pub")
+		if out, err := exec.Command("cosign", "verify-blob", "--key", pub, "--signature", report+".sig",
+			"--insecure-ignore-tlog=true", report).CombinedOutput(); err != nil {
+			t.Errorf("cosign verify-blob rejects the served report: %v\n%s", err, out)
+		}
+		if code, _, stderr := upgate(t, "verify", report, "--key", pub); code != 0 {
+			t.Errorf("upgate verify of the served report: exit %d %s", code, stderr)
+		}
+		break
 	}
 }
 

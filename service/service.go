@@ -4,9 +4,10 @@
 package service
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -32,6 +33,10 @@ type Options struct {
 	// jittered by up to 10% so replicas do not hit the API server together.
 	Interval time.Duration
 	Log      *slog.Logger
+	// Sign, when set, signs the exact bytes /report serves; /report.sig
+	// serves the signature (cosign's base64 format). A report that cannot
+	// be signed is not served: the check counts as failed.
+	Sign func(data []byte) (string, error)
 }
 
 // Server runs checks and serves their outcome.
@@ -43,6 +48,8 @@ type Server struct {
 
 	mu      sync.RWMutex
 	latest  *reports.Report
+	body    []byte // latest rendered as JSON, the bytes /report serves
+	sig     string // signature over body, when signing
 	lastErr error
 }
 
@@ -71,6 +78,11 @@ func New(eval EvaluateFunc, opts Options) (*Server, error) {
 func (s *Server) RunOnce(ctx context.Context) {
 	start := time.Now()
 	rep, err := s.eval(ctx)
+	var body []byte
+	var sig string
+	if err == nil {
+		body, sig, err = s.render(rep)
+	}
 	s.metrics.duration.Observe(time.Since(start).Seconds())
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -81,7 +93,7 @@ func (s *Server) RunOnce(ctx context.Context) {
 		s.opts.Log.Error("check failed", "err", err)
 		return
 	}
-	s.latest = rep
+	s.latest, s.body, s.sig = rep, body, sig
 	s.metrics.record(rep)
 	s.opts.Log.Info("check done", "verdict", rep.Verdict, "block", rep.Summary.Block, "warn", rep.Summary.Warn)
 }
@@ -112,16 +124,28 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("/report", func(w http.ResponseWriter, _ *http.Request) {
 		s.mu.RLock()
-		rep := s.latest
+		body := s.body
 		s.mu.RUnlock()
-		if rep == nil {
+		if body == nil {
 			http.Error(w, "no check has completed yet", http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
+		_, _ = w.Write(body)
+	})
+	mux.HandleFunc("/report.sig", func(w http.ResponseWriter, _ *http.Request) {
+		s.mu.RLock()
+		body, sig := s.body, s.sig
+		s.mu.RUnlock()
+		switch {
+		case s.opts.Sign == nil:
+			http.Error(w, "reports are not signed: start upgate serve with --sign-key", http.StatusNotFound)
+		case body == nil:
+			http.Error(w, "no check has completed yet", http.StatusServiceUnavailable)
+		default:
+			w.Header().Set("Content-Type", "text/plain")
+			_, _ = w.Write([]byte(sig))
+		}
 	})
 	return mux
 }
@@ -146,4 +170,20 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 		defer cancel()
 		return srv.Shutdown(shutdown)
 	}
+}
+
+// render turns a report into the bytes /report serves, and signs them.
+func (s *Server) render(rep *reports.Report) ([]byte, string, error) {
+	var buf bytes.Buffer
+	if err := reports.Render(&buf, rep, reports.FormatJSON, reports.RenderOptions{}); err != nil {
+		return nil, "", err
+	}
+	if s.opts.Sign == nil {
+		return buf.Bytes(), "", nil
+	}
+	sig, err := s.opts.Sign(buf.Bytes())
+	if err != nil {
+		return nil, "", fmt.Errorf("sign the report: %w", err)
+	}
+	return buf.Bytes(), sig, nil
 }

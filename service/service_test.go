@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -66,5 +67,42 @@ func TestServerReportsChecksAndFailsClosed(t *testing.T) {
 	_, metrics = get(t, h, "/metrics")
 	if !strings.Contains(metrics, "upgate_check_up 0") || !strings.Contains(metrics, `upgate_check_runs_total{result="error"} 1`) {
 		t.Errorf("a failed check must show as down:\n%s", metrics)
+	}
+}
+
+func TestServerSignsTheBytesItServes(t *testing.T) {
+	rep := reports.New(reports.PhasePreflight, "v1.35.2", "v1.36", nil,
+		reports.Input{Source: "cluster"}, reports.Producer{UpgateVersion: "test"}, time.Unix(1700000000, 0))
+	sign := func(data []byte) (string, error) { return fmt.Sprintf("sig-of-%d-bytes", len(data)), nil }
+	s, err := New(func(context.Context) (*reports.Report, error) { return rep, nil }, Options{Sign: sign})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.RunOnce(context.Background())
+	h := s.Handler()
+	_, body := get(t, h, "/report")
+	code, sig := get(t, h, "/report.sig")
+	if code != http.StatusOK || sig != fmt.Sprintf("sig-of-%d-bytes", len(body)) {
+		t.Errorf("/report.sig = %d %q, want the signature of the %d bytes /report served", code, sig, len(body))
+	}
+
+	// Signing that fails serves no report and counts as a failed check.
+	failing, err := New(func(context.Context) (*reports.Report, error) { return rep, nil },
+		Options{Sign: func([]byte) (string, error) { return "", errors.New("key gone") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failing.RunOnce(context.Background())
+	if code, _ := get(t, failing.Handler(), "/report"); code != http.StatusServiceUnavailable {
+		t.Errorf("/report after a failed signature = %d, want 503", code)
+	}
+	if code, body := get(t, failing.Handler(), "/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "key gone") {
+		t.Errorf("/readyz = %d %q", code, body)
+	}
+	// Without signing there is no signature to fetch.
+	plain, _ := New(func(context.Context) (*reports.Report, error) { return rep, nil }, Options{})
+	plain.RunOnce(context.Background())
+	if code, _ := get(t, plain.Handler(), "/report.sig"); code != http.StatusNotFound {
+		t.Errorf("/report.sig without signing = %d, want 404", code)
 	}
 }
