@@ -30,18 +30,21 @@ the node driver, wait Ready with the kubelet at the target, uncordon,
 validate (postflight checks for that node). Stages, in order: etcd backup,
 etcd nodes, control-plane nodes, cloud-controller-manager, workers
 (--max-unavailable at a time), add-ons; a node with several roles goes
-once, in its earliest stage. The cloud-controller-manager and add-on
-stages are reported, not performed: upgrade them with your own tooling.
+once, in its earliest stage. The cloud-controller-manager stage is
+reported, not performed: upgrade it with your provider's tooling. The
+add-on stage runs after every node is done, through the driver.
 
 Drivers (--driver):
   kwok     simulate the upgrade on kwok nodes: set the node's kubelet and
            kube-proxy versions (status subresource) and, on control-plane
            nodes, the image tags of its kube-apiserver, controller-manager
-           and scheduler mirror pods. A minor target (v1.37) becomes v1.37.0.
+           and scheduler mirror pods; then the kube-proxy DaemonSet's image
+           (add-on stage). A minor target (v1.37) becomes v1.37.0.
            It has no etcd data to back up and says so.
   command  run --driver-command through /bin/sh for each node, with
            UPGATE_NODE, UPGATE_TARGET and UPGATE_STAGE set (and once with
-           UPGATE_STAGE=etcd-backup and no node, before any node); its output
+           UPGATE_STAGE=etcd-backup and no node, before any node, and once
+           with UPGATE_STAGE=addons after every node); its output
            is streamed with the node's name; a non-zero exit fails the node.
 Without --driver only --dry-run is possible.
 

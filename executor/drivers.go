@@ -27,7 +27,10 @@ type KwokDriver struct {
 	Out    io.Writer
 }
 
-var _ Driver = (*KwokDriver)(nil)
+var (
+	_ Driver        = (*KwokDriver)(nil)
+	_ AddonUpgrader = (*KwokDriver)(nil)
+)
 
 // kwokComponents are the mirror pods the kwok driver moves to the target.
 var kwokComponents = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"}
@@ -85,6 +88,42 @@ func (d *KwokDriver) Upgrade(ctx context.Context, node *corev1.Node, target stri
 	return nil
 }
 
+// UpgradeAddons sets the image tag of the kube-system kube-proxy DaemonSet
+// (label k8s-app=kube-proxy) to the target; its controller then replaces
+// the pods, which kwok runs. Other add-ons (CoreDNS) follow their own
+// versions, not Kubernetes', and are left alone.
+func (d *KwokDriver) UpgradeAddons(ctx context.Context, target string) error {
+	t, err := ParseTarget(target)
+	if err != nil {
+		return err
+	}
+	v := t.Full()
+	dss, err := d.Client.AppsV1().DaemonSets("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "k8s-app=kube-proxy"})
+	if err != nil {
+		return fmt.Errorf("list kube-proxy DaemonSets: %w", err)
+	}
+	for _, ds := range dss.Items {
+		var containers []map[string]string
+		for _, c := range ds.Spec.Template.Spec.Containers {
+			if img := retag(c.Image, v); img != c.Image {
+				containers = append(containers, map[string]string{"name": c.Name, "image": img})
+			}
+		}
+		if len(containers) == 0 {
+			continue
+		}
+		patch, err := json.Marshal(map[string]any{"spec": map[string]any{"template": map[string]any{"spec": map[string]any{"containers": containers}}}})
+		if err != nil {
+			return err
+		}
+		if _, err := d.Client.AppsV1().DaemonSets(ds.Namespace).Patch(ctx, ds.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			return fmt.Errorf("set image of DaemonSet %s/%s: %w", ds.Namespace, ds.Name, err)
+		}
+		fmt.Fprintf(d.Out, "[%s] kwok driver: DaemonSet %s/%s image tag -> %s\n", StageAddons, ds.Namespace, ds.Name, v)
+	}
+	return nil
+}
+
 // retag replaces an image's tag (a registry port is not a tag; a digest
 // reference is left alone).
 func retag(image, tag string) string {
@@ -110,7 +149,15 @@ type CommandDriver struct {
 	mu sync.Mutex
 }
 
-var _ Driver = (*CommandDriver)(nil)
+var (
+	_ Driver        = (*CommandDriver)(nil)
+	_ AddonUpgrader = (*CommandDriver)(nil)
+)
+
+// UpgradeAddons runs the command once with UPGATE_STAGE=addons and no node.
+func (d *CommandDriver) UpgradeAddons(ctx context.Context, target string) error {
+	return d.run(ctx, "", target, StageAddons)
+}
 
 // EtcdBackup runs the command with UPGATE_STAGE=etcd-backup and no node.
 func (d *CommandDriver) EtcdBackup(ctx context.Context) error {

@@ -34,6 +34,13 @@ type Driver interface {
 	Upgrade(ctx context.Context, node *corev1.Node, target string) error
 }
 
+// AddonUpgrader is a Driver that also upgrades the cluster add-ons (the
+// last stage, after every node). A driver without it leaves add-ons to
+// the operator's own tooling, and the run says so.
+type AddonUpgrader interface {
+	UpgradeAddons(ctx context.Context, target string) error
+}
+
 // GateFunc evaluates the policies for one node and returns the blocking
 // findings about it (and those about no node that block the whole run).
 type GateFunc func(ctx context.Context, node string) ([]reports.Finding, error)
@@ -50,6 +57,9 @@ var (
 	// ErrStopped: the lock was lost or the run was cancelled; the run
 	// stopped before the next node.
 	ErrStopped = errors.New("run stopped")
+	// ErrAddonsFailed: every node is done, but the driver could not
+	// upgrade the add-ons.
+	ErrAddonsFailed = errors.New("add-on upgrade failed")
 )
 
 // Defaults of the Runner's zero values.
@@ -282,6 +292,12 @@ func (r *Runner) Run(ctx context.Context, p *Plan, target Target) (*Result, erro
 	r.printf("[%s] %s\n", StageCloudCtrl, "not handled by the node driver: upgrade the cloud-controller-manager to "+target.Label+" before new nodes join (check addon.ccm-behind-target)")
 	if err := r.runWorkers(ctx, workers, target, res); err != nil {
 		return res, err
+	}
+	if au, ok := r.Driver.(AddonUpgrader); ok {
+		if err := au.UpgradeAddons(context.WithValue(ctx, stageKey{}, StageAddons), target.Label); err != nil {
+			return res, fmt.Errorf("%w: %v", ErrAddonsFailed, err)
+		}
+		return res, nil
 	}
 	r.printf("[%s] %s\n", StageAddons, "not handled by the node driver: upgrade kube-proxy, CoreDNS and other add-ons to match "+target.Label+" with your add-on tooling")
 	return res, nil
