@@ -327,7 +327,10 @@ func TestCommandDriver(t *testing.T) {
 	if err := d.EtcdBackup(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	want := "[workers w-1] | workers w-1 v1.37\n[etcd-backup] | etcd-backup  \n"
+	if err := d.UpgradeAddons(context.Background(), "v1.37"); err != nil {
+		t.Fatal(err)
+	}
+	want := "[workers w-1] | workers w-1 v1.37\n[etcd-backup] | etcd-backup  \n[addons] | addons  v1.37\n"
 	if out.String() != want {
 		t.Errorf("stdout %q, want %q", out.String(), want)
 	}
