@@ -8,6 +8,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"k8s.io/apimachinery/pkg/util/version"
 
+	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
 )
 
@@ -163,3 +164,19 @@ func (f *fields) term(k string, v *ast.Term) {
 }
 
 func (f fields) obj() *ast.Term { return ast.ObjectTerm(f...) }
+
+// componentTerm renders a component instance for Rego: name, node, pod,
+// the raw version text, and the parsed version only when it could be read
+// (a rule must never compare a guess).
+func componentTerm(c inventory.Component) *ast.Term {
+	var f fields
+	f.str("name", c.Name)
+	f.str("node", c.Node)
+	f.str("namespace", c.Namespace)
+	f.str("pod", c.Pod)
+	f.str("raw", c.Raw)
+	if c.Known() {
+		f.term("version", ast.NewTerm(versionValue(c.Version)))
+	}
+	return f.obj()
+}

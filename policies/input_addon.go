@@ -22,15 +22,7 @@ func buildAddon(ix *index) (ast.Value, error) {
 		if c.Name != inventory.ComponentCloudController {
 			continue
 		}
-		var f fields
-		f.str("namespace", c.Namespace)
-		f.str("pod", c.Pod)
-		f.str("node", c.Node)
-		f.str("raw", c.Raw)
-		if c.Known() {
-			f.term("version", ast.NewTerm(versionValue(c.Version)))
-		}
-		ccm = append(ccm, f.obj())
+		ccm = append(ccm, componentTerm(c))
 	}
 	if len(ccm) == 0 {
 		return nil, nil

@@ -51,16 +51,7 @@ func buildPost(ix *index) (ast.Value, error) {
 		if !postComponents[c.Name] {
 			continue
 		}
-		var f fields
-		f.str("name", c.Name)
-		f.str("node", c.Node)
-		f.str("namespace", c.Namespace)
-		f.str("pod", c.Pod)
-		f.str("raw", c.Raw)
-		if c.Known() {
-			f.term("version", ast.NewTerm(versionValue(c.Version)))
-		}
-		comps = append(comps, f.obj())
+		comps = append(comps, componentTerm(c))
 	}
 
 	baseNodes := make(map[string]*corev1.Node, len(before.Nodes))

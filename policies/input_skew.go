@@ -21,19 +21,10 @@ func buildSkew(ix *index) (ast.Value, error) {
 	groups := map[string][]*ast.Term{}
 	var names []string
 	for _, c := range ix.comps() {
-		var f fields
-		f.str("name", c.Name)
-		f.str("node", c.Node)
-		f.str("namespace", c.Namespace)
-		f.str("pod", c.Pod)
-		f.str("raw", c.Raw)
-		if c.Known() {
-			f.term("version", ast.NewTerm(versionValue(c.Version)))
-		}
 		if _, seen := groups[c.Name]; !seen {
 			names = append(names, c.Name)
 		}
-		groups[c.Name] = append(groups[c.Name], f.obj())
+		groups[c.Name] = append(groups[c.Name], componentTerm(c))
 	}
 	items := make([][2]*ast.Term, 0, len(names))
 	for _, n := range names {
