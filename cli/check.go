@@ -184,7 +184,12 @@ func (a *app) check(ctx context.Context, cfg *Config) error {
 		}
 	}
 	if rep.Blocked() {
-		return errBlocked
+		where := "above"
+		if cfg.Output != "" && cfg.Output != "-" {
+			where = "in " + cfg.Output
+		}
+		return blockedf("%d blocking finding(s) for the upgrade to %s; the report %s gives the way out of each (fix it, or annotate %s)",
+			rep.Summary.Block, rep.TargetVersion, where, policies.IgnoreAnnotation)
 	}
 	return nil
 }

@@ -62,7 +62,8 @@ func TestExitCodesAndOneLineErrors(t *testing.T) {
 		{"config typo", []string{"check", "--config", cfg, "--from", "testdata/cluster.yaml"}, 2, "targett"},
 		{"unknown command", []string{"chekc"}, 2, "unknown command"},
 		{"broken custom policy", []string{"check", "--from", "testdata/cluster.yaml", "--target", "1.36", "--policy-dir", policyDir}, 2, "broken.rego:"},
-		{"downgrade blocks", []string{"check", "--from", "testdata/cluster.yaml", "--target", "v1.34"}, 1, ""},
+		{"downgrade blocks", []string{"check", "--from", "testdata/cluster.yaml", "--target", "v1.34"}, 1, "blocking finding"},
+		{"plan blocks", []string{"plan", "--from", "testdata/cluster.yaml", "--target", "v1.34"}, 1, "upgate check --target"},
 		{"unreachable cluster", []string{"check", "--kubeconfig", filepath.Join(dir, "none"), "--target", "1.36"}, 3, ""},
 		{"verify needs key", []string{"verify", "report.json"}, 2, "--key"},
 		{"sign needs output", []string{"check", "--from", "testdata/cluster.yaml", "--target", "1.36", "--sign-key", "k"}, 2, "--output"},
@@ -73,9 +74,13 @@ func TestExitCodesAndOneLineErrors(t *testing.T) {
 			if code != tt.wantCode {
 				t.Fatalf("exit %d, want %d; stderr: %s", code, tt.wantCode, stderr)
 			}
-			if code == 0 || code == 1 {
+			if code == 0 {
+				if stderr != "" {
+					t.Errorf("a pass prints nothing on stderr, got %q", stderr)
+				}
 				return
 			}
+			// Every non-zero exit, blocked included, says why in one line.
 			lines := strings.Split(strings.TrimSpace(stderr), "\n")
 			if len(lines) != 1 {
 				t.Errorf("want one stderr line, got %d: %q", len(lines), stderr)

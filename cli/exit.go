@@ -38,8 +38,14 @@ func runtimeErrorf(format string, a ...any) error {
 	return &exitError{code: ExitRuntime, err: fmt.Errorf(format, a...)}
 }
 
-// errBlocked is returned when the gate blocks; the report already said why.
+// errBlocked is returned when the gate blocks. The report says why; the
+// error still becomes the one stderr line every non-zero exit prints.
 var errBlocked = errors.New("blocked")
+
+// blockedf wraps errBlocked with what blocked and the way forward.
+func blockedf(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errBlocked}, a...)...)
+}
 
 // ExitCode maps an error to the contract's exit code. Errors nobody
 // classified are runtime failures (3): the gate fails closed, never open.

@@ -49,7 +49,7 @@ a cluster or runtime failure.`,
 				return err
 			}
 			if p.Blocked {
-				return errBlocked
+				return blockedf("findings block the plan to %s; upgate check --target %s gives the way out of each", p.TargetVersion, p.TargetVersion)
 			}
 			return nil
 		},

@@ -123,9 +123,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if isCobraUsage(err) {
 		code = ExitBadInput
 	}
-	if !errors.Is(err, errBlocked) {
-		fmt.Fprintf(stderr, "%s: %s\n", name, oneLine(err))
-	}
+	fmt.Fprintf(stderr, "%s: %s\n", name, oneLine(err))
 	if code == ExitPassed {
 		code = ExitRuntime
 	}

@@ -147,7 +147,7 @@ func (a *app) run(ctx context.Context, cfg *Config) error {
 		return err
 	}
 	if executor.Gated(p, cfg.PartialOK) {
-		return errBlocked
+		return blockedf("the gate is closed: no node was touched; upgate check --target %s gives the way out of each finding", label)
 	}
 	if cfg.DryRun {
 		_, err = fmt.Fprintln(a.streams.Out, "Dry run: nothing was changed.")
