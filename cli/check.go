@@ -115,6 +115,14 @@ func (a *app) evaluate(ctx context.Context, cfg *Config, phase reports.Phase) (*
 	if err != nil {
 		return nil, err
 	}
+	return judge(ctx, cfg, engine, inv, target, phase, baseline)
+}
+
+// judge evaluates the policies on state already read and applies the
+// ignores: the one path from state to findings that check, plan, serve
+// and run's per-node gates share.
+func judge(ctx context.Context, cfg *Config, engine *policies.Engine, inv *inventory.Inventory,
+	target *version.Version, phase reports.Phase, baseline *inventory.Inventory) (*evaluation, error) {
 	if len(inv.Unreadable) > 0 {
 		return nil, runtimeErrorf("could not read %v: refusing to evaluate partial state", inv.Unreadable)
 	}

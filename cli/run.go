@@ -244,31 +244,21 @@ func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase) (*inventor
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(inv.Unreadable) > 0 {
-		return nil, nil, fmt.Errorf("could not read %v: refusing to evaluate partial state", inv.Unreadable)
-	}
-	current, _, err := inv.CurrentVersion(g.cfg.ServerVersion)
-	if err != nil {
-		return nil, nil, err
-	}
 	target, err := kubever.Parse(g.cfg.Target)
 	if err != nil {
 		return nil, nil, usageErrorf("--target: %s", oneLine(err))
 	}
-	req := policies.Request{Inventory: inv, Current: current, Target: target, Phase: phase, MaxUnavailable: g.cfg.MaxUnavailable}
+	var baseline *inventory.Inventory
 	if phase == reports.PhasePostflight {
-		req.Baseline = g.baseline
+		baseline = g.baseline
 	}
 	g.mu.Lock()
-	res, err := g.engine.Evaluate(ctx, req)
+	ev, err := judge(ctx, g.cfg, g.engine, inv, target, phase, baseline)
 	g.mu.Unlock()
 	if err != nil {
 		return nil, nil, err
 	}
-	policies.ApplyIgnores(res.Findings, inv, policies.IgnoreOptions{
-		IgnoreSafetyChecks: g.cfg.IgnoreSafetyChecks, Exceptions: g.cfg.Exceptions,
-	})
-	return inv, res.Findings, nil
+	return inv, ev.result.Findings, nil
 }
 
 // gate returns the blocking preflight findings about the node, and those
