@@ -28,7 +28,8 @@ import (
 // Driver upgrades one node's Kubernetes components (kubelet, and on a
 // control-plane node its static pods) and backs up etcd. Upgrade must be
 // idempotent: a resumed run calls it again for a node that was upgrading
-// when the previous run stopped. StageOf(ctx) tells it the node's stage.
+// when the previous run stopped. StageOf(ctx) tells it the node's stage,
+// HopOf(ctx) its hop; the target it gets is always the hop's version.
 type Driver interface {
 	EtcdBackup(ctx context.Context) error
 	Upgrade(ctx context.Context, node *corev1.Node, target string) error
@@ -43,6 +44,8 @@ type AddonUpgrader interface {
 
 // GateFunc evaluates the policies for one node and returns the blocking
 // findings about it (and those about no node that block the whole run).
+// HopOf(ctx) names the hop the node is in: judge the hop's version (To),
+// the control plane the node meets now, not the run's final target.
 type GateFunc func(ctx context.Context, node string) ([]reports.Finding, error)
 
 // Errors Run returns, wrapped with the node and the reason.
