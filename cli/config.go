@@ -55,6 +55,8 @@ type Config struct {
 	ReadyTimeout   time.Duration
 	GateWait       time.Duration
 	LockNamespace  string
+	// ControlPlaneTimeout bounds each hop's wait for the control plane.
+	ControlPlaneTimeout time.Duration
 
 	// Service settings.
 	Listen   string
@@ -119,6 +121,7 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 	for key, d := range map[string]*time.Duration{
 		"interval": &c.Interval, "drain-timeout": &c.DrainTimeout,
 		"ready-timeout": &c.ReadyTimeout, "gate-wait": &c.GateWait,
+		"control-plane-timeout": &c.ControlPlaneTimeout,
 	} {
 		if *d, err = duration(v, key); err != nil {
 			return nil, err

@@ -23,16 +23,31 @@ func (a *app) runCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run --target VERSION",
 		Short: "Run the gated, staged upgrade (etcd backup, etcd, control plane, CCM, workers, add-ons)",
-		Long: `Run the staged upgrade to --target while the policies pass: per node, gate
-(policies for that node, evaluated again just before it is touched),
-cordon, drain through the eviction API (PDBs respected), upgrade through
-the node driver, wait Ready with the kubelet at the target, uncordon,
-validate (postflight checks for that node). Stages, in order: etcd backup,
-etcd nodes, control-plane nodes, cloud-controller-manager, workers
-(--max-unavailable at a time), add-ons; a node with several roles goes
-once, in its earliest stage. The cloud-controller-manager stage is
-reported, not performed: upgrade it with your provider's tooling. The
-add-on stage runs after every node is done, through the driver.
+		Long: `Run the staged upgrade to --target while the policies pass, one minor
+at a time: a target more than one minor ahead is reached through hops, as
+` + "`upgate plan`" + ` shows them (1.35 -> 1.37 is 1.35 -> 1.36.x -> 1.37; an
+intermediate hop goes to the newest patch of its minor the release data
+knows, else its .0). Each hop runs every stage, in order: etcd backup, etcd
+nodes, control-plane nodes, then a wait (--control-plane-timeout) until the
+control plane reports the hop's version (the oldest kube-apiserver: the
+image tags of the kube-system component=kube-apiserver pods, else the API
+server's /version), cloud-controller-manager, workers (--max-unavailable at
+a time), add-ons; the next hop starts only after that. Etcd and
+control-plane nodes move in every hop; a worker only when staying behind
+would leave its kubelet outside the skew policy in the next hop, and always
+in the last hop. The driver is always called with the hop's version.
+
+Per node: gate (policies for that node against the hop's version,
+evaluated again just before it is touched), cordon, drain through the
+eviction API (PDBs respected), upgrade through the node driver, wait Ready
+with the kubelet at the hop's version, uncordon, validate (postflight
+checks for that node). A node with several roles goes once per hop, in its
+earliest stage. The cloud-controller-manager stage is reported, not
+performed: upgrade it with your provider's tooling. The add-on stage runs
+after every node of the hop is done, through the driver.
+
+--dry-run prints the steps hop by hop with the version each node goes to;
+with --format json it writes the Plan report instead (as ` + "`upgate plan`" + `).
 
 Drivers (--driver):
   kwok     simulate the upgrade on kwok nodes: set the node's kubelet and
@@ -42,23 +57,28 @@ Drivers (--driver):
            (add-on stage). A minor target (v1.37) becomes v1.37.0.
            It has no etcd data to back up and says so.
   command  run --driver-command through /bin/sh for each node, with
-           UPGATE_NODE, UPGATE_TARGET and UPGATE_STAGE set (and once with
-           UPGATE_STAGE=etcd-backup and no node, before any node, and once
-           with UPGATE_STAGE=addons after every node); its output
-           is streamed with the node's name; a non-zero exit fails the node.
+           UPGATE_NODE, UPGATE_TARGET (the hop's version) and UPGATE_STAGE
+           set (and once per hop with UPGATE_STAGE=etcd-backup and no node,
+           before any node, and once with UPGATE_STAGE=addons after every
+           node); its output is streamed with the node's name; a non-zero
+           exit fails the node.
 Without --driver only --dry-run is possible.
 
 Progress lives in the cluster: before each side effect the node gets
-annotations upgate.dev/target, upgate.dev/phase (gated, cordoned, drained,
-upgrading, upgraded, done or failed), upgate.dev/cordoned-by=upgate with
-upgate.dev/reason while upgate has it cordoned, upgate.dev/updated-at, and
-upgate.dev/was-cordoned=true on a node someone else had cordoned (upgate
-never uncordons it). Running again with the same --target resumes: nodes in
-flight first, done nodes skipped; a node in flight to another target
+annotations upgate.dev/target (the version of the hop it is in),
+upgate.dev/run-target (the run's --target), upgate.dev/phase (gated,
+cordoned, drained, upgrading, upgraded, done or failed),
+upgate.dev/cordoned-by=upgate with upgate.dev/reason while upgate has it
+cordoned, upgate.dev/updated-at, and upgate.dev/was-cordoned=true on a node
+someone else had cordoned (upgate never uncordons it). Running again
+resumes: the plan starts from the oldest kube-apiserver, so finished hops
+are skipped and the hop in progress continues, nodes in flight first, done
+nodes skipped; a node in flight to a version none of the hops goes to
 refuses the run (exit 2). A node that fails (a drain that PDBs keep from
 finishing within --drain-timeout, a driver error, not Ready in time) stays
 cordoned with upgate.dev/phase=failed and the reason; the run stops with
-exit 3, and the next run retries it.
+exit 3, and the next run retries it. So does a control plane that does not
+reach a hop's version in time.
 
 One executor at a time: the Lease upgate-executor in --lock-namespace,
 taken with client-go leader election; a second run exits 3 naming the
@@ -68,6 +88,7 @@ Exit codes: 0 done, 1 blocked by the gate (before any node, or at a node's
 gate), 2 bad input, 3 a node failed or the cluster could not be reached or
 locked.`,
 		Example: `  upgate run --target v1.37 --dry-run
+  upgate run --target v1.37 --dry-run --format json
   upgate run --target v1.37 --driver kwok
   upgate run --target v1.37.2 --driver command --driver-command './upgrade-node.sh "$UPGATE_NODE" "$UPGATE_TARGET"'`,
 		Args: cobra.NoArgs,
@@ -91,6 +112,7 @@ locked.`,
 	f.String("driver-command", "", "command driver: shell command run per node with UPGATE_NODE, UPGATE_TARGET, UPGATE_STAGE")
 	f.Duration("drain-timeout", 0, "limit for one node's drain, PDB retries included; the node fails and stays cordoned after it (0: 5m)")
 	f.Duration("ready-timeout", 0, "limit for a node to be Ready with its kubelet at the target after the driver (0: 5m)")
+	f.Duration("control-plane-timeout", 0, "limit, in each hop, for the control plane to report the hop's version after its control-plane stage (0: 5m)")
 	f.Duration("gate-wait", 30*time.Second, "how long a node's gate may take to clear (PDB status catching up) before the node counts as blocked")
 	f.String("lock-namespace", executor.DefaultLockNamespace, "namespace of the executor lock, the Lease "+executor.DefaultLockName)
 	return cmd
@@ -98,6 +120,9 @@ locked.`,
 
 // validateRun checks the settings only `run` reads.
 func validateRun(cfg *Config) error {
+	if cfg.DryRun && cfg.Format != "text" && cfg.Format != "json" {
+		return usageErrorf("--format: run --dry-run prints text or json (the Plan report), not %q", cfg.Format)
+	}
 	switch cfg.Driver {
 	case "", "kwok":
 		if cfg.DriverCommand != "" {
@@ -134,6 +159,19 @@ func (a *app) run(ctx context.Context, cfg *Config) error {
 		return err
 	}
 	label := p.TargetVersion
+	if cfg.DryRun && cfg.Format == "json" {
+		var buf bytes.Buffer
+		if err := p.WriteJSON(&buf); err != nil {
+			return err
+		}
+		if err := a.writeOutput(cfg.Output, buf.Bytes()); err != nil {
+			return err
+		}
+		if p.Blocked {
+			return blockedf("findings block the plan to %s; upgate check --target %s gives the way out of each", label, label)
+		}
+		return nil
+	}
 	if cfg.PartialOK {
 		if err := executor.RefusePartial(p); err != nil {
 			return usageError(err)
@@ -192,7 +230,8 @@ func (a *app) run(ctx context.Context, cfg *Config) error {
 		Client: client, Out: a.streams.Out, ErrOut: a.streams.ErrOut,
 		Driver: driver, Gate: g.gate, Validate: g.validate, Hold: lock.Held,
 		DrainTimeout: cfg.DrainTimeout, ReadyTimeout: cfg.ReadyTimeout, GateWait: cfg.GateWait,
-		MaxUnavailable: cfg.MaxUnavailable, PartialOK: cfg.PartialOK,
+		ControlPlaneTimeout: cfg.ControlPlaneTimeout,
+		MaxUnavailable:      cfg.MaxUnavailable, PartialOK: cfg.PartialOK,
 		// Ignoring the safety checks (or an offline upgrade) accepts that
 		// emptyDir data goes with its pod; unmanaged pods are never deleted.
 		DeleteEmptyDirData: cfg.IgnoreSafetyChecks,
@@ -221,7 +260,7 @@ func writeOutcomes(a *app, res *executor.Result) {
 	}
 	fmt.Fprintln(a.streams.Out, "Summary:")
 	for _, o := range res.Outcomes {
-		line := fmt.Sprintf("  %-10s %-14s %s", o.Result, o.Stage, o.Node)
+		line := fmt.Sprintf("  %-10s %-9s %-14s %s", o.Result, o.Hop, o.Stage, o.Node)
 		if o.Result != "done" && o.Reason != "" {
 			line += ": " + o.Reason
 		}
@@ -244,7 +283,13 @@ func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase) (*inventor
 	if err != nil {
 		return nil, nil, err
 	}
-	target, err := kubever.Parse(g.cfg.Target)
+	// Within a hop, the policies judge the hop's version: the control
+	// plane the node is upgraded to now, not the run's target.
+	want := g.cfg.Target
+	if hop, ok := executor.HopOf(ctx); ok {
+		want = hop.To
+	}
+	target, err := kubever.Parse(want)
 	if err != nil {
 		return nil, nil, usageErrorf("--target: %s", oneLine(err))
 	}

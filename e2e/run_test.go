@@ -36,6 +36,7 @@ const (
 var upgateAnnotations = []string{
 	"upgate.dev/target", "upgate.dev/phase", "upgate.dev/cordoned-by",
 	"upgate.dev/reason", "upgate.dev/updated-at", "upgate.dev/was-cordoned",
+	"upgate.dev/run-target",
 }
 
 func getNode(t *testing.T, name string) corev1.Node {

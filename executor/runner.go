@@ -28,7 +28,8 @@ import (
 // Driver upgrades one node's Kubernetes components (kubelet, and on a
 // control-plane node its static pods) and backs up etcd. Upgrade must be
 // idempotent: a resumed run calls it again for a node that was upgrading
-// when the previous run stopped. StageOf(ctx) tells it the node's stage.
+// when the previous run stopped. StageOf(ctx) tells it the node's stage,
+// HopOf(ctx) its hop; the target it gets is always the hop's version.
 type Driver interface {
 	EtcdBackup(ctx context.Context) error
 	Upgrade(ctx context.Context, node *corev1.Node, target string) error
@@ -43,6 +44,8 @@ type AddonUpgrader interface {
 
 // GateFunc evaluates the policies for one node and returns the blocking
 // findings about it (and those about no node that block the whole run).
+// HopOf(ctx) names the hop the node is in: judge the hop's version (To),
+// the control plane the node meets now, not the run's final target.
 type GateFunc func(ctx context.Context, node string) ([]reports.Finding, error)
 
 // Errors Run returns, wrapped with the node and the reason.
@@ -60,6 +63,9 @@ var (
 	// ErrAddonsFailed: every node is done, but the driver could not
 	// upgrade the add-ons.
 	ErrAddonsFailed = errors.New("add-on upgrade failed")
+	// ErrControlPlaneBehind: a hop's nodes are done but the control plane
+	// did not report the hop's version in time; the next hop did not start.
+	ErrControlPlaneBehind = errors.New("control plane behind the hop")
 )
 
 // Defaults of the Runner's zero values.
@@ -67,6 +73,7 @@ const (
 	DefaultDrainTimeout = 5 * time.Minute
 	DefaultReadyTimeout = 5 * time.Minute
 	DefaultPollInterval = 2 * time.Second
+	DefaultCPTimeout    = 5 * time.Minute
 )
 
 // Runner runs a plan: per node, in stage order, gate, cordon, drain (the
@@ -101,6 +108,10 @@ type Runner struct {
 	// (a PDB's status catching up after the previous node's pods moved)
 	// before the node counts as blocked. Zero means no wait.
 	GateWait time.Duration
+	// ControlPlaneTimeout bounds the wait, after a hop's control-plane
+	// stage, for the control plane (the oldest kube-apiserver) to report
+	// the hop's version; workers and the next hop wait for it. Zero means 5m.
+	ControlPlaneTimeout time.Duration
 	// PollInterval is how often waits look again. Zero means 2s.
 	PollInterval time.Duration
 	// MaxUnavailable is how many workers are upgraded at once (etcd and
@@ -138,7 +149,7 @@ func NewRunner(r *Runner) (*Runner, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("executor: Runner needs %s", strings.Join(missing, ", "))
 	}
-	if r.DrainTimeout < 0 || r.ReadyTimeout < 0 || r.GateWait < 0 || r.PollInterval < 0 {
+	if r.DrainTimeout < 0 || r.ReadyTimeout < 0 || r.GateWait < 0 || r.PollInterval < 0 || r.ControlPlaneTimeout < 0 {
 		return nil, errors.New("executor: timeouts must not be negative")
 	}
 	if r.MaxUnavailable < 0 {
@@ -153,6 +164,9 @@ func NewRunner(r *Runner) (*Runner, error) {
 	if r.PollInterval == 0 {
 		r.PollInterval = DefaultPollInterval
 	}
+	if r.ControlPlaneTimeout == 0 {
+		r.ControlPlaneTimeout = DefaultCPTimeout
+	}
 	if r.MaxUnavailable == 0 {
 		r.MaxUnavailable = 1
 	}
@@ -165,6 +179,7 @@ func NewRunner(r *Runner) (*Runner, error) {
 // Outcome is what a run did to one node.
 type Outcome struct {
 	Node   string
+	Hop    string // the version the hop upgrades to
 	Stage  StageName
 	Action Action
 	Result string // done, skipped, blocked, failed, not started
@@ -181,6 +196,8 @@ type step struct {
 	stage    StageName
 	planned  PlannedNode
 	decision Decision
+	// runTarget is the run's final target, recorded beside the hop's.
+	runTarget string
 }
 
 type stageKey struct{}
@@ -195,9 +212,14 @@ func StageOf(ctx context.Context) StageName {
 // flight first (they are already disrupted), then by stage and plan order.
 // A node appears once, in its earliest stage.
 func Order(p *Plan, decisions map[string]Decision) []step {
+	return orderStages(p.Stages, decisions)
+}
+
+// orderStages is Order for one hop's stages.
+func orderStages(stages []Stage, decisions map[string]Decision) []step {
 	var inflight, rest []step
 	seen := map[string]bool{}
-	for _, st := range p.Stages {
+	for _, st := range stages {
 		for _, n := range st.Nodes {
 			if seen[n.Name] {
 				continue
@@ -214,92 +236,59 @@ func Order(p *Plan, decisions map[string]Decision) []step {
 	return append(inflight, rest...)
 }
 
-// Run executes the plan to target. It returns an error wrapping ErrBlocked,
-// ErrNodeFailed, ErrTargetConflict or ErrStopped when it did not finish.
+// Run executes the plan to target hop by hop (see runHop): each hop's
+// stages all finish, and the control plane reports the hop's version,
+// before the next hop starts, and the driver is called with the hop's
+// version. A plan without hops (one built by hand) is one hop to target
+// with its Stages. It returns an error wrapping ErrBlocked, ErrNodeFailed,
+// ErrTargetConflict, ErrStopped, ErrControlPlaneBehind or ErrAddonsFailed
+// when it did not finish; running it again continues where it stopped.
 func (r *Runner) Run(ctx context.Context, p *Plan, target Target) (*Result, error) {
 	res := &Result{}
-	nodes, err := r.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	hops := p.Hops
+	if len(hops) == 0 {
+		hops = []Hop{{From: p.CurrentVersion, To: target.Label, Stages: p.Stages}}
+	}
+	// A node in flight to a version none of the hops goes to refuses the
+	// run: finishing one upgrade while starting another would leave it
+	// half-way between both.
+	live, err := r.liveNodes(ctx)
 	if err != nil {
-		return res, fmt.Errorf("list nodes: %w", err)
+		return res, err
 	}
-	live := map[string]*corev1.Node{}
-	for i := range nodes.Items {
-		live[nodes.Items[i].Name] = &nodes.Items[i]
-	}
-	decisions := map[string]Decision{}
 	var conflicts []string
-	for _, st := range p.Stages {
-		for _, n := range st.Nodes {
-			ln, ok := live[n.Name]
-			if !ok {
-				return res, fmt.Errorf("node %s of the plan is gone from the cluster", n.Name)
-			}
-			d := Decide(ln, target)
-			decisions[n.Name] = d
-			if d.Action == ActionRefuse {
-				conflicts = append(conflicts, d.Why)
-			}
+	for _, name := range planNodes(p, hops) {
+		ln, ok := live[name]
+		if !ok {
+			return res, fmt.Errorf("node %s of the plan is gone from the cluster", name)
 		}
+		pr := ReadProgress(ln)
+		if !pr.InFlight() || hopTo(hops, pr.Target) >= 0 {
+			continue
+		}
+		why := Decide(ln, target).Why
+		if rt := ln.Annotations[AnnotationRunTarget]; rt != "" {
+			why += fmt.Sprintf(" (a hop of the run to %s, %s)", rt, AnnotationRunTarget)
+		}
+		conflicts = append(conflicts, why)
 	}
 	if len(conflicts) > 0 {
 		sort.Strings(conflicts)
 		return res, fmt.Errorf("%w: %s", ErrTargetConflict, conflicts[0])
 	}
-	order := Order(p, decisions)
-	work := false
-	for _, s := range order {
-		if s.decision.Action == ActionUpgrade || s.decision.Action == ActionResume {
-			work = true
-		}
-	}
-	if r.DryRun {
-		for _, s := range order {
-			r.printf("%s %s: %s %s\n", s.stage, s.planned.Name, s.decision.Action, s.decision.Why)
-		}
-		r.printf("Dry run: nothing was changed.\n")
-		return res, nil
-	}
-	for _, s := range order {
-		if s.decision.Action == ActionResume {
-			r.printf("Resuming %s first: %s (target %s).\n", s.planned.Name, s.decision.Why, target.Label)
-		}
-	}
-
-	// Etcd backup: before anything changes, whenever there is work to do.
-	if work {
-		r.printf("[%s] backing up etcd\n", StageEtcdBackup)
-		if err := r.Driver.EtcdBackup(context.WithValue(ctx, stageKey{}, StageEtcdBackup)); err != nil {
-			return res, fmt.Errorf("%w: etcd backup failed, no node was touched: %v", ErrNodeFailed, err)
-		}
-	} else {
-		r.printf("[%s] skipped: no node needs upgrading\n", StageEtcdBackup)
-	}
-
-	// In-flight nodes, then etcd and control-plane nodes, one at a time;
-	// then workers, MaxUnavailable at a time.
-	var workers []step
-	for _, s := range order {
-		if s.stage == StageWorkers && s.decision.Action != ActionResume {
-			workers = append(workers, s)
-			continue
-		}
-		o, err := r.runStep(ctx, s, target)
-		res.Outcomes = append(res.Outcomes, o)
+	for i, h := range hops {
+		ref := HopRef{Number: i + 1, Of: len(hops), From: h.From, To: h.To}
+		ht, err := ParseTarget(h.To)
 		if err != nil {
+			return res, fmt.Errorf("%s: %w", ref, err)
+		}
+		if err := r.runHop(context.WithValue(ctx, hopKey{}, ref), ref, h, ht, target, i == len(hops)-1, res); err != nil {
 			return res, err
 		}
 	}
-	r.printf("[%s] %s\n", StageCloudCtrl, "not handled by the node driver: upgrade the cloud-controller-manager to "+target.Label+" before new nodes join (check addon.ccm-behind-target)")
-	if err := r.runWorkers(ctx, workers, target, res); err != nil {
-		return res, err
+	if r.DryRun {
+		r.printf("Dry run: nothing was changed.\n")
 	}
-	if au, ok := r.Driver.(AddonUpgrader); ok {
-		if err := au.UpgradeAddons(context.WithValue(ctx, stageKey{}, StageAddons), target.Label); err != nil {
-			return res, fmt.Errorf("%w: %v", ErrAddonsFailed, err)
-		}
-		return res, nil
-	}
-	r.printf("[%s] %s\n", StageAddons, "not handled by the node driver: upgrade kube-proxy, CoreDNS and other add-ons to match "+target.Label+" with your add-on tooling")
 	return res, nil
 }
 
@@ -521,6 +510,9 @@ func (r *Runner) cordon(ctx context.Context, s step, target Target) error {
 	set := map[string]*string{
 		AnnotationTarget: str(target.Label),
 		AnnotationPhase:  str(string(PhaseGated)),
+	}
+	if s.runTarget != "" {
+		set[AnnotationRunTarget] = str(s.runTarget)
 	}
 	switch {
 	case p.CordonedByUs || p.WasCordoned:

@@ -12,6 +12,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/version"
+	fakediscovery "k8s.io/client-go/discovery/fake"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/upgate-dev/upgate/inventory"
@@ -148,6 +150,9 @@ func mustTargetNoT(s string) Target { t, _ := ParseTarget(s); return t }
 
 func newTestRunner(t *testing.T, cs *fake.Clientset, d Driver, gate GateFunc) (*Runner, *bytes.Buffer) {
 	t.Helper()
+	// These runs' clusters have no kube-apiserver pods: the API server's
+	// /version is the control plane they wait for, at the tests' target.
+	cs.Discovery().(*fakediscovery.FakeDiscovery).FakedServerVersion = &version.Info{GitVersion: "v1.37.0"}
 	var out bytes.Buffer
 	r, err := NewRunner(&Runner{Client: cs, Out: &out, ErrOut: &out, Driver: d, Gate: gate, PollInterval: time.Millisecond, ReadyTimeout: time.Second})
 	if err != nil {
