@@ -146,7 +146,8 @@ type CommandDriver struct {
 	Command     string
 	Out, ErrOut io.Writer
 
-	mu sync.Mutex
+	mu     sync.Mutex
+	backup backupScanner // where the etcd backup is kept, if it says
 }
 
 var (
@@ -161,6 +162,7 @@ func (d *CommandDriver) UpgradeAddons(ctx context.Context, target string) error 
 
 // EtcdBackup runs the command with UPGATE_STAGE=etcd-backup and no node.
 func (d *CommandDriver) EtcdBackup(ctx context.Context) error {
+	d.backup.reset()
 	return d.run(ctx, "", "", StageEtcdBackup)
 }
 
@@ -179,6 +181,9 @@ func (d *CommandDriver) run(ctx context.Context, node, target string, stage Stag
 	out := &prefixWriter{mu: &d.mu, w: d.Out, prefix: "[" + label + "] | "}
 	errOut := &prefixWriter{mu: &d.mu, w: d.ErrOut, prefix: "[" + label + "] | "}
 	cmd.Stdout, cmd.Stderr = out, errOut
+	if stage == StageEtcdBackup {
+		cmd.Stdout = io.MultiWriter(out, &d.backup)
+	}
 	err := cmd.Run()
 	out.Flush()
 	errOut.Flush()
