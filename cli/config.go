@@ -55,6 +55,10 @@ type Config struct {
 	ReadyTimeout   time.Duration
 	GateWait       time.Duration
 	LockNamespace  string
+	// OnDrainTimeout: abort, skip or quarantine a worker whose drain timed out.
+	OnDrainTimeout string
+	// Yes answers run's confirmation (needed without a terminal).
+	Yes bool
 	// ControlPlaneTimeout bounds each hop's wait for the control plane.
 	ControlPlaneTimeout time.Duration
 
@@ -112,6 +116,8 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 		Driver:             v.GetString("driver"),
 		DriverCommand:      v.GetString("driver-command"),
 		LockNamespace:      v.GetString("lock-namespace"),
+		OnDrainTimeout:     v.GetString("on-drain-timeout"),
+		Yes:                v.GetBool("yes"),
 		Listen:             v.GetString("listen"),
 	}
 	var err error
