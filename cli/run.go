@@ -62,7 +62,13 @@ exit 3, and the next run retries it.
 
 One executor at a time: the Lease upgate-executor in --lock-namespace,
 taken with client-go leader election; a second run exits 3 naming the
-holder, and a lost lease stops the run before the next node.
+holder. The run lives only as long as its lease: once it is lost (renewals
+failing for 10s, or another holder) the run makes no further change (no
+annotation, cordon, drain, driver call, uncordon, add-on stage), stops the
+driver call in flight and exits 3. The node in hand keeps its phase and
+cordon; upgate.dev/reason says the lock was lost (written only if the node
+is still this run's); the next run resumes it. Each node's annotations
+record the run's lock identity in upgate.dev/holder.
 
 Exit codes: 0 done, 1 blocked by the gate (before any node, or at a node's
 gate), 2 bad input, 3 a node failed or the cluster could not be reached or
@@ -178,6 +184,10 @@ func (a *app) run(ctx context.Context, cfg *Config) error {
 		return runtimeErrorf("%s", oneLine(err))
 	}
 	defer lock.Release()
+	// From here on the run lives only as long as the lease: losing it
+	// cancels the context, which stops driver commands and API calls in
+	// flight, and Hold stops the run before any further change.
+	ctx = lock.Context()
 	fmt.Fprintf(a.streams.Out, "Holding the executor lock (Lease %s/%s) as %s.\n", lock.Namespace, lock.Name, lock.Identity)
 
 	var driver executor.Driver
@@ -190,7 +200,7 @@ func (a *app) run(ctx context.Context, cfg *Config) error {
 	g := &liveGate{a: a, cfg: cfg, engine: ev.engine, baseline: ev.inv}
 	runner, err := executor.NewRunner(&executor.Runner{
 		Client: client, Out: a.streams.Out, ErrOut: a.streams.ErrOut,
-		Driver: driver, Gate: g.gate, Validate: g.validate, Hold: lock.Held,
+		Driver: driver, Gate: g.gate, Validate: g.validate, Hold: lock.Held, Holder: lock.Identity,
 		DrainTimeout: cfg.DrainTimeout, ReadyTimeout: cfg.ReadyTimeout, GateWait: cfg.GateWait,
 		MaxUnavailable: cfg.MaxUnavailable, PartialOK: cfg.PartialOK,
 		// Ignoring the safety checks (or an offline upgrade) accepts that

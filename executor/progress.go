@@ -32,6 +32,9 @@ const (
 	// AnnotationWasCordoned is "true" when the node was already cordoned by
 	// someone else when upgate reached it: upgate never uncordons it.
 	AnnotationWasCordoned = "upgate.dev/was-cordoned"
+	// AnnotationHolder is the identity of the executor lock's holder that
+	// wrote these annotations: which run is (or was) at work on the node.
+	AnnotationHolder = "upgate.dev/holder"
 
 	// CordonedByUpgate is the value of AnnotationCordonedBy.
 	CordonedByUpgate = "upgate"
@@ -61,6 +64,7 @@ type Progress struct {
 	WasCordoned  bool
 	Reason       string
 	UpdatedAt    string
+	Holder       string
 }
 
 // ReadProgress reads a node's upgate.dev annotations.
@@ -73,6 +77,7 @@ func ReadProgress(n *corev1.Node) Progress {
 		WasCordoned:  a[AnnotationWasCordoned] == "true",
 		Reason:       a[AnnotationReason],
 		UpdatedAt:    a[AnnotationUpdatedAt],
+		Holder:       a[AnnotationHolder],
 	}
 }
 

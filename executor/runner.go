@@ -3,9 +3,11 @@ package executor
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -55,7 +57,8 @@ var (
 	// ErrTargetConflict: a node is in flight to another target.
 	ErrTargetConflict = errors.New("another upgrade is in flight")
 	// ErrStopped: the lock was lost or the run was cancelled; the run
-	// stopped before the next node.
+	// stopped before its next change to the cluster. A node in hand keeps
+	// its phase (and its cordon); the next run resumes it.
 	ErrStopped = errors.New("run stopped")
 	// ErrAddonsFailed: every node is done, but the driver could not
 	// upgrade the add-ons.
@@ -87,9 +90,16 @@ type Runner struct {
 	// Validate checks a node after it is upgraded and uncordoned (postflight
 	// checks for that node). Nil: Ready at the target is the only check.
 	Validate GateFunc
-	// Hold is called before each node is started; an error stops the run
-	// there (the executor lock was lost). Nil: never stops.
+	// Hold is consulted before every change the run makes to the cluster
+	// (each annotation, cordon, drain, driver call, uncordon, the etcd
+	// backup and the add-on stage); an error (the executor lock was lost)
+	// stops the run there with ErrStopped. Run's ctx should be cancelled at
+	// the same moment (Lock.Context), so that calls in flight stop too.
+	// Nil: only ctx stops the run.
 	Hold func() error
+	// Holder is the executor lock's identity, recorded in
+	// upgate.dev/holder on every node the run writes to.
+	Holder string
 
 	// DrainTimeout bounds one node's drain, PDB retries included; when it
 	// passes the node fails and stays cordoned. Zero means 5m.
@@ -268,7 +278,10 @@ func (r *Runner) Run(ctx context.Context, p *Plan, target Target) (*Result, erro
 	// Etcd backup: before anything changes, whenever there is work to do.
 	if work {
 		r.printf("[%s] backing up etcd\n", StageEtcdBackup)
-		if err := r.Driver.EtcdBackup(context.WithValue(ctx, stageKey{}, StageEtcdBackup)); err != nil {
+		if err := r.callDriver(ctx, StageEtcdBackup, r.Driver.EtcdBackup); err != nil {
+			if serr := r.stopped(ctx); serr != nil {
+				return res, fmt.Errorf("%w before the etcd backup finished, no node was touched", serr)
+			}
 			return res, fmt.Errorf("%w: etcd backup failed, no node was touched: %v", ErrNodeFailed, err)
 		}
 	} else {
@@ -294,7 +307,11 @@ func (r *Runner) Run(ctx context.Context, p *Plan, target Target) (*Result, erro
 		return res, err
 	}
 	if au, ok := r.Driver.(AddonUpgrader); ok {
-		if err := au.UpgradeAddons(context.WithValue(ctx, stageKey{}, StageAddons), target.Label); err != nil {
+		err := r.callDriver(ctx, StageAddons, func(ctx context.Context) error { return au.UpgradeAddons(ctx, target.Label) })
+		if serr := r.stopped(ctx); err != nil && serr != nil {
+			return res, fmt.Errorf("%w before the add-on stage finished: %v", serr, err)
+		}
+		if err != nil {
 			return res, fmt.Errorf("%w: %v", ErrAddonsFailed, err)
 		}
 		return res, nil
@@ -358,15 +375,9 @@ func (r *Runner) runStep(ctx context.Context, s step, target Target) (Outcome, e
 		r.nodef(s, name, "skipped: %s", s.decision.Why)
 		return o, nil
 	}
-	if r.Hold != nil {
-		if err := r.Hold(); err != nil {
-			o.Result, o.Reason = "not started", err.Error()
-			return o, fmt.Errorf("%w before node %s: %v", ErrStopped, name, err)
-		}
-	}
-	if err := ctx.Err(); err != nil {
+	if err := r.stopped(ctx); err != nil {
 		o.Result, o.Reason = "not started", err.Error()
-		return o, fmt.Errorf("%w before node %s: %v", ErrStopped, name, err)
+		return o, fmt.Errorf("%w (before node %s)", err, name)
 	}
 	ctx = context.WithValue(ctx, stageKey{}, s.stage)
 	phase := s.decision.From
@@ -376,6 +387,10 @@ func (r *Runner) runStep(ctx context.Context, s step, target Target) (Outcome, e
 		phase = PhaseNone
 	}
 	err := r.advance(ctx, s, target, phase)
+	if serr := r.stopped(ctx); err != nil && serr != nil && !errors.Is(err, ErrStopped) {
+		// A step failed because the run was stopped under it.
+		err = fmt.Errorf("%w: node %s: %v", serr, name, err)
+	}
 	switch {
 	case err == nil:
 		o.Result = "done"
@@ -440,7 +455,7 @@ func (r *Runner) advance(ctx context.Context, s step, target Target, phase Phase
 			return r.fail(ctx, s, target, "upgrade", err)
 		}
 		r.nodef(s, name, "upgrading to %s", target.Label)
-		if err := r.Driver.Upgrade(ctx, node, target.Label); err != nil {
+		if err := r.callDriver(ctx, s.stage, func(ctx context.Context) error { return r.Driver.Upgrade(ctx, node, target.Label) }); err != nil {
 			return r.fail(ctx, s, target, "driver upgrade", err)
 		}
 		if err := r.annotate(ctx, name, map[string]*string{AnnotationPhase: str(string(PhaseUpgraded))}); err != nil {
@@ -563,12 +578,18 @@ func (r *Runner) helper(ctx context.Context, s step) *drain.Helper {
 }
 
 func (r *Runner) setUnschedulable(ctx context.Context, node *corev1.Node, on bool) error {
+	if err := r.stopped(ctx); err != nil {
+		return err
+	}
 	return drain.RunCordonOrUncordon(r.helper(ctx, step{stage: "", planned: PlannedNode{Name: node.Name}}), node, on)
 }
 
 // drain evicts the node's pods through the eviction API. When it fails,
 // the error names the PodDisruptionBudgets that refused evictions.
 func (r *Runner) drain(ctx context.Context, s step) error {
+	if err := r.stopped(ctx); err != nil {
+		return err
+	}
 	err := drain.RunNodeDrain(r.helper(ctx, s), s.planned.Name)
 	if err == nil {
 		return nil
@@ -621,8 +642,8 @@ func (r *Runner) blockingPDBs(ctx context.Context, node string) string {
 }
 
 // waitReady waits for the node to be Ready with its kubelet at the target.
-func (r *Runner) waitReady(ctx context.Context, name string, target Target) (*corev1.Node, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.ReadyTimeout)
+func (r *Runner) waitReady(parent context.Context, name string, target Target) (*corev1.Node, error) {
+	ctx, cancel := context.WithTimeout(parent, r.ReadyTimeout)
 	defer cancel()
 	var last string
 	for {
@@ -639,6 +660,9 @@ func (r *Runner) waitReady(ctx context.Context, name string, target Target) (*co
 		}
 		select {
 		case <-ctx.Done():
+			if err := r.stopped(parent); err != nil {
+				return nil, fmt.Errorf("%w while waiting for Ready (last seen: %s)", err, last)
+			}
 			return nil, fmt.Errorf("not Ready with kubelet at %s within %s (last seen: %s)", target.Label, r.ReadyTimeout, last)
 		case <-time.After(r.PollInterval):
 		}
@@ -658,6 +682,10 @@ func nodeReady(n *corev1.Node) bool {
 // returns it. The node is left as it is: cordoned if it was.
 func (r *Runner) fail(ctx context.Context, s step, target Target, what string, cause error) error {
 	name := s.planned.Name
+	if lost := r.lockLost(); lost != nil {
+		r.recordLockLost(ctx, s, target, what)
+		return fmt.Errorf("%w: node %s: %s: %v", lost, name, what, cause)
+	}
 	// Record even when ctx was cancelled: the record is what makes the
 	// cordoned node explicable.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -679,9 +707,97 @@ func (r *Runner) fail(ctx context.Context, s step, target Target, what string, c
 	return fmt.Errorf("%w: node %s: %s failed: %v", ErrNodeFailed, name, what, cause)
 }
 
+// recordLockLost is the one write upgate makes after losing the lock, and
+// the decision behind it. Once the lease is lost another executor may take
+// it and work on this node, so the node is left exactly as it is: never
+// uncordoned, never marked done or failed, its phase as it was (it names
+// the last step that completed, true still, and the next run re-checks
+// everything before the driver anyway). But a node left cordoned needs a
+// reason a human can read, so upgate writes upgate.dev/reason alone, best
+// effort: only while the node's upgate.dev/holder is still this run (so a
+// new holder's record is never overwritten), conditioned on the
+// resourceVersion just read, within 2s. The lease's timing leaves about
+// that long: a loss is noticed the renew deadline (10s) after the last
+// renewal, another executor may take the lease only its duration (15s)
+// after it. A loss seen as another holder taking the lease gets the same
+// conditions, which is why holder and resourceVersion are checked.
+func (r *Runner) recordLockLost(ctx context.Context, s step, target Target, what string) {
+	name := s.planned.Name
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	node, err := r.Client.CoreV1().Nodes().Get(wctx, name, metav1.GetOptions{})
+	if err != nil {
+		r.nodef(s, name, "STOPPED: lost the executor lock during %s; could not record it on the node: %v", what, err)
+		return
+	}
+	p := ReadProgress(node)
+	if p.Holder != r.Holder {
+		r.nodef(s, name, "STOPPED: lost the executor lock during %s; the node's record is another run's (%s=%q), left as it is", what, AnnotationHolder, p.Holder)
+		return
+	}
+	state := "schedulable"
+	if node.Spec.Unschedulable {
+		state = "cordoned"
+	}
+	reason := oneLine(fmt.Sprintf("stopped during %s: upgate run %s lost the executor lock, so it made no further change; the node is %s at upgate.dev/phase=%s; `upgate run --target %s` re-checks and resumes it",
+		what, r.Holder, state, p.Phase, target.Label))
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"resourceVersion": node.ResourceVersion,
+		"annotations":     map[string]string{AnnotationReason: reason},
+	}})
+	if err == nil {
+		_, err = r.Client.CoreV1().Nodes().Patch(wctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+	}
+	if err != nil {
+		r.nodef(s, name, "STOPPED: lost the executor lock during %s; could not record it on the node: %v", what, err)
+		return
+	}
+	r.nodef(s, name, "STOPPED: %s", reason)
+}
+
+// stopped returns an error wrapping ErrStopped when the run must make no
+// further change to the cluster: the lock was lost (Hold), or ctx is done.
+// It is consulted before every side effect.
+func (r *Runner) stopped(ctx context.Context) error {
+	if err := r.lockLost(); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: %v", ErrStopped, context.Cause(ctx))
+	}
+	return nil
+}
+
+// lockLost returns an error wrapping ErrStopped once Hold fails.
+func (r *Runner) lockLost() error {
+	if r.Hold == nil {
+		return nil
+	}
+	if err := r.Hold(); err != nil {
+		return fmt.Errorf("%w: %w", ErrStopped, err)
+	}
+	return nil
+}
+
+// callDriver calls the driver for stage unless the run is stopped.
+func (r *Runner) callDriver(ctx context.Context, stage StageName, call func(context.Context) error) error {
+	if err := r.stopped(ctx); err != nil {
+		return err
+	}
+	return call(context.WithValue(ctx, stageKey{}, stage))
+}
+
 // annotate merges upgate.dev annotations into the node (nil removes one)
-// and stamps upgate.dev/updated-at.
+// and stamps upgate.dev/updated-at and upgate.dev/holder. It writes
+// nothing once the run is stopped.
 func (r *Runner) annotate(ctx context.Context, name string, set map[string]*string) error {
+	if err := r.stopped(ctx); err != nil {
+		return err
+	}
+	if r.Holder != "" {
+		set = maps.Clone(set)
+		set[AnnotationHolder] = str(r.Holder)
+	}
 	patch, err := annotationPatch(set, r.Now())
 	if err != nil {
 		return err

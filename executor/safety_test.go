@@ -1,0 +1,170 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+)
+
+// blockingDriver holds every node's upgrade until release is closed, then
+// finishes it whatever its context says (a driver that ignores
+// cancellation); with release nil it returns when its context is done.
+type blockingDriver struct {
+	client  *fake.Clientset
+	entered chan string
+	release chan struct{}
+
+	mu     sync.Mutex
+	addons int
+}
+
+func (d *blockingDriver) EtcdBackup(context.Context) error { return nil }
+
+func (d *blockingDriver) UpgradeAddons(context.Context, string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.addons++
+	return nil
+}
+
+func (d *blockingDriver) Upgrade(ctx context.Context, n *corev1.Node, target string) error {
+	d.entered <- n.Name
+	if d.release == nil {
+		<-ctx.Done()
+		return context.Cause(ctx)
+	}
+	<-d.release
+	bg := context.Background()
+	node, err := d.client.CoreV1().Nodes().Get(bg, n.Name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	node.Status.NodeInfo.KubeletVersion = mustTargetNoT(target).Full()
+	_, err = d.client.CoreV1().Nodes().UpdateStatus(bg, node, metav1.UpdateOptions{})
+	return err
+}
+
+func (d *blockingDriver) addonCalls() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.addons
+}
+
+// assertStoppedInPlace checks that a node the run had in hand when the
+// lock was lost was left as it was: cordoned, never marked upgraded or
+// done, with a reason saying the lock was lost.
+func assertStoppedInPlace(t *testing.T, cs *fake.Clientset, name string) {
+	t.Helper()
+	n, err := cs.CoreV1().Nodes().Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ReadProgress(n)
+	if !n.Spec.Unschedulable {
+		t.Errorf("%s: uncordoned after the lock was lost", name)
+	}
+	if p.Phase != PhaseUpgrading {
+		t.Errorf("%s: phase %q after the lock was lost mid-upgrade, want it left at upgrading", name, p.Phase)
+	}
+	if !strings.Contains(p.Reason, "lost the executor lock") || !strings.Contains(p.Reason, "upgate run --target v1.37") {
+		t.Errorf("%s: reason %q does not say the lock was lost and how to resume", name, p.Reason)
+	}
+}
+
+// A lease lost while two workers are in the driver: neither is marked
+// upgraded or done nor uncordoned afterwards, even though the driver
+// finishes, and the add-on stage does not run.
+func TestRunLockLostMidNodeMakesNoFurtherChange(t *testing.T) {
+	cs := fake.NewClientset(liveNode("cp-1", "v1.37.0", nil, false),
+		liveNode("w-1", "v1.36.3", nil, false), liveNode("w-2", "v1.36.3", nil, false))
+	d := &blockingDriver{client: cs, entered: make(chan string, 2), release: make(chan struct{})}
+	r, out := newTestRunner(t, cs, d, noFindings)
+	r.MaxUnavailable = 2
+	var lost atomic.Bool
+	r.Hold = func() error {
+		if lost.Load() {
+			return errors.New("lost the executor lock (test)")
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	go func() {
+		<-d.entered
+		<-d.entered
+		lost.Store(true)
+		cancel(errors.New("lease lost (test)"))
+		close(d.release)
+	}()
+	res, err := r.Run(ctx, plan("w-1", "w-2"), mustTarget(t, "v1.37"))
+	if !errors.Is(err, ErrStopped) {
+		t.Fatalf("err %v, want ErrStopped\n%s", err, out)
+	}
+	for _, name := range []string{"w-1", "w-2"} {
+		assertStoppedInPlace(t, cs, name)
+	}
+	for _, o := range res.Outcomes {
+		if o.Result == "done" && o.Node != "cp-1" {
+			t.Errorf("%s reported done after the lock was lost", o.Node)
+		}
+	}
+	if n := d.addonCalls(); n != 0 {
+		t.Errorf("the add-on stage ran %d times after the lock was lost", n)
+	}
+}
+
+// The same through the real Lock: the fake API server starts failing the
+// Lease's renewals while the driver is at work; the Lock's context is
+// cancelled, which stops the driver, and the run stops with ErrStopped
+// wrapping ErrLockLost.
+func TestLockLostCancelsTheRun(t *testing.T) {
+	cs := fake.NewClientset(liveNode("cp-1", "v1.37.0", nil, false), liveNode("w-1", "v1.36.3", nil, false))
+	var failRenewals atomic.Bool
+	cs.PrependReactor("update", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if failRenewals.Load() {
+			return true, nil, errors.New("etcdserver: request timed out")
+		}
+		return false, nil, nil
+	})
+	lock := &Lock{Client: cs, Identity: testHolder, timing: lockTiming{lease: time.Second, renew: 500 * time.Millisecond, retry: 100 * time.Millisecond}}
+	if err := lock.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	if err := lock.Held(); err != nil || lock.Context().Err() != nil {
+		t.Fatalf("fresh lock: Held %v, context %v", err, lock.Context().Err())
+	}
+
+	d := &blockingDriver{client: cs, entered: make(chan string, 1)}
+	r, out := newTestRunner(t, cs, d, noFindings)
+	r.Hold, r.Holder = lock.Held, lock.Identity
+	go func() {
+		<-d.entered
+		failRenewals.Store(true)
+	}()
+	start := time.Now()
+	_, err := r.Run(lock.Context(), plan("w-1"), mustTarget(t, "v1.37"))
+	if !errors.Is(err, ErrStopped) || !errors.Is(err, ErrLockLost) {
+		t.Fatalf("err %v, want ErrStopped wrapping ErrLockLost\n%s", err, out)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the run took %s to stop after the lease was lost", took)
+	}
+	if cause := context.Cause(lock.Context()); !errors.Is(cause, ErrLockLost) {
+		t.Errorf("lock context cause %v, want ErrLockLost", cause)
+	}
+	assertStoppedInPlace(t, cs, "w-1")
+	if d.addonCalls() != 0 {
+		t.Errorf("the add-on stage ran after the lock was lost")
+	}
+}
