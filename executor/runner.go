@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -168,6 +169,12 @@ func NewRunner(r *Runner) (*Runner, error) {
 	}
 	if r.Now == nil {
 		r.Now = time.Now
+	}
+	if r.Holder == "" {
+		// Without a holder no cordon would count as upgate's own (see
+		// Progress.OwnsCordon), and no node would ever be uncordoned.
+		host, _ := os.Hostname()
+		r.Holder = "unlocked@" + host
 	}
 	return r, nil
 }
@@ -381,9 +388,14 @@ func (r *Runner) runStep(ctx context.Context, s step, target Target) (Outcome, e
 	}
 	ctx = context.WithValue(ctx, stageKey{}, s.stage)
 	phase := s.decision.From
-	if phase == PhaseFailed {
-		// A failed node is retried from the start; it is still cordoned by
-		// us (or was cordoned before), so the cordon step is a no-op.
+	if phase != PhaseUpgraded {
+		// A resumed run trusts no annotation that a step was done: the
+		// node may have been uncordoned, pods may have landed on it, the
+		// policies may block it now. Every node not yet upgraded goes
+		// through the gate, the cordon and the drain again (each is a
+		// no-op where it already holds) before the driver is called. Only
+		// upgraded (the driver finished) continues where it was: waiting
+		// for Ready at the target, which checks the kubelet itself.
 		phase = PhaseNone
 	}
 	err := r.advance(ctx, s, target, phase)
@@ -470,14 +482,15 @@ func (r *Runner) advance(ctx context.Context, s step, target Target, phase Phase
 			return r.fail(ctx, s, target, "wait Ready", err)
 		}
 		p := ReadProgress(node)
-		if p.CordonedByUs && !p.WasCordoned {
+		if p.OwnsCordon(target) {
 			if err := r.setUnschedulable(ctx, node, false); err != nil {
 				return r.fail(ctx, s, target, "uncordon", err)
 			}
 			r.nodef(s, name, "uncordoned")
 		} else if node.Spec.Unschedulable {
-			// Only a cordon upgate recorded as its own is lifted.
-			r.nodef(s, name, "left cordoned: it was cordoned before upgate reached it (no upgate.dev/cordoned-by=upgate)")
+			// Only a cordon upgate recorded as its own, in this upgrade,
+			// is lifted.
+			r.nodef(s, name, "left cordoned: upgate did not cordon it in this upgrade (see upgate.dev/was-cordoned)")
 		}
 		if r.Validate != nil {
 			findings, err := r.Validate(ctx, name)
@@ -496,10 +509,13 @@ func (r *Runner) advance(ctx context.Context, s step, target Target, phase Phase
 				return r.fail(ctx, s, target, "validate", errors.New(describeFindings(findings)))
 			}
 		}
+		// Done clears whose cordon it was: the next upgrade looks at the
+		// node afresh instead of inheriting this one's record.
 		if err := r.annotate(ctx, name, map[string]*string{
-			AnnotationPhase:      str(string(PhaseDone)),
-			AnnotationCordonedBy: nil,
-			AnnotationReason:     nil,
+			AnnotationPhase:       str(string(PhaseDone)),
+			AnnotationCordonedBy:  nil,
+			AnnotationReason:      nil,
+			AnnotationWasCordoned: nil,
 		}); err != nil {
 			return r.fail(ctx, s, target, "record done", err)
 		}
@@ -524,8 +540,11 @@ func (r *Runner) gate(ctx context.Context, name string) ([]reports.Finding, erro
 	}
 }
 
-// cordon records why, then cordons. A node cordoned by someone else is
-// recorded as such and never uncordoned by upgate.
+// cordon records why, then cordons. Whose cordon it is comes from the
+// node as it is, not from what its annotations say: a schedulable node is
+// cordoned by upgate now (whatever an old was-cordoned says); a cordoned
+// node is upgate's only as Progress.OwnsCordon allows, and otherwise is
+// recorded as someone else's and never uncordoned by upgate.
 func (r *Runner) cordon(ctx context.Context, s step, target Target) error {
 	name := s.planned.Name
 	node, err := r.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
@@ -538,18 +557,20 @@ func (r *Runner) cordon(ctx context.Context, s step, target Target) error {
 		AnnotationPhase:  str(string(PhaseGated)),
 	}
 	switch {
-	case p.CordonedByUs || p.WasCordoned:
-		// Resumed: whose cordon it is was recorded the first time.
+	case node.Spec.Unschedulable && p.OwnsCordon(target):
+		// Resumed, still under upgate's own cordon: its record stands.
 	case node.Spec.Unschedulable:
 		set[AnnotationWasCordoned] = str("true")
+		set[AnnotationCordonedBy] = nil
 	default:
 		set[AnnotationCordonedBy] = str(CordonedByUpgate)
+		set[AnnotationWasCordoned] = nil
 		set[AnnotationReason] = str(fmt.Sprintf("cordoned by upgate run to drain and upgrade it to %s (stage %s); uncordoned when done", target.Label, s.stage))
 	}
 	if err := r.annotate(ctx, name, set); err != nil {
 		return err
 	}
-	if set[AnnotationWasCordoned] != nil {
+	if set[AnnotationWasCordoned] != nil && !p.WasCordoned {
 		r.nodef(s, name, "already cordoned by someone else: upgate will leave it cordoned")
 	}
 	if !node.Spec.Unschedulable {

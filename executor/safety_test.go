@@ -10,10 +10,14 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	fakediscovery "k8s.io/client-go/discovery/fake"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/upgate-dev/upgate/reports"
 )
 
 // blockingDriver holds every node's upgrade until release is closed, then
@@ -166,5 +170,121 @@ func TestLockLostCancelsTheRun(t *testing.T) {
 	assertStoppedInPlace(t, cs, "w-1")
 	if d.addonCalls() != 0 {
 		t.Errorf("the add-on stage ran after the lock was lost")
+	}
+}
+
+// evictable is a pod the drain evicts: controlled by a ReplicaSet.
+func evictable(name, node string) *corev1.Pod {
+	yes := true
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default",
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "rs", UID: "rs-uid", Controller: &yes}}},
+		Spec:   corev1.PodSpec{NodeName: node},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning},
+	}
+}
+
+// withEvictions makes the fake API server serve the eviction API: an
+// eviction deletes the pod, as a PDB allowing it would.
+func withEvictions(cs *fake.Clientset) {
+	cs.Discovery().(*fakediscovery.FakeDiscovery).Resources = []*metav1.APIResourceList{{
+		GroupVersion: "v1",
+		APIResources: []metav1.APIResource{{Name: "pods/eviction", Kind: "Eviction", Group: "policy", Version: "v1"}},
+	}}
+	cs.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() != "eviction" {
+			return false, nil, nil
+		}
+		ev := a.(k8stesting.CreateAction).GetObject().(*policyv1.Eviction)
+		return true, nil, cs.Tracker().Delete(corev1.SchemeGroupVersion.WithResource("pods"), a.GetNamespace(), ev.Name)
+	})
+}
+
+// A resumed run trusts no annotation: each case is a node whose record
+// says one thing while the node says another.
+func TestRunResumeChecksTheRealState(t *testing.T) {
+	inflight := func(phase Phase, extra ...string) map[string]string {
+		m := map[string]string{AnnotationTarget: "v1.37", AnnotationPhase: string(phase), AnnotationCordonedBy: CordonedByUpgate, AnnotationHolder: "earlier-run"}
+		for i := 0; i+1 < len(extra); i += 2 {
+			m[extra[i]] = extra[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name          string
+		ann           map[string]string
+		kubelet       string
+		unschedulable bool
+		// wantUpgrade: the driver is called for w-1, after the gate, with
+		// the node cordoned and drained.
+		wantUpgrade bool
+		// wantCordoned: w-1 is still cordoned after the run.
+		wantCordoned bool
+	}{
+		{name: "drained, then uncordoned by someone: gate, cordon, drain again",
+			ann: inflight(PhaseDrained), kubelet: "v1.36.3", wantUpgrade: true},
+		{name: "upgrading, still under upgate's cordon: resumed and uncordoned",
+			ann: inflight(PhaseUpgrading), kubelet: "v1.36.3", unschedulable: true, wantUpgrade: true},
+		{name: "forged done on an old kubelet: upgraded again",
+			ann: map[string]string{AnnotationTarget: "v1.37", AnnotationPhase: "done"}, kubelet: "v1.36.3", wantUpgrade: true},
+		{name: "stale cordoned-by=upgate from the last upgrade on a node an admin cordoned: left cordoned",
+			ann:     map[string]string{AnnotationTarget: "v1.36", AnnotationPhase: "done", AnnotationCordonedBy: CordonedByUpgate, AnnotationHolder: "earlier-run"},
+			kubelet: "v1.36.3", unschedulable: true, wantUpgrade: true, wantCordoned: true},
+		{name: "cordoned-by=upgate with no phase on a cordoned node: left cordoned",
+			ann: map[string]string{AnnotationCordonedBy: CordonedByUpgate}, kubelet: "v1.36.3", unschedulable: true, wantUpgrade: true, wantCordoned: true},
+		{name: "in flight with no holder recorded: its cordon is not trusted",
+			ann: inflight(PhaseUpgrading, AnnotationHolder, ""), kubelet: "v1.36.3", unschedulable: true, wantUpgrade: true, wantCordoned: true},
+		{name: "stale was-cordoned from the last upgrade on a schedulable node: uncordoned at the end",
+			ann: map[string]string{AnnotationTarget: "v1.36", AnnotationPhase: "done", AnnotationWasCordoned: "true"}, kubelet: "v1.36.3", wantUpgrade: true},
+		{name: "upgraded: the driver finished; wait Ready, uncordon, done",
+			ann: inflight(PhaseUpgraded), kubelet: "v1.37.0", unschedulable: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := liveNode("w-1", tt.kubelet, tt.ann, tt.unschedulable)
+			if tt.ann[AnnotationHolder] == "" {
+				delete(n.Annotations, AnnotationHolder)
+			}
+			cs := fake.NewClientset(liveNode("cp-1", "v1.37.0", nil, false), n, evictable("app", "w-1"))
+			withEvictions(cs)
+			d := &fakeDriver{client: cs}
+			var mu sync.Mutex
+			var gated []string
+			gate := func(_ context.Context, node string) ([]reports.Finding, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				gated = append(gated, node)
+				return nil, nil
+			}
+			r, out := newTestRunner(t, cs, d, gate)
+			r.DrainTimeout = 5 * time.Second
+			if _, err := r.Run(context.Background(), plan("w-1"), mustTarget(t, "v1.37")); err != nil {
+				t.Fatalf("run: %v\n%s", err, out)
+			}
+			upgraded := strings.Contains(strings.Join(d.calls, " "), "workers/w-1")
+			if upgraded != tt.wantUpgrade {
+				t.Errorf("driver called for w-1: %t, want %t (calls %v)\n%s", upgraded, tt.wantUpgrade, d.calls, out)
+			}
+			if tt.wantUpgrade {
+				if len(gated) == 0 || gated[0] != "w-1" {
+					t.Errorf("gate calls %v, want w-1 gated before the driver", gated)
+				}
+				if got := d.seen["w-1"]; got != "unschedulable=true pods=0" {
+					t.Errorf("w-1 when the driver was called: %s, want cordoned and drained", got)
+				}
+			}
+			got, _ := cs.CoreV1().Nodes().Get(context.Background(), "w-1", metav1.GetOptions{})
+			p := ReadProgress(got)
+			if got.Spec.Unschedulable != tt.wantCordoned {
+				t.Errorf("w-1 unschedulable %t after the run, want %t\n%s", got.Spec.Unschedulable, tt.wantCordoned, out)
+			}
+			if p.Phase != PhaseDone || p.Target != "v1.37" || !mustTarget(t, "v1.37").Reached(got.Status.NodeInfo.KubeletVersion) {
+				t.Errorf("w-1 after the run: phase %s target %s kubelet %s", p.Phase, p.Target, got.Status.NodeInfo.KubeletVersion)
+			}
+			// Done leaves no cordon record for the next upgrade to inherit.
+			if p.CordonedByUs || p.WasCordoned || p.Reason != "" {
+				t.Errorf("w-1 done with a cordon record left: %+v", p)
+			}
+		})
 	}
 }
