@@ -71,6 +71,11 @@ const (
 	DefaultDrainTimeout = 5 * time.Minute
 	DefaultReadyTimeout = 5 * time.Minute
 	DefaultPollInterval = 2 * time.Second
+	// DefaultDriverTimeout bounds one driver call: long enough for a
+	// kubeadm upgrade of a control-plane node with its image pulls, short
+	// enough that a hung driver does not keep a node cordoned, and the
+	// lock held, for ever.
+	DefaultDriverTimeout = 30 * time.Minute
 )
 
 // Runner runs a plan: per node, in stage order, gate, cordon, drain (the
@@ -108,6 +113,10 @@ type Runner struct {
 	// ReadyTimeout bounds the wait for the node to be Ready with its
 	// kubelet at the target after the driver. Zero means 5m.
 	ReadyTimeout time.Duration
+	// DriverTimeout bounds each driver call (a node's upgrade, the etcd
+	// backup, the add-on stage); when it passes the call's context is
+	// cancelled and the node fails. Zero means 30m.
+	DriverTimeout time.Duration
 	// GateWait is how long a node's blocking findings may take to clear
 	// (a PDB's status catching up after the previous node's pods moved)
 	// before the node counts as blocked. Zero means no wait.
@@ -149,7 +158,7 @@ func NewRunner(r *Runner) (*Runner, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("executor: Runner needs %s", strings.Join(missing, ", "))
 	}
-	if r.DrainTimeout < 0 || r.ReadyTimeout < 0 || r.GateWait < 0 || r.PollInterval < 0 {
+	if r.DrainTimeout < 0 || r.ReadyTimeout < 0 || r.DriverTimeout < 0 || r.GateWait < 0 || r.PollInterval < 0 {
 		return nil, errors.New("executor: timeouts must not be negative")
 	}
 	if r.MaxUnavailable < 0 {
@@ -160,6 +169,9 @@ func NewRunner(r *Runner) (*Runner, error) {
 	}
 	if r.ReadyTimeout == 0 {
 		r.ReadyTimeout = DefaultReadyTimeout
+	}
+	if r.DriverTimeout == 0 {
+		r.DriverTimeout = DefaultDriverTimeout
 	}
 	if r.PollInterval == 0 {
 		r.PollInterval = DefaultPollInterval
@@ -466,7 +478,7 @@ func (r *Runner) advance(ctx context.Context, s step, target Target, phase Phase
 		if err != nil {
 			return r.fail(ctx, s, target, "upgrade", err)
 		}
-		r.nodef(s, name, "upgrading to %s", target.Label)
+		r.nodef(s, name, "upgrading to %s (driver timeout %s)", target.Label, r.DriverTimeout)
 		if err := r.callDriver(ctx, s.stage, func(ctx context.Context) error { return r.Driver.Upgrade(ctx, node, target.Label) }); err != nil {
 			return r.fail(ctx, s, target, "driver upgrade", err)
 		}
@@ -800,12 +812,22 @@ func (r *Runner) lockLost() error {
 	return nil
 }
 
-// callDriver calls the driver for stage unless the run is stopped.
+// callDriver calls the driver for stage, bounded by DriverTimeout, unless
+// the run is stopped.
 func (r *Runner) callDriver(ctx context.Context, stage StageName, call func(context.Context) error) error {
 	if err := r.stopped(ctx); err != nil {
 		return err
 	}
-	return call(context.WithValue(ctx, stageKey{}, stage))
+	dctx, cancel := context.WithTimeoutCause(context.WithValue(ctx, stageKey{}, stage), r.DriverTimeout,
+		fmt.Errorf("the driver did not finish within the driver timeout (%s)", r.DriverTimeout))
+	defer cancel()
+	err := call(dctx)
+	if err != nil && ctx.Err() == nil && dctx.Err() != nil && !errors.Is(err, context.Cause(dctx)) {
+		// The timeout stopped the driver, not the run: say so, not only
+		// the driver's last words.
+		err = fmt.Errorf("%w: %v", context.Cause(dctx), err)
+	}
+	return err
 }
 
 // annotate merges upgate.dev annotations into the node (nil removes one)

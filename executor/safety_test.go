@@ -1,11 +1,17 @@
 package executor
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -286,5 +292,122 @@ func TestRunResumeChecksTheRealState(t *testing.T) {
 				t.Errorf("w-1 done with a cordon record left: %+v", p)
 			}
 		})
+	}
+}
+
+// runDriver calls Upgrade in the background and returns its result, or
+// an error after limit.
+func runDriver(ctx context.Context, d *CommandDriver, limit time.Duration) (error, time.Duration, bool) {
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		done <- d.Upgrade(context.WithValue(ctx, stageKey{}, StageWorkers), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w-1"}}, "v1.37")
+	}()
+	select {
+	case err := <-done:
+		return err, time.Since(start), true
+	case <-time.After(limit):
+		return nil, limit, false
+	}
+}
+
+// processGone reports whether pid has exited (a zombie waiting to be
+// reaped counts as gone).
+func processGone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+	}
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	return len(f) > 0 && (f[0] == "Z" || f[0] == "X")
+}
+
+func waitGone(pid int, limit time.Duration) bool {
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if processGone(pid) {
+			return true
+		}
+	}
+	return processGone(pid)
+}
+
+// A command driver's script and the children it started die with the call.
+func TestCommandDriverEndsItsChildren(t *testing.T) {
+	tests := []struct {
+		name    string
+		script  string // %s is the file the child's pid goes to
+		cancel  bool
+		wantErr bool
+	}{
+		{name: "cancelled while waiting for a child",
+			script: `sleep 1000 & echo $! > %s; wait`, cancel: true, wantErr: true},
+		{name: "cancelled, the child ignores SIGTERM: SIGKILL after the grace",
+			script: `(trap '' TERM; exec sleep 1000) & echo $! > %s; wait`, cancel: true, wantErr: true},
+		{name: "exits 0 leaving a child behind",
+			script: `sleep 1000 >/dev/null 2>&1 & echo $! > %s; exit 0`},
+		{name: "exits 0 leaving a child that holds its output",
+			script: `sleep 1000 & echo $! > %s; exit 0`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pidFile := filepath.Join(t.TempDir(), "pid")
+			var out bytes.Buffer
+			d := &CommandDriver{Command: fmt.Sprintf(tt.script, pidFile), Out: &out, ErrOut: &out, KillGrace: 500 * time.Millisecond}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.cancel {
+				go func() {
+					for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+						if b, _ := os.ReadFile(pidFile); len(bytes.TrimSpace(b)) > 0 {
+							break
+						}
+					}
+					cancel()
+				}()
+			}
+			err, took, returned := runDriver(ctx, d, 8*time.Second)
+			b, _ := os.ReadFile(pidFile)
+			pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
+			if perr != nil {
+				t.Fatalf("no child pid written (%v); output %q", perr, out.String())
+			}
+			defer syscall.Kill(pid, syscall.SIGKILL) // a failing test leaves no sleep behind
+			if !returned {
+				t.Fatalf("Upgrade still running %s after it should have stopped", took)
+			}
+			if took > 4*time.Second {
+				t.Errorf("Upgrade returned after %s, want within a couple of seconds", took)
+			}
+			if (err != nil) != tt.wantErr {
+				t.Errorf("err %v, want error %t", err, tt.wantErr)
+			}
+			if !waitGone(pid, time.Second) {
+				t.Errorf("child %d still running after Upgrade returned", pid)
+			}
+		})
+	}
+}
+
+// --driver-timeout bounds a hanging driver: the node fails, stays
+// cordoned with the reason, and the run returns.
+func TestRunDriverTimeoutBoundsAHangingScript(t *testing.T) {
+	cs := fake.NewClientset(liveNode("cp-1", "v1.37.0", nil, false), liveNode("w-1", "v1.36.3", nil, false))
+	var drv bytes.Buffer
+	d := &CommandDriver{Command: `[ -z "$UPGATE_NODE" ] && exit 0; sleep 1000`, Out: &drv, ErrOut: &drv, KillGrace: 500 * time.Millisecond}
+	r, out := newTestRunner(t, cs, d, noFindings)
+	r.DriverTimeout = 300 * time.Millisecond
+	start := time.Now()
+	_, err := r.Run(context.Background(), plan("w-1"), mustTarget(t, "v1.37"))
+	if !errors.Is(err, ErrNodeFailed) || !strings.Contains(err.Error(), "driver timeout (300ms)") {
+		t.Fatalf("err %v, want ErrNodeFailed naming the driver timeout\n%s", err, out)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("run took %s with a 300ms driver timeout", took)
+	}
+	n, _ := cs.CoreV1().Nodes().Get(context.Background(), "w-1", metav1.GetOptions{})
+	p := ReadProgress(n)
+	if !n.Spec.Unschedulable || p.Phase != PhaseFailed || !strings.Contains(p.Reason, "driver timeout") {
+		t.Errorf("w-1 after the timeout: unschedulable %t, progress %+v", n.Spec.Unschedulable, p)
 	}
 }
