@@ -53,6 +53,7 @@ type Config struct {
 	DriverCommand  string
 	DrainTimeout   time.Duration
 	ReadyTimeout   time.Duration
+	DriverTimeout  time.Duration
 	GateWait       time.Duration
 	LockNamespace  string
 
@@ -119,6 +120,7 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 	for key, d := range map[string]*time.Duration{
 		"interval": &c.Interval, "drain-timeout": &c.DrainTimeout,
 		"ready-timeout": &c.ReadyTimeout, "gate-wait": &c.GateWait,
+		"driver-timeout": &c.DriverTimeout,
 	} {
 		if *d, err = duration(v, key); err != nil {
 			return nil, err

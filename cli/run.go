@@ -46,17 +46,30 @@ Drivers (--driver):
            UPGATE_STAGE=etcd-backup and no node, before any node, and once
            with UPGATE_STAGE=addons after every node); its output
            is streamed with the node's name; a non-zero exit fails the node.
-Without --driver only --dry-run is possible.
+           It runs in its own process group: when the run stops, the lock
+           is lost or --driver-timeout passes, the command and every
+           process it started get SIGTERM, then SIGKILL 10s later;
+           processes it leaves behind when it exits are stopped too.
+Without --driver only --dry-run is possible. Each driver call is bounded
+by --driver-timeout (0: 30m).
 
 Progress lives in the cluster: before each side effect the node gets
 annotations upgate.dev/target, upgate.dev/phase (gated, cordoned, drained,
 upgrading, upgraded, done or failed), upgate.dev/cordoned-by=upgate with
-upgate.dev/reason while upgate has it cordoned, upgate.dev/updated-at, and
+upgate.dev/reason while upgate has it cordoned, upgate.dev/updated-at,
+upgate.dev/holder (the lock identity of the run that wrote them), and
 upgate.dev/was-cordoned=true on a node someone else had cordoned (upgate
-never uncordons it). Running again with the same --target resumes: nodes in
-flight first, done nodes skipped; a node in flight to another target
-refuses the run (exit 2). A node that fails (a drain that PDBs keep from
-finishing within --drain-timeout, a driver error, not Ready in time) stays
+never uncordons it; cleared at done, with cordoned-by and reason).
+Running again with the same --target resumes: nodes in flight first; a
+node in flight to another target refuses the run (exit 2). A resumed run
+trusts no annotation: a node not yet upgraded goes through the gate,
+cordon and drain again before the driver (each is a no-op where it holds);
+one at phase=upgraded waits for Ready at the target. A node at phase=done
+is skipped only if its kubelet is at the target, else upgraded again.
+upgate.dev/cordoned-by=upgate counts only while the node is in flight to
+this target with a holder recorded; any other cordon is someone else's and
+stays. A node that fails (a drain that PDBs keep from finishing within
+--drain-timeout, a driver error or timeout, not Ready in time) stays
 cordoned with upgate.dev/phase=failed and the reason; the run stops with
 exit 3, and the next run retries it.
 
@@ -67,8 +80,7 @@ failing for 10s, or another holder) the run makes no further change (no
 annotation, cordon, drain, driver call, uncordon, add-on stage), stops the
 driver call in flight and exits 3. The node in hand keeps its phase and
 cordon; upgate.dev/reason says the lock was lost (written only if the node
-is still this run's); the next run resumes it. Each node's annotations
-record the run's lock identity in upgate.dev/holder.
+is still this run's); the next run resumes it.
 
 Exit codes: 0 done, 1 blocked by the gate (before any node, or at a node's
 gate), 2 bad input, 3 a node failed or the cluster could not be reached or
@@ -97,6 +109,7 @@ locked.`,
 	f.String("driver-command", "", "command driver: shell command run per node with UPGATE_NODE, UPGATE_TARGET, UPGATE_STAGE")
 	f.Duration("drain-timeout", 0, "limit for one node's drain, PDB retries included; the node fails and stays cordoned after it (0: 5m)")
 	f.Duration("ready-timeout", 0, "limit for a node to be Ready with its kubelet at the target after the driver (0: 5m)")
+	f.Duration("driver-timeout", 0, "limit for each driver call (a node's upgrade, the etcd backup, the add-on stage); the command driver's processes are stopped and the node fails after it (0: 30m)")
 	f.Duration("gate-wait", 30*time.Second, "how long a node's gate may take to clear (PDB status catching up) before the node counts as blocked")
 	f.String("lock-namespace", executor.DefaultLockNamespace, "namespace of the executor lock, the Lease "+executor.DefaultLockName)
 	return cmd
@@ -201,7 +214,8 @@ func (a *app) run(ctx context.Context, cfg *Config) error {
 	runner, err := executor.NewRunner(&executor.Runner{
 		Client: client, Out: a.streams.Out, ErrOut: a.streams.ErrOut,
 		Driver: driver, Gate: g.gate, Validate: g.validate, Hold: lock.Held, Holder: lock.Identity,
-		DrainTimeout: cfg.DrainTimeout, ReadyTimeout: cfg.ReadyTimeout, GateWait: cfg.GateWait,
+		DrainTimeout: cfg.DrainTimeout, ReadyTimeout: cfg.ReadyTimeout, DriverTimeout: cfg.DriverTimeout,
+		GateWait:       cfg.GateWait,
 		MaxUnavailable: cfg.MaxUnavailable, PartialOK: cfg.PartialOK,
 		// Ignoring the safety checks (or an offline upgrade) accepts that
 		// emptyDir data goes with its pod; unmanaged pods are never deleted.
