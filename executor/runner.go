@@ -104,7 +104,8 @@ type Runner struct {
 	// Nil: only ctx stops the run.
 	Hold func() error
 	// Holder is the executor lock's identity, recorded in
-	// upgate.dev/holder on every node the run writes to.
+	// upgate.dev/holder on every node the run writes to. Zero means
+	// unlocked@ and the hostname.
 	Holder string
 
 	// DrainTimeout bounds one node's drain, PDB retries included; when it
@@ -572,8 +573,10 @@ func (r *Runner) cordon(ctx context.Context, s step, target Target) error {
 	case node.Spec.Unschedulable && p.OwnsCordon(target):
 		// Resumed, still under upgate's own cordon: its record stands.
 	case node.Spec.Unschedulable:
+		// Someone else's cordon: an upgate reason left on it is stale.
 		set[AnnotationWasCordoned] = str("true")
 		set[AnnotationCordonedBy] = nil
+		set[AnnotationReason] = nil
 	default:
 		set[AnnotationCordonedBy] = str(CordonedByUpgate)
 		set[AnnotationWasCordoned] = nil
