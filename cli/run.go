@@ -61,28 +61,46 @@ Drivers (--driver):
            set (and once per hop with UPGATE_STAGE=etcd-backup and no node,
            before any node, and once with UPGATE_STAGE=addons after every
            node); its output is streamed with the node's name; a non-zero
-           exit fails the node.
-Without --driver only --dry-run is possible.
+           exit fails the node. It runs in its own process group: when the
+           run stops, the lock is lost or --driver-timeout passes, the
+           command and every process it started get SIGTERM, then SIGKILL
+           10s later; processes it leaves behind when it exits are stopped
+           too.
+Without --driver only --dry-run is possible. Each driver call is bounded
+by --driver-timeout (0: 30m).
 
 Progress lives in the cluster: before each side effect the node gets
 annotations upgate.dev/target (the version of the hop it is in),
 upgate.dev/run-target (the run's --target), upgate.dev/phase (gated,
 cordoned, drained, upgrading, upgraded, done or failed),
 upgate.dev/cordoned-by=upgate with upgate.dev/reason while upgate has it
-cordoned, upgate.dev/updated-at, and upgate.dev/was-cordoned=true on a node
-someone else had cordoned (upgate never uncordons it). Running again
-resumes: the plan starts from the oldest kube-apiserver, so finished hops
-are skipped and the hop in progress continues, nodes in flight first, done
-nodes skipped; a node in flight to a version none of the hops goes to
-refuses the run (exit 2). A node that fails (a drain that PDBs keep from
-finishing within --drain-timeout, a driver error, not Ready in time) stays
+cordoned, upgate.dev/updated-at, upgate.dev/holder (the lock identity of
+the run that wrote them), and upgate.dev/was-cordoned=true on a node
+someone else had cordoned (upgate never uncordons it; cleared at done,
+with cordoned-by and reason). Running again resumes: the plan starts from
+the oldest kube-apiserver, so finished hops are skipped and the hop in
+progress continues, nodes in flight first; a node in flight to a version
+none of the hops goes to refuses the run (exit 2). A resumed run trusts
+no annotation: a node not yet upgraded goes through the gate, cordon and
+drain again before the driver (each is a no-op where it holds); one at
+phase=upgraded waits for Ready at the hop's version. A node at phase=done
+is skipped only if its kubelet is at the target, else upgraded again.
+upgate.dev/cordoned-by=upgate counts only while the node is in flight to
+this target with a holder recorded; any other cordon is someone else's and
+stays. A node that fails (a drain that PDBs keep from finishing within
+--drain-timeout, a driver error or timeout, not Ready in time) stays
 cordoned with upgate.dev/phase=failed and the reason; the run stops with
 exit 3, and the next run retries it. So does a control plane that does not
 reach a hop's version in time.
 
 One executor at a time: the Lease upgate-executor in --lock-namespace,
 taken with client-go leader election; a second run exits 3 naming the
-holder, and a lost lease stops the run before the next node.
+holder. The run lives only as long as its lease: once it is lost (renewals
+failing for 10s, or another holder) the run makes no further change (no
+annotation, cordon, drain, driver call, uncordon, add-on stage), stops the
+driver call in flight and exits 3. The node in hand keeps its phase and
+cordon; upgate.dev/reason says the lock was lost (written only if the node
+is still this run's); the next run resumes it.
 
 Exit codes: 0 done, 1 blocked by the gate (before any node, or at a node's
 gate), 2 bad input, 3 a node failed or the cluster could not be reached or
@@ -113,6 +131,7 @@ locked.`,
 	f.Duration("drain-timeout", 0, "limit for one node's drain, PDB retries included; the node fails and stays cordoned after it (0: 5m)")
 	f.Duration("ready-timeout", 0, "limit for a node to be Ready with its kubelet at the target after the driver (0: 5m)")
 	f.Duration("control-plane-timeout", 0, "limit, in each hop, for the control plane to report the hop's version after its control-plane stage (0: 5m)")
+	f.Duration("driver-timeout", 0, "limit for each driver call (a node's upgrade, the etcd backup, the add-on stage); the command driver's processes are stopped and the node fails after it (0: 30m)")
 	f.Duration("gate-wait", 30*time.Second, "how long a node's gate may take to clear (PDB status catching up) before the node counts as blocked")
 	f.String("lock-namespace", executor.DefaultLockNamespace, "namespace of the executor lock, the Lease "+executor.DefaultLockName)
 	return cmd
@@ -216,6 +235,10 @@ func (a *app) run(ctx context.Context, cfg *Config) error {
 		return runtimeErrorf("%s", oneLine(err))
 	}
 	defer lock.Release()
+	// From here on the run lives only as long as the lease: losing it
+	// cancels the context, which stops driver commands and API calls in
+	// flight, and Hold stops the run before any further change.
+	ctx = lock.Context()
 	fmt.Fprintf(a.streams.Out, "Holding the executor lock (Lease %s/%s) as %s.\n", lock.Namespace, lock.Name, lock.Identity)
 
 	var driver executor.Driver
@@ -228,10 +251,10 @@ func (a *app) run(ctx context.Context, cfg *Config) error {
 	g := &liveGate{a: a, cfg: cfg, engine: ev.engine, baseline: ev.inv}
 	runner, err := executor.NewRunner(&executor.Runner{
 		Client: client, Out: a.streams.Out, ErrOut: a.streams.ErrOut,
-		Driver: driver, Gate: g.gate, Validate: g.validate, Hold: lock.Held,
-		DrainTimeout: cfg.DrainTimeout, ReadyTimeout: cfg.ReadyTimeout, GateWait: cfg.GateWait,
-		ControlPlaneTimeout: cfg.ControlPlaneTimeout,
-		MaxUnavailable:      cfg.MaxUnavailable, PartialOK: cfg.PartialOK,
+		Driver: driver, Gate: g.gate, Validate: g.validate, Hold: lock.Held, Holder: lock.Identity,
+		DrainTimeout: cfg.DrainTimeout, ReadyTimeout: cfg.ReadyTimeout, DriverTimeout: cfg.DriverTimeout,
+		ControlPlaneTimeout: cfg.ControlPlaneTimeout, GateWait: cfg.GateWait,
+		MaxUnavailable: cfg.MaxUnavailable, PartialOK: cfg.PartialOK,
 		// Ignoring the safety checks (or an offline upgrade) accepts that
 		// emptyDir data goes with its pod; unmanaged pods are never deleted.
 		DeleteEmptyDirData: cfg.IgnoreSafetyChecks,
