@@ -40,6 +40,43 @@ func TestUserPolicyScopeNodeGatesItsNode(t *testing.T) {
 	}
 }
 
+// Built-in scopes as the node gate sees them: the path checks (run, hop)
+// never gate a node; a skipped minor (hop) does not stop the run, the plan
+// turns it into hops; safety gates the run and the node.
+func TestBuiltinScopes(t *testing.T) {
+	e := testEngine(t)
+	res := evaluate(t, e, &inventory.Inventory{}, "v1.34.0", "v1.36.0")
+	skip := ofCheck(res.Findings, "path.minor-skip")
+	if len(skip) != 1 || !slices.Equal(skip[0].Scope, scopes(reports.ScopeHop)) {
+		t.Fatalf("path.minor-skip = %+v, want scope [hop]", skip)
+	}
+	if len(res.NodeGate("worker-1")) != 0 || len(res.InScope(reports.ScopeRun)) != 0 {
+		t.Errorf("a skipped minor gates a node or the run: node %+v, run %+v", res.NodeGate("worker-1"), res.InScope(reports.ScopeRun))
+	}
+	if len(res.InScope(reports.ScopeHop)) != 1 {
+		t.Errorf("InScope(hop) = %+v", res.InScope(reports.ScopeHop))
+	}
+
+	res = evaluate(t, e, &inventory.Inventory{}, "v1.36.2", "v1.35.0")
+	down := ofCheck(res.Findings, "path.downgrade")
+	if len(down) != 1 || !slices.Equal(down[0].Scope, scopes(reports.ScopeRun, reports.ScopeHop)) {
+		t.Fatalf("path.downgrade = %+v, want scope [run hop]", down)
+	}
+	if len(res.NodeGate("")) != 0 || len(res.InScope(reports.ScopeRun)) != 1 {
+		t.Errorf("path.downgrade: node gate %+v, run %+v", res.NodeGate(""), res.InScope(reports.ScopeRun))
+	}
+
+	res = evaluate(t, e, readTestdata(t, "safety"), "v1.35.2", "v1.36.0")
+	for _, f := range res.Findings {
+		if strings.HasPrefix(f.Check, "safety.") && !slices.Equal(f.Scope, scopes(reports.ScopeRun, reports.ScopeNode)) {
+			t.Errorf("%s: scope %v, want [run node]", f.Check, f.Scope)
+		}
+		if len(f.Scope) == 0 {
+			t.Errorf("%s: no scope", f.Check)
+		}
+	}
+}
+
 // A policy that declares no scope gets the default of its phases: a
 // preflight rule gates the run and each node, a postflight one validates
 // each node and the run.
