@@ -126,3 +126,26 @@ func TestLiveValidateTakesScopeValidate(t *testing.T) {
 		t.Errorf("gate(worker-2) = %q holds a check of scope validate", gateKeys(pre))
 	}
 }
+
+// The plan, and so the run's gate before it starts, takes the findings of
+// scope run: a skipped minor (scope hop) becomes hops and a user's check
+// of scope node waits for its node's gate, while check reports and blocks
+// on both.
+func TestPlanTakesScopeRun(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"skipped minor", []string{"--from", "testdata/cluster.yaml", "--target", "v1.37"}},
+		{"node-only user check", []string{"--from", "testdata/cluster.yaml", "--target", "v1.36", "--policy-dir", "../policies/testdata/userpolicy"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if code, _, stderr := run(t, "", append([]string{"plan"}, tc.args...)...); code != 0 {
+				t.Errorf("plan: exit %d, want 0: %s", code, stderr)
+			}
+			if code, _, _ := run(t, "", append([]string{"check"}, tc.args...)...); code != 1 {
+				t.Errorf("check: exit %d, want 1", code)
+			}
+		})
+	}
+}

@@ -58,19 +58,16 @@ a cluster or runtime failure.`,
 	return cmd
 }
 
-// plan evaluates the policies and orders the upgrade. A skipped minor is
-// what the plan's hops answer: it does not block the plan the way it
-// blocks a direct upgrade.
+// plan evaluates the policies and orders the upgrade with the findings of
+// scope run: those that stop the run before it starts. A skipped minor
+// (path.minor-skip, scope hop) is what the plan's hops answer: it does not
+// block the plan the way it blocks a direct upgrade. A finding of scope
+// node only waits for its node's gate.
 func (a *app) plan(ctx context.Context, cfg *Config) (*evaluation, *executor.Plan, error) {
 	ev, err := a.evaluate(ctx, cfg, reports.PhasePreflight)
 	if err != nil {
 		return nil, nil, err
 	}
-	var findings []reports.Finding
-	for _, f := range ev.result.Findings {
-		if f.Check != "path.minor-skip" {
-			findings = append(findings, f)
-		}
-	}
+	findings := ev.result.InScope(reports.ScopeRun)
 	return ev, executor.NewPlan(ev.inv, ev.current, ev.target, targetString(cfg.Target, ev.target), findings), nil
 }
