@@ -13,7 +13,8 @@ package upgate.lib
 #   custom.severity, custom.remediation and custom.scope, read with
 #   rego.metadata.rule()) and what the rule found: the subject, its node (""
 #   for none) and the message. A rule without custom.scope gives an empty
-#   scope, which the engine replaces with the default of its package.
+#   scope, which the engine replaces with its package's default (see the
+#   Go package doc of policies).
 finding(meta, subject, node, message) := {
 	"check": meta.custom.check,
 	"severity": meta.custom.severity,
