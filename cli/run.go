@@ -292,19 +292,29 @@ func writeOutcomes(a *app, res *executor.Result) {
 }
 
 // liveGate evaluates the policies on the live cluster for one node at a
-// time, with the engine compiled once for the run.
+// time, with the engine compiled once for the run. What gates a node and
+// what validates it is what the policies declare (custom.scope), never a
+// check's ID.
 type liveGate struct {
 	a        *app
 	cfg      *Config
 	engine   *policies.Engine
 	baseline *inventory.Inventory
-	mu       sync.Mutex
+	// state reads the cluster as it is now; nil collects it live.
+	state func(ctx context.Context) (*inventory.Inventory, error)
+	mu    sync.Mutex
 }
 
-func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase) (*inventory.Inventory, []reports.Finding, error) {
-	inv, err := g.a.collect(ctx, g.cfg)
+func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase) (*policies.Result, error) {
+	var inv *inventory.Inventory
+	var err error
+	if g.state != nil {
+		inv, err = g.state(ctx)
+	} else {
+		inv, err = g.a.collect(ctx, g.cfg)
+	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	// Within a hop, the policies judge the hop's version: the control
 	// plane the node is upgraded to now, not the run's target.
@@ -314,7 +324,7 @@ func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase) (*inventor
 	}
 	target, err := kubever.Parse(want)
 	if err != nil {
-		return nil, nil, usageErrorf("--target: %s", oneLine(err))
+		return nil, usageErrorf("--target: %s", oneLine(err))
 	}
 	var baseline *inventory.Inventory
 	if phase == reports.PhasePostflight {
@@ -324,57 +334,32 @@ func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase) (*inventor
 	ev, err := judge(ctx, g.cfg, g.engine, inv, target, phase, baseline)
 	g.mu.Unlock()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return inv, ev.result.Findings, nil
+	return ev.result, nil
 }
 
-// gate returns the blocking preflight findings about the node, and those
-// about no node (they block the whole run), except the path checks: the
-// current version moves while the run goes.
+// gate returns the findings that stop the node just before it is touched:
+// blocking, of scope node, about the node or about no node (those stop
+// every node). The path checks are of scope run and hop: the current
+// version moves while the run goes.
 func (g *liveGate) gate(ctx context.Context, node string) ([]reports.Finding, error) {
-	_, fs, err := g.evaluate(ctx, reports.PhasePreflight)
+	res, err := g.evaluate(ctx, reports.PhasePreflight)
 	if err != nil {
 		return nil, err
 	}
-	var out []reports.Finding
-	for _, f := range fs {
-		if !f.Blocking() || strings.HasPrefix(f.Check, "path.") {
-			continue
-		}
-		if f.Node == node || f.Node == "" {
-			out = append(out, f)
-		}
-	}
-	return out, nil
+	return res.NodeGate(node), nil
 }
 
-// validate returns the blocking postflight and health findings about the
-// node, against the state before the run. kube-proxy is an add-on the
-// node drivers do not upgrade, so its version is not held against the node.
+// validate returns the findings that fail the node after its upgrade,
+// against the state before the run: blocking, of scope validate, about the
+// node. A kube-proxy DaemonSet pod behind the target is not among them: the
+// add-on stage upgrades it after every node, and the policy declares that
+// mismatch postflight only.
 func (g *liveGate) validate(ctx context.Context, node string) ([]reports.Finding, error) {
-	inv, fs, err := g.evaluate(ctx, reports.PhasePostflight)
+	res, err := g.evaluate(ctx, reports.PhasePostflight)
 	if err != nil {
 		return nil, err
 	}
-	kubeProxy := map[string]bool{}
-	for i := range inv.Pods {
-		if inv.Pods[i].Labels["k8s-app"] == "kube-proxy" {
-			kubeProxy[inv.Pods[i].Namespace+"/"+inv.Pods[i].Name] = true
-		}
-	}
-	var out []reports.Finding
-	for _, f := range fs {
-		if !f.Blocking() || f.Node != node {
-			continue
-		}
-		if !strings.HasPrefix(f.Check, "post.") && !strings.HasPrefix(f.Check, "health.") {
-			continue
-		}
-		if f.Check == "post.version-mismatch" && f.Subject.Kind == "Pod" && kubeProxy[f.Subject.Namespace+"/"+f.Subject.Name] {
-			continue
-		}
-		out = append(out, f)
-	}
-	return out, nil
+	return res.NodeValidation(node), nil
 }
