@@ -53,6 +53,7 @@ type Config struct {
 	DriverCommand  string
 	DrainTimeout   time.Duration
 	ReadyTimeout   time.Duration
+	DriverTimeout  time.Duration
 	GateWait       time.Duration
 	LockNamespace  string
 	// OnDrainTimeout: abort, skip or quarantine a worker whose drain timed out.
@@ -128,6 +129,7 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 		"interval": &c.Interval, "drain-timeout": &c.DrainTimeout,
 		"ready-timeout": &c.ReadyTimeout, "gate-wait": &c.GateWait,
 		"control-plane-timeout": &c.ControlPlaneTimeout,
+		"driver-timeout":        &c.DriverTimeout,
 	} {
 		if *d, err = duration(v, key); err != nil {
 			return nil, err

@@ -73,20 +73,19 @@ a cluster or runtime failure.`,
 	return cmd
 }
 
-// plan evaluates the policies and orders the upgrade. A skipped minor is
-// what the plan's hops answer: it does not block the plan the way it
-// blocks a direct upgrade.
+// plan evaluates the policies and orders the upgrade with the findings of
+// scope run: those that stop the run before it starts. A skipped minor
+// (path.minor-skip, scope hop) is what the plan's hops answer: it does not
+// block the plan the way it blocks a direct upgrade. A finding of scope
+// node only waits for its node's gate.
 func (a *app) plan(ctx context.Context, cfg *Config) (*evaluation, *executor.Plan, error) {
 	ev, err := a.evaluate(ctx, cfg, reports.PhasePreflight)
 	if err != nil {
 		return nil, nil, err
 	}
-	var findings []reports.Finding
-	for _, f := range ev.result.Findings {
-		if f.Check != "path.minor-skip" {
-			findings = append(findings, f)
-		}
-	}
+	// The plan is judged on the checks of scope run: path.minor-skip is
+	// of scope hop, since the plan turns a skipped minor into hops.
+	findings := ev.result.InScope(reports.ScopeRun)
 	rules, err := hopRules()
 	if err != nil {
 		return nil, nil, err

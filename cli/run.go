@@ -60,23 +60,36 @@ Drivers (--driver):
            set (and once per hop with UPGATE_STAGE=etcd-backup and no node,
            before any node, and once with UPGATE_STAGE=addons after every
            node); its output is streamed with the node's name; a non-zero
-           exit fails the node.
-Without --driver only --dry-run is possible.
+           exit fails the node. It runs in its own process group: when the
+           run stops, the lock is lost or --driver-timeout passes, the
+           command and every process it started get SIGTERM, then SIGKILL
+           10s later; processes it leaves behind when it exits are stopped
+           too.
+Without --driver only --dry-run is possible. Each driver call is bounded
+by --driver-timeout (0: 30m).
 
 Progress lives in the cluster: before each side effect the node gets
 annotations upgate.dev/target (the version of the hop it is in),
 upgate.dev/run-target (the run's --target), upgate.dev/phase (gated,
 cordoned, drained, upgrading, upgraded, done or failed),
 upgate.dev/cordoned-by=upgate with upgate.dev/reason while upgate has it
-cordoned, upgate.dev/updated-at, and upgate.dev/was-cordoned=true on a node
-someone else had cordoned (upgate never uncordons it). Running again
-resumes: the plan starts from the oldest kube-apiserver, so finished hops
-are skipped and the hop in progress continues, nodes in flight first, done
-nodes skipped; a node in flight to a version none of the hops goes to
-refuses the run (exit 2). A node that fails (a driver error, not Ready in
-time) stays cordoned with upgate.dev/phase=failed and the reason; the run
-stops with exit 3, and the next run retries it. So does a control plane
-that does not reach a hop's version in time.
+cordoned, upgate.dev/updated-at, upgate.dev/holder (the lock identity of
+the run that wrote them), and upgate.dev/was-cordoned=true on a node
+someone else had cordoned (upgate never uncordons it; cleared at done,
+with cordoned-by and reason). Running again resumes: the plan starts from
+the oldest kube-apiserver, so finished hops are skipped and the hop in
+progress continues, nodes in flight first; a node in flight to a version
+none of the hops goes to refuses the run (exit 2). A resumed run trusts
+no annotation: a node not yet upgraded goes through the gate, cordon and
+drain again before the driver (each is a no-op where it holds); one at
+phase=upgraded waits for Ready at the hop's version. A node at phase=done
+is skipped only if its kubelet is at the target, else upgraded again.
+upgate.dev/cordoned-by=upgate counts only while the node is in flight to
+this target with a holder recorded; any other cordon is someone else's and
+stays. A node that fails (a driver error or timeout, not Ready in time)
+stays cordoned with upgate.dev/phase=failed and the reason; the run stops
+with exit 3, and the next run retries it. So does a control plane that
+does not reach a hop's version in time.
 
 A drain that PDBs keep from finishing within --drain-timeout is handled as
 --on-drain-timeout says (pods are never force-deleted):
@@ -121,7 +134,12 @@ and cosign verify-blob accept.
 
 One executor at a time: the Lease upgate-executor in --lock-namespace,
 taken with client-go leader election; a second run exits 3 naming the
-holder, and a lost lease stops the run before the next node.
+holder. The run lives only as long as its lease: once it is lost (renewals
+failing for 10s, or another holder) the run makes no further change (no
+annotation, cordon, drain, driver call, uncordon, add-on stage), stops the
+driver call in flight and exits 3. The node in hand keeps its phase and
+cordon; upgate.dev/reason says the lock was lost (written only if the node
+is still this run's); the next run resumes it.
 
 Exit codes: 0 done, 1 blocked by the gate (before any node, or at a node's
 gate) or not confirmed, 2 bad input (--yes missing without a terminal), 3 a
@@ -153,6 +171,7 @@ cluster could not be reached or locked.`,
 	f.Duration("drain-timeout", 0, "limit for one node's drain, PDB retries included; the node fails and stays cordoned after it (0: 5m)")
 	f.Duration("ready-timeout", 0, "limit for a node to be Ready with its kubelet at the target after the driver (0: 5m)")
 	f.Duration("control-plane-timeout", 0, "limit, in each hop, for the control plane to report the hop's version after its control-plane stage (0: 5m)")
+	f.Duration("driver-timeout", 0, "limit for each driver call (a node's upgrade, the etcd backup, the add-on stage); the command driver's processes are stopped and the node fails after it (0: 30m)")
 	f.Duration("gate-wait", 30*time.Second, "how long a node's gate may take to clear (PDB status catching up) before the node counts as blocked")
 	f.String("lock-namespace", executor.DefaultLockNamespace, "namespace of the executor lock, the Lease "+executor.DefaultLockName)
 	f.String("on-drain-timeout", string(executor.DrainTimeoutAbort), "a worker whose drain times out: abort (stop, node cordoned), skip (uncordon, go on, retry once after the others) or quarantine (stay cordoned, go on)")
@@ -210,7 +229,10 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 		if err != nil {
 			return err
 		}
-		defer func() { err = a.writeRunRecord(ctx, cfg, rs, key, err) }()
+		// The caller's context: ctx becomes the lock's below, which ends
+		// with the lock's release, before this runs.
+		outer := ctx
+		defer func() { err = a.writeRunRecord(outer, cfg, rs, key, err) }()
 	}
 	ev, p, err := a.plan(ctx, cfg)
 	if err != nil {
@@ -267,6 +289,10 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 		return runtimeErrorf("%s", oneLine(err))
 	}
 	defer lock.Release()
+	// From here on the run lives only as long as the lease: losing it
+	// cancels the context, which stops driver commands and API calls in
+	// flight, and Hold stops the run before any further change.
+	ctx = lock.Context()
 	fmt.Fprintf(a.streams.Out, "Holding the executor lock (Lease %s/%s) as %s.\n", lock.Namespace, lock.Name, lock.Identity)
 
 	var driver executor.Driver
@@ -279,11 +305,11 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 	g := &liveGate{a: a, cfg: cfg, engine: ev.engine, baseline: ev.inv}
 	runner, err := executor.NewRunner(&executor.Runner{
 		Client: client, Out: a.streams.Out, ErrOut: a.streams.ErrOut,
-		Driver: driver, Gate: g.gate, Validate: g.validate, Hold: lock.Held,
-		DrainTimeout: cfg.DrainTimeout, ReadyTimeout: cfg.ReadyTimeout, GateWait: cfg.GateWait,
-		OnDrainTimeout:      executor.DrainTimeoutAction(cfg.OnDrainTimeout),
-		ControlPlaneTimeout: cfg.ControlPlaneTimeout,
-		MaxUnavailable:      cfg.MaxUnavailable, PartialOK: cfg.PartialOK,
+		Driver: driver, Gate: g.gate, Validate: g.validate, Hold: lock.Held, Holder: lock.Identity,
+		DrainTimeout: cfg.DrainTimeout, ReadyTimeout: cfg.ReadyTimeout, DriverTimeout: cfg.DriverTimeout,
+		ControlPlaneTimeout: cfg.ControlPlaneTimeout, GateWait: cfg.GateWait,
+		OnDrainTimeout: executor.DrainTimeoutAction(cfg.OnDrainTimeout),
+		MaxUnavailable: cfg.MaxUnavailable, PartialOK: cfg.PartialOK,
 		// Ignoring the safety checks (or an offline upgrade) accepts that
 		// emptyDir data goes with its pod; unmanaged pods are never deleted.
 		DeleteEmptyDirData: cfg.IgnoreSafetyChecks,
@@ -324,19 +350,29 @@ func writeOutcomes(a *app, res *executor.Result) {
 }
 
 // liveGate evaluates the policies on the live cluster for one node at a
-// time, with the engine compiled once for the run.
+// time, with the engine compiled once for the run. What gates a node and
+// what validates it is what the policies declare (custom.scope), never a
+// check's ID.
 type liveGate struct {
 	a        *app
 	cfg      *Config
 	engine   *policies.Engine
 	baseline *inventory.Inventory
-	mu       sync.Mutex
+	// state reads the cluster as it is now; nil collects it live.
+	state func(ctx context.Context) (*inventory.Inventory, error)
+	mu    sync.Mutex
 }
 
-func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase) (*inventory.Inventory, []reports.Finding, error) {
-	inv, err := g.a.collect(ctx, g.cfg)
+func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase) (*policies.Result, error) {
+	var inv *inventory.Inventory
+	var err error
+	if g.state != nil {
+		inv, err = g.state(ctx)
+	} else {
+		inv, err = g.a.collect(ctx, g.cfg)
+	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	// Within a hop, the policies judge the hop's version: the control
 	// plane the node is upgraded to now, not the run's target.
@@ -346,7 +382,7 @@ func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase) (*inventor
 	}
 	target, err := kubever.Parse(want)
 	if err != nil {
-		return nil, nil, usageErrorf("--target: %s", oneLine(err))
+		return nil, usageErrorf("--target: %s", oneLine(err))
 	}
 	var baseline *inventory.Inventory
 	if phase == reports.PhasePostflight {
@@ -356,57 +392,32 @@ func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase) (*inventor
 	ev, err := judge(ctx, g.cfg, g.engine, inv, target, phase, baseline)
 	g.mu.Unlock()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return inv, ev.result.Findings, nil
+	return ev.result, nil
 }
 
-// gate returns the blocking preflight findings about the node, and those
-// about no node (they block the whole run), except the path checks: the
-// current version moves while the run goes.
+// gate returns the findings that stop the node just before it is touched:
+// blocking, of scope node, about the node or about no node (those stop
+// every node). The path checks are of scope run and hop: the current
+// version moves while the run goes.
 func (g *liveGate) gate(ctx context.Context, node string) ([]reports.Finding, error) {
-	_, fs, err := g.evaluate(ctx, reports.PhasePreflight)
+	res, err := g.evaluate(ctx, reports.PhasePreflight)
 	if err != nil {
 		return nil, err
 	}
-	var out []reports.Finding
-	for _, f := range fs {
-		if !f.Blocking() || strings.HasPrefix(f.Check, "path.") {
-			continue
-		}
-		if f.Node == node || f.Node == "" {
-			out = append(out, f)
-		}
-	}
-	return out, nil
+	return res.NodeGate(node), nil
 }
 
-// validate returns the blocking postflight and health findings about the
-// node, against the state before the run. kube-proxy is an add-on the
-// node drivers do not upgrade, so its version is not held against the node.
+// validate returns the findings that fail the node after its upgrade,
+// against the state before the run: blocking, of scope validate, about the
+// node. A kube-proxy DaemonSet pod behind the target is not among them: the
+// add-on stage upgrades it after every node, and the policy declares that
+// mismatch postflight only.
 func (g *liveGate) validate(ctx context.Context, node string) ([]reports.Finding, error) {
-	inv, fs, err := g.evaluate(ctx, reports.PhasePostflight)
+	res, err := g.evaluate(ctx, reports.PhasePostflight)
 	if err != nil {
 		return nil, err
 	}
-	kubeProxy := map[string]bool{}
-	for i := range inv.Pods {
-		if inv.Pods[i].Labels["k8s-app"] == "kube-proxy" {
-			kubeProxy[inv.Pods[i].Namespace+"/"+inv.Pods[i].Name] = true
-		}
-	}
-	var out []reports.Finding
-	for _, f := range fs {
-		if !f.Blocking() || f.Node != node {
-			continue
-		}
-		if !strings.HasPrefix(f.Check, "post.") && !strings.HasPrefix(f.Check, "health.") {
-			continue
-		}
-		if f.Check == "post.version-mismatch" && f.Subject.Kind == "Pod" && kubeProxy[f.Subject.Namespace+"/"+f.Subject.Name] {
-			continue
-		}
-		out = append(out, f)
-	}
-	return out, nil
+	return res.NodeValidation(node), nil
 }

@@ -79,7 +79,10 @@ func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target
 	if work {
 		r.printf("[%s] backing up etcd\n", StageEtcdBackup)
 		start := r.Now().UTC()
-		if err := r.Driver.EtcdBackup(context.WithValue(ctx, stageKey{}, StageEtcdBackup)); err != nil {
+		if err := r.callDriver(ctx, StageEtcdBackup, r.Driver.EtcdBackup); err != nil {
+			if serr := r.stopped(ctx); serr != nil {
+				return fmt.Errorf("%w: %s: before the etcd backup finished, no node of the hop was touched", serr, ref)
+			}
 			return fmt.Errorf("%w: %s: etcd backup failed, no node of the hop was touched: %v", ErrNodeFailed, ref, err)
 		}
 		r.recordBackup(res, ht, start)
@@ -130,7 +133,11 @@ func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target
 		}
 	}
 	if au, ok := r.Driver.(AddonUpgrader); ok {
-		if err := au.UpgradeAddons(context.WithValue(ctx, stageKey{}, StageAddons), ht.Label); err != nil {
+		err := r.callDriver(ctx, StageAddons, func(ctx context.Context) error { return au.UpgradeAddons(ctx, ht.Label) })
+		if serr := r.stopped(ctx); err != nil && serr != nil {
+			return fmt.Errorf("%w: %s: before the add-on stage finished: %v", serr, ref, err)
+		}
+		if err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrAddonsFailed, ref, err)
 		}
 		return nil

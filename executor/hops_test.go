@@ -443,7 +443,7 @@ func TestRunResumesTheHopItWasIn(t *testing.T) {
 	ann := map[string]map[string]string{
 		"cp-1": {AnnotationPhase: "done", AnnotationTarget: "v1.36.6", AnnotationRunTarget: "v1.37", "test/kubelet": "v1.36.6"},
 		"cp-2": {AnnotationPhase: "drained", AnnotationTarget: "v1.36.6", AnnotationRunTarget: "v1.37",
-			AnnotationCordonedBy: CordonedByUpgate, AnnotationReason: "cordoned by upgate run"},
+			AnnotationCordonedBy: CordonedByUpgate, AnnotationReason: "cordoned by upgate run", AnnotationHolder: "crashed-run"},
 	}
 	c := newHopCluster(t, []string{"cp-1", "cp-2"}, []string{"w-1"}, "v1.35.2", ann)
 	p := c.plan(t, "v1.36.6", "v1.37", PlanOptions{})

@@ -3,9 +3,12 @@ package executor
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -58,7 +61,8 @@ var (
 	// ErrTargetConflict: a node is in flight to another target.
 	ErrTargetConflict = errors.New("another upgrade is in flight")
 	// ErrStopped: the lock was lost or the run was cancelled; the run
-	// stopped before the next node.
+	// stopped before its next change to the cluster. A node in hand keeps
+	// its phase (and its cordon); the next run resumes it.
 	ErrStopped = errors.New("run stopped")
 	// ErrAddonsFailed: every node is done, but the driver could not
 	// upgrade the add-ons.
@@ -74,6 +78,11 @@ const (
 	DefaultReadyTimeout = 5 * time.Minute
 	DefaultPollInterval = 2 * time.Second
 	DefaultCPTimeout    = 5 * time.Minute
+	// DefaultDriverTimeout bounds one driver call: long enough for a
+	// kubeadm upgrade of a control-plane node with its image pulls, short
+	// enough that a hung driver does not keep a node cordoned, and the
+	// lock held, for ever.
+	DefaultDriverTimeout = 30 * time.Minute
 )
 
 // Runner runs a plan: per node, in stage order, gate, cordon, drain (the
@@ -94,9 +103,17 @@ type Runner struct {
 	// Validate checks a node after it is upgraded and uncordoned (postflight
 	// checks for that node). Nil: Ready at the target is the only check.
 	Validate GateFunc
-	// Hold is called before each node is started; an error stops the run
-	// there (the executor lock was lost). Nil: never stops.
+	// Hold is consulted before every change the run makes to the cluster
+	// (each annotation, cordon, drain, driver call, uncordon, the etcd
+	// backup and the add-on stage); an error (the executor lock was lost)
+	// stops the run there with ErrStopped. Run's ctx should be cancelled at
+	// the same moment (Lock.Context), so that calls in flight stop too.
+	// Nil: only ctx stops the run.
 	Hold func() error
+	// Holder is the executor lock's identity, recorded in
+	// upgate.dev/holder on every node the run writes to. Zero means
+	// unlocked@ and the hostname.
+	Holder string
 
 	// DrainTimeout bounds one node's drain, PDB retries included; when it
 	// passes, OnDrainTimeout says what happens to the node. Zero means 5m.
@@ -108,6 +125,10 @@ type Runner struct {
 	// ReadyTimeout bounds the wait for the node to be Ready with its
 	// kubelet at the target after the driver. Zero means 5m.
 	ReadyTimeout time.Duration
+	// DriverTimeout bounds each driver call (a node's upgrade, the etcd
+	// backup, the add-on stage); when it passes the call's context is
+	// cancelled and the node fails. Zero means 30m.
+	DriverTimeout time.Duration
 	// GateWait is how long a node's blocking findings may take to clear
 	// (a PDB's status catching up after the previous node's pods moved)
 	// before the node counts as blocked. Zero means no wait.
@@ -154,7 +175,7 @@ func NewRunner(r *Runner) (*Runner, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("executor: Runner needs %s", strings.Join(missing, ", "))
 	}
-	if r.DrainTimeout < 0 || r.ReadyTimeout < 0 || r.GateWait < 0 || r.PollInterval < 0 || r.ControlPlaneTimeout < 0 {
+	if r.DrainTimeout < 0 || r.ReadyTimeout < 0 || r.DriverTimeout < 0 || r.GateWait < 0 || r.PollInterval < 0 || r.ControlPlaneTimeout < 0 {
 		return nil, errors.New("executor: timeouts must not be negative")
 	}
 	if r.MaxUnavailable < 0 {
@@ -171,6 +192,9 @@ func NewRunner(r *Runner) (*Runner, error) {
 	if r.ReadyTimeout == 0 {
 		r.ReadyTimeout = DefaultReadyTimeout
 	}
+	if r.DriverTimeout == 0 {
+		r.DriverTimeout = DefaultDriverTimeout
+	}
 	if r.PollInterval == 0 {
 		r.PollInterval = DefaultPollInterval
 	}
@@ -182,6 +206,12 @@ func NewRunner(r *Runner) (*Runner, error) {
 	}
 	if r.Now == nil {
 		r.Now = time.Now
+	}
+	if r.Holder == "" {
+		// Without a holder no cordon would count as upgate's own (see
+		// Progress.OwnsCordon), and no node would ever be uncordoned.
+		host, _ := os.Hostname()
+		r.Holder = "unlocked@" + host
 	}
 	return r, nil
 }
@@ -416,25 +446,28 @@ func (r *Runner) runStep(ctx context.Context, s step, target Target) (o Outcome,
 		r.nodef(s, name, "skipped: %s", s.decision.Why)
 		return o, nil
 	}
-	if r.Hold != nil {
-		if err := r.Hold(); err != nil {
-			o.Result, o.Reason = "not started", err.Error()
-			return o, fmt.Errorf("%w before node %s: %v", ErrStopped, name, err)
-		}
-	}
-	if err := ctx.Err(); err != nil {
+	if err := r.stopped(ctx); err != nil {
 		o.Result, o.Reason = "not started", err.Error()
-		return o, fmt.Errorf("%w before node %s: %v", ErrStopped, name, err)
+		return o, fmt.Errorf("%w (before node %s)", err, name)
 	}
 	ctx = context.WithValue(ctx, stageKey{}, s.stage)
 	phase := s.decision.From
-	if phase == PhaseFailed || phase == PhaseQuarantined || phase == PhaseSkipped {
-		// A failed (or quarantined, or skipped) node is retried from the
-		// start; if it is still cordoned by us (or was cordoned before),
-		// the cordon step is a no-op.
+	if phase != PhaseUpgraded {
+		// A resumed run trusts no annotation that a step was done: the
+		// node may have been uncordoned, pods may have landed on it, the
+		// policies may block it now. Every node not yet upgraded (failed,
+		// skipped and quarantined ones too) goes through the gate, the
+		// cordon and the drain again (each is a no-op where it already
+		// holds) before the driver is called. Only upgraded (the driver
+		// finished) continues where it was: waiting for Ready at the
+		// target, which checks the kubelet itself.
 		phase = PhaseNone
 	}
 	err = r.advance(ctx, s, target, phase)
+	if serr := r.stopped(ctx); err != nil && serr != nil && !errors.Is(err, ErrStopped) && !errors.Is(err, errSkipped) && !errors.Is(err, errDrainSkipped) && !errors.Is(err, errQuarantined) {
+		// A step failed because the run was stopped under it.
+		err = fmt.Errorf("%w: node %s: %v", serr, name, err)
+	}
 	switch {
 	case err == nil:
 		o.Result = "done"
@@ -545,14 +578,18 @@ func (r *Runner) advance(ctx context.Context, s step, target Target, phase Phase
 			return r.fail(ctx, s, target, "record upgrading", err)
 		}
 		// From here the driver's upgrade finishes even if the run is
-		// interrupted: a half-upgraded node is worse than a late stop.
+		// interrupted (a half-upgraded node is worse than a late stop),
+		// within DriverTimeout; a lost lock still stops it.
 		node, err := r.Client.CoreV1().Nodes().Get(rec, name, metav1.GetOptions{})
 		if err != nil {
 			t.end(ctx, StepFailed, err.Error())
 			return r.fail(ctx, s, target, "upgrade", err)
 		}
-		r.nodef(s, name, "upgrading to %s", target.Label)
-		if err := r.Driver.Upgrade(context.WithoutCancel(ctx), node, target.Label); err != nil {
+		r.nodef(s, name, "upgrading to %s (driver timeout %s)", target.Label, r.DriverTimeout)
+		fctx, fcancel := r.finishing(ctx)
+		err = r.callDriver(fctx, s.stage, func(ctx context.Context) error { return r.Driver.Upgrade(ctx, node, target.Label) })
+		fcancel()
+		if err != nil {
 			t.end(ctx, StepFailed, err.Error())
 			return r.fail(ctx, s, target, "driver upgrade", err)
 		}
@@ -580,7 +617,7 @@ func (r *Runner) advance(ctx context.Context, s step, target Target, phase Phase
 		}
 		t.end(ctx, StepOK, "Ready with kubelet "+node.Status.NodeInfo.KubeletVersion)
 		p := ReadProgress(node)
-		if p.CordonedByUs && !p.WasCordoned {
+		if p.OwnsCordon(target) {
 			t := r.begin(s, StepUncordon)
 			if err := r.setUnschedulable(rec, node, false); err != nil {
 				t.end(ctx, StepFailed, err.Error())
@@ -589,8 +626,9 @@ func (r *Runner) advance(ctx context.Context, s step, target Target, phase Phase
 			t.end(ctx, StepOK, "uncordoned")
 			r.nodef(s, name, "uncordoned")
 		} else if node.Spec.Unschedulable {
-			// Only a cordon upgate recorded as its own is lifted.
-			r.nodef(s, name, "left cordoned: it was cordoned before upgate reached it (no upgate.dev/cordoned-by=upgate)")
+			// Only a cordon upgate recorded as its own, in this upgrade,
+			// is lifted.
+			r.nodef(s, name, "left cordoned: upgate did not cordon it in this upgrade (see upgate.dev/was-cordoned)")
 		}
 		if r.Validate != nil {
 			t := r.begin(s, StepValidate)
@@ -618,10 +656,13 @@ func (r *Runner) advance(ctx context.Context, s step, target Target, phase Phase
 			}
 			t.end(ctx, StepOK, "validated")
 		}
+		// Done clears whose cordon it was: the next upgrade looks at the
+		// node afresh instead of inheriting this one's record.
 		if err := r.annotate(rec, name, map[string]*string{
-			AnnotationPhase:      str(string(PhaseDone)),
-			AnnotationCordonedBy: nil,
-			AnnotationReason:     nil,
+			AnnotationPhase:       str(string(PhaseDone)),
+			AnnotationCordonedBy:  nil,
+			AnnotationReason:      nil,
+			AnnotationWasCordoned: nil,
 		}); err != nil {
 			return r.fail(ctx, s, target, "record done", err)
 		}
@@ -646,8 +687,11 @@ func (r *Runner) gate(ctx context.Context, name string) ([]reports.Finding, erro
 	}
 }
 
-// cordon records why, then cordons. A node cordoned by someone else is
-// recorded as such and never uncordoned by upgate.
+// cordon records why, then cordons. Whose cordon it is comes from the
+// node as it is, not from what its annotations say: a schedulable node is
+// cordoned by upgate now (whatever an old was-cordoned says); a cordoned
+// node is upgate's only as Progress.OwnsCordon allows, and otherwise is
+// recorded as someone else's and never uncordoned by upgate.
 func (r *Runner) cordon(ctx context.Context, s step, target Target) error {
 	name := s.planned.Name
 	node, err := r.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
@@ -663,18 +707,22 @@ func (r *Runner) cordon(ctx context.Context, s step, target Target) error {
 		set[AnnotationRunTarget] = str(s.runTarget)
 	}
 	switch {
-	case p.CordonedByUs || p.WasCordoned:
-		// Resumed: whose cordon it is was recorded the first time.
+	case node.Spec.Unschedulable && p.OwnsCordon(target):
+		// Resumed, still under upgate's own cordon: its record stands.
 	case node.Spec.Unschedulable:
+		// Someone else's cordon: an upgate reason left on it is stale.
 		set[AnnotationWasCordoned] = str("true")
+		set[AnnotationCordonedBy] = nil
+		set[AnnotationReason] = nil
 	default:
 		set[AnnotationCordonedBy] = str(CordonedByUpgate)
+		set[AnnotationWasCordoned] = nil
 		set[AnnotationReason] = str(fmt.Sprintf("cordoned by upgate run to drain and upgrade it to %s (stage %s); uncordoned when done", target.Label, s.stage))
 	}
 	if err := r.annotate(ctx, name, set); err != nil {
 		return err
 	}
-	if set[AnnotationWasCordoned] != nil {
+	if set[AnnotationWasCordoned] != nil && !p.WasCordoned {
 		r.nodef(s, name, "already cordoned by someone else: upgate will leave it cordoned")
 	}
 	if !node.Spec.Unschedulable {
@@ -703,6 +751,9 @@ func (r *Runner) helper(ctx context.Context, s step) *drain.Helper {
 }
 
 func (r *Runner) setUnschedulable(ctx context.Context, node *corev1.Node, on bool) error {
+	if err := r.stopped(ctx); err != nil {
+		return err
+	}
 	return drain.RunCordonOrUncordon(r.helper(ctx, step{stage: "", planned: PlannedNode{Name: node.Name}}), node, on)
 }
 
@@ -712,6 +763,9 @@ func (r *Runner) setUnschedulable(ctx context.Context, node *corev1.Node, on boo
 // drain says "global timeout reached" both for its own timeout and for a
 // cancelled context, so the deadline is ours: the helper has none.
 func (r *Runner) drain(ctx context.Context, s step) error {
+	if err := r.stopped(ctx); err != nil {
+		return err
+	}
 	dctx, cancel := context.WithTimeoutCause(ctx, r.DrainTimeout, errDrainDeadline)
 	defer cancel()
 	h := r.helper(dctx, s)
@@ -778,8 +832,8 @@ func (r *Runner) blockingPDBs(ctx context.Context, node string) string {
 }
 
 // waitReady waits for the node to be Ready with its kubelet at the target.
-func (r *Runner) waitReady(ctx context.Context, name string, target Target) (*corev1.Node, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.ReadyTimeout)
+func (r *Runner) waitReady(parent context.Context, name string, target Target) (*corev1.Node, error) {
+	ctx, cancel := context.WithTimeout(parent, r.ReadyTimeout)
 	defer cancel()
 	var last string
 	for {
@@ -796,6 +850,9 @@ func (r *Runner) waitReady(ctx context.Context, name string, target Target) (*co
 		}
 		select {
 		case <-ctx.Done():
+			if err := r.stopped(parent); err != nil {
+				return nil, fmt.Errorf("%w while waiting for Ready (last seen: %s)", err, last)
+			}
 			return nil, fmt.Errorf("not Ready with kubelet at %s within %s (last seen: %s)", target.Label, r.ReadyTimeout, last)
 		case <-time.After(r.PollInterval):
 		}
@@ -815,6 +872,10 @@ func nodeReady(n *corev1.Node) bool {
 // returns it. The node is left as it is: cordoned if it was.
 func (r *Runner) fail(ctx context.Context, s step, target Target, what string, cause error) error {
 	name := s.planned.Name
+	if lost := r.lockLost(); lost != nil {
+		r.recordLockLost(ctx, s, target, what)
+		return fmt.Errorf("%w: node %s: %s: %v", lost, name, what, cause)
+	}
 	// Record even when ctx was cancelled: the record is what makes the
 	// cordoned node explicable.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -837,9 +898,107 @@ func (r *Runner) fail(ctx context.Context, s step, target Target, what string, c
 	return fmt.Errorf("%w: node %s: %s failed: %v", ErrNodeFailed, name, what, cause)
 }
 
+// recordLockLost is the one write upgate makes after losing the lock, and
+// the decision behind it. Once the lease is lost another executor may take
+// it and work on this node, so the node is left exactly as it is: never
+// uncordoned, never marked done or failed, its phase as it was (it names
+// the last step that completed, true still, and the next run re-checks
+// everything before the driver anyway). But a node left cordoned needs a
+// reason a human can read, so upgate writes upgate.dev/reason alone, best
+// effort: only while the node's upgate.dev/holder is still this run (so a
+// new holder's record is never overwritten), conditioned on the
+// resourceVersion just read, within 2s. The lease's timing leaves about
+// that long: a loss is noticed the renew deadline (10s) after the last
+// renewal, another executor may take the lease only its duration (15s)
+// after it. A loss seen as another holder taking the lease gets the same
+// conditions, which is why holder and resourceVersion are checked.
+func (r *Runner) recordLockLost(ctx context.Context, s step, target Target, what string) {
+	name := s.planned.Name
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	node, err := r.Client.CoreV1().Nodes().Get(wctx, name, metav1.GetOptions{})
+	if err != nil {
+		r.nodef(s, name, "STOPPED: lost the executor lock during %s; could not record it on the node: %v", what, err)
+		return
+	}
+	p := ReadProgress(node)
+	if p.Holder != r.Holder {
+		r.nodef(s, name, "STOPPED: lost the executor lock during %s; the node's record is another run's (%s=%q), left as it is", what, AnnotationHolder, p.Holder)
+		return
+	}
+	state := "schedulable"
+	if node.Spec.Unschedulable {
+		state = "cordoned"
+	}
+	reason := oneLine(fmt.Sprintf("stopped during %s: upgate run %s lost the executor lock, so it made no further change; the node is %s at upgate.dev/phase=%s; `upgate run --target %s` re-checks and resumes it",
+		what, r.Holder, state, p.Phase, target.Label))
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"resourceVersion": node.ResourceVersion,
+		"annotations":     map[string]string{AnnotationReason: reason},
+	}})
+	if err == nil {
+		_, err = r.Client.CoreV1().Nodes().Patch(wctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+	}
+	if err != nil {
+		r.nodef(s, name, "STOPPED: lost the executor lock during %s; could not record it on the node: %v", what, err)
+		return
+	}
+	r.nodef(s, name, "STOPPED: %s", reason)
+}
+
+// stopped returns an error wrapping ErrStopped when the run must make no
+// further change to the cluster: the lock was lost (Hold), or ctx is done.
+// It is consulted before every side effect.
+func (r *Runner) stopped(ctx context.Context) error {
+	if err := r.lockLost(); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: %v", ErrStopped, context.Cause(ctx))
+	}
+	return nil
+}
+
+// lockLost returns an error wrapping ErrStopped once Hold fails.
+func (r *Runner) lockLost() error {
+	if r.Hold == nil {
+		return nil
+	}
+	if err := r.Hold(); err != nil {
+		return fmt.Errorf("%w: %w", ErrStopped, err)
+	}
+	return nil
+}
+
+// callDriver calls the driver for stage, bounded by DriverTimeout, unless
+// the run is stopped.
+func (r *Runner) callDriver(ctx context.Context, stage StageName, call func(context.Context) error) error {
+	if err := r.stopped(ctx); err != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeoutCause(context.WithValue(ctx, stageKey{}, stage), r.DriverTimeout,
+		fmt.Errorf("the driver did not finish within the driver timeout (%s)", r.DriverTimeout))
+	defer cancel()
+	err := call(dctx)
+	if err != nil && ctx.Err() == nil && dctx.Err() != nil && !errors.Is(err, context.Cause(dctx)) {
+		// The timeout stopped the driver, not the run: say so, not only
+		// the driver's last words.
+		err = fmt.Errorf("%w: %v", context.Cause(dctx), err)
+	}
+	return err
+}
+
 // annotate merges upgate.dev annotations into the node (nil removes one)
-// and stamps upgate.dev/updated-at.
+// and stamps upgate.dev/updated-at and upgate.dev/holder. It writes
+// nothing once the run is stopped.
 func (r *Runner) annotate(ctx context.Context, name string, set map[string]*string) error {
+	if err := r.stopped(ctx); err != nil {
+		return err
+	}
+	if r.Holder != "" {
+		set = maps.Clone(set)
+		set[AnnotationHolder] = str(r.Holder)
+	}
 	patch, err := annotationPatch(set, r.Now())
 	if err != nil {
 		return err

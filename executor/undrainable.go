@@ -73,6 +73,34 @@ func detached(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 }
 
+// finishing is a context for a step that, once begun, finishes even when
+// ctx is cancelled by an interrupt (SIGINT, SIGTERM), but that a lost lock
+// still stops: the driver's upgrade of a node.
+func (r *Runner) finishing(ctx context.Context) (context.Context, context.CancelFunc) {
+	fctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	go func() {
+		select {
+		case <-fctx.Done():
+			return
+		case <-ctx.Done():
+		}
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if err := r.lockLost(); err != nil {
+				cancel(err)
+				return
+			}
+			select {
+			case <-fctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return fctx, func() { cancel(context.Canceled) }
+}
+
 // resumeCommand is the command that takes the node up again.
 func resumeCommand(s step, target Target) string {
 	t := s.runTarget
@@ -112,7 +140,7 @@ func (r *Runner) drainTimedOut(ctx context.Context, s step, target Target, cause
 		if err != nil {
 			return r.fail(ctx, s, target, "drain", fmt.Errorf("%v; and reading the node to uncordon it: %v", cause, err))
 		}
-		if p := ReadProgress(node); p.CordonedByUs && !p.WasCordoned && node.Spec.Unschedulable {
+		if p := ReadProgress(node); p.OwnsCordon(target) && node.Spec.Unschedulable {
 			if err := r.setUnschedulable(wctx, node, false); err != nil {
 				return r.fail(ctx, s, target, "drain", fmt.Errorf("%v; and uncordoning it: %v", cause, err))
 			}
@@ -144,6 +172,14 @@ func (r *Runner) drainTimedOut(ctx context.Context, s step, target Target, cause
 // done to the node yet.
 func (r *Runner) interrupted(ctx context.Context, s step, target Target, during string, started bool) error {
 	name := s.planned.Name
+	if lost := r.lockLost(); lost != nil {
+		// Another executor may hold the lock now: only the guarded
+		// reason is written.
+		if started {
+			r.recordLockLost(ctx, s, target, during)
+		}
+		return fmt.Errorf("%w: node %s: during %s", lost, name, during)
+	}
 	cause := context.Cause(ctx)
 	if !started {
 		return fmt.Errorf("%w before node %s: %w: %v", ErrStopped, name, errNotStarted, cause)
