@@ -111,10 +111,11 @@ an Event on the node, reason Upgate and the step (UpgateCordon, UpgateDrain,
 UpgateQuarantined or UpgateInterrupted say how a node was left: kubectl
 describe node shows them. A cluster that refuses Events costs a warning.
 
-SIGINT or SIGTERM: the step in hand finishes (a driver upgrade is never
-cut off) or stops where the node's annotations already say (a drain, a
-wait), the node gets a reason saying so, the run record is written, and
-upgate exits 3; the next run resumes. A second signal kills upgate at once.
+SIGINT or SIGTERM: the step in hand finishes (the signal does not cut off
+a driver upgrade; --driver-timeout and a lost lock still do) or stops where
+the node's annotations already say (a drain, a wait), the node gets a
+reason saying so, the run record is written, and upgate exits 3; the next
+run resumes. A second signal kills upgate at once.
 
 On a terminal, run shows the steps and asks "Proceed? [y/N]" before
 changing anything (no answer y: exit 1, nothing changed). Without a
