@@ -9,7 +9,7 @@ import (
 // metrics are upgate's series, namespaced and with few labels: a check ID
 // and a severity are bounded sets; subjects are never labels.
 type metrics struct {
-	up        prometheus.Gauge
+	up        prometheus.GaugeFunc
 	blocked   prometheus.Gauge
 	findings  *prometheus.GaugeVec
 	runs      *prometheus.CounterVec
@@ -18,12 +18,14 @@ type metrics struct {
 	info      *prometheus.GaugeVec
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// newMetrics registers upgate's series; up is read at each scrape, so a
+// report going stale shows without waiting for the next check.
+func newMetrics(reg prometheus.Registerer, up func() float64) (*metrics, error) {
 	m := &metrics{
-		up: prometheus.NewGauge(prometheus.GaugeOpts{
+		up: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "upgate", Name: "check_up",
-			Help: "1 when the last check could read the cluster and evaluate the policies, 0 when it failed.",
-		}),
+			Help: "1 when the last check could read the cluster and evaluate the policies and is not stale, 0 when it failed, timed out or is stale.",
+		}, up),
 		blocked: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "upgate", Name: "upgrade_blocked",
 			Help: "1 when the last successful check blocked the upgrade, 0 when it passed.",
@@ -59,7 +61,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 func (m *metrics) record(r *reports.Report) {
-	m.up.Set(1)
 	m.runs.WithLabelValues(string(r.Verdict)).Inc()
 	if r.Blocked() {
 		m.blocked.Set(1)
