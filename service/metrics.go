@@ -2,6 +2,7 @@ package service
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/upgate-dev/upgate/reports"
 )
@@ -52,7 +53,11 @@ func newMetrics(reg prometheus.Registerer, up func() float64) (*metrics, error) 
 			Help: "Versions of the last successful check (always 1).",
 		}, []string{"current_version", "target_version"}),
 	}
-	for _, c := range []prometheus.Collector{m.up, m.blocked, m.findings, m.runs, m.duration, m.lastCheck, m.info} {
+	// The Go runtime's and the process's own series (go_*, process_*),
+	// as every Go exporter has them: memory, goroutines, CPU, open files.
+	goc := collectors.NewGoCollector()
+	proc := collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})
+	for _, c := range []prometheus.Collector{m.up, m.blocked, m.findings, m.runs, m.duration, m.lastCheck, m.info, goc, proc} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
