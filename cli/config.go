@@ -57,8 +57,10 @@ type Config struct {
 	LockNamespace  string
 
 	// Service settings.
-	Listen   string
-	Interval time.Duration
+	Listen              string
+	Interval            time.Duration
+	CheckTimeout        time.Duration
+	StaleAfterIntervals int
 }
 
 // configFileOnly are keys the file may hold that no flag sets.
@@ -112,6 +114,7 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 		LockNamespace:      v.GetString("lock-namespace"),
 		Listen:             v.GetString("listen"),
 	}
+	c.StaleAfterIntervals = v.GetInt("stale-after-intervals")
 	var err error
 	if c.Timeout, err = duration(v, "timeout"); err != nil {
 		return nil, err
@@ -119,6 +122,7 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 	for key, d := range map[string]*time.Duration{
 		"interval": &c.Interval, "drain-timeout": &c.DrainTimeout,
 		"ready-timeout": &c.ReadyTimeout, "gate-wait": &c.GateWait,
+		"check-timeout": &c.CheckTimeout,
 	} {
 		if *d, err = duration(v, key); err != nil {
 			return nil, err
