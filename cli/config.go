@@ -64,8 +64,10 @@ type Config struct {
 	ControlPlaneTimeout time.Duration
 
 	// Service settings.
-	Listen   string
-	Interval time.Duration
+	Listen              string
+	Interval            time.Duration
+	CheckTimeout        time.Duration
+	StaleAfterIntervals int
 }
 
 // configFileOnly are keys the file may hold that no flag sets.
@@ -121,6 +123,7 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 		Yes:                v.GetBool("yes"),
 		Listen:             v.GetString("listen"),
 	}
+	c.StaleAfterIntervals = v.GetInt("stale-after-intervals")
 	var err error
 	if c.Timeout, err = duration(v, "timeout"); err != nil {
 		return nil, err
@@ -130,6 +133,7 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 		"ready-timeout": &c.ReadyTimeout, "gate-wait": &c.GateWait,
 		"control-plane-timeout": &c.ControlPlaneTimeout,
 		"driver-timeout":        &c.DriverTimeout,
+		"check-timeout":         &c.CheckTimeout,
 	} {
 		if *d, err = duration(v, key); err != nil {
 			return nil, err
