@@ -56,6 +56,10 @@ type Config struct {
 	DriverTimeout  time.Duration
 	GateWait       time.Duration
 	LockNamespace  string
+	// OnDrainTimeout: abort, skip or quarantine a worker whose drain timed out.
+	OnDrainTimeout string
+	// Yes answers run's confirmation (needed without a terminal).
+	Yes bool
 	// ControlPlaneTimeout bounds each hop's wait for the control plane.
 	ControlPlaneTimeout time.Duration
 
@@ -115,6 +119,8 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 		Driver:             v.GetString("driver"),
 		DriverCommand:      v.GetString("driver-command"),
 		LockNamespace:      v.GetString("lock-namespace"),
+		OnDrainTimeout:     v.GetString("on-drain-timeout"),
+		Yes:                v.GetBool("yes"),
 		Listen:             v.GetString("listen"),
 	}
 	c.StaleAfterIntervals = v.GetInt("stale-after-intervals")

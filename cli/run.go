@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/upgate-dev/upgate/executor"
 	"github.com/upgate-dev/upgate/inventory"
@@ -87,11 +86,52 @@ phase=upgraded waits for Ready at the hop's version. A node at phase=done
 is skipped only if its kubelet is at the target, else upgraded again.
 upgate.dev/cordoned-by=upgate counts only while the node is in flight to
 this target with a holder recorded; any other cordon is someone else's and
-stays. A node that fails (a drain that PDBs keep from finishing within
---drain-timeout, a driver error or timeout, not Ready in time) stays
-cordoned with upgate.dev/phase=failed and the reason; the run stops with
-exit 3, and the next run retries it. So does a control plane that does not
-reach a hop's version in time.
+stays. A node that fails (a driver error or timeout, not Ready in time)
+stays cordoned with upgate.dev/phase=failed and the reason; the run stops
+with exit 3, and the next run retries it. So does a control plane that
+does not reach a hop's version in time.
+
+A drain that PDBs keep from finishing within --drain-timeout is handled as
+--on-drain-timeout says (pods are never force-deleted):
+  abort       (default) stop the run; the node stays cordoned,
+              upgate.dev/phase=failed, with the reason (the PDBs).
+  skip        uncordon the worker (upgate.dev/phase=skipped and the reason),
+              go on, and try it once more after the other workers of its
+              hop.
+  quarantine  leave the worker cordoned (upgate.dev/phase=quarantined and
+              the reason) and go on.
+A worker skipped or quarantined ends the run with exit 3 once every hop
+that can run has run (a worker a later hop needs stops the run before
+that hop); the next run takes it again. Etcd and control-plane nodes
+always abort: the hop cannot finish without them.
+
+Each step (gate, cordon, drain, upgrade, ready, uncordon, validate) is also
+an Event on the node, reason Upgate and the step (UpgateCordon, UpgateDrain,
+...), Warning when it did not go well, and UpgateFailed, UpgateSkipped,
+UpgateQuarantined or UpgateInterrupted say how a node was left: kubectl
+describe node shows them. A cluster that refuses Events costs a warning.
+
+SIGINT or SIGTERM: the step in hand finishes (the signal does not cut off
+a driver upgrade; --driver-timeout and a lost lock still do) or stops where
+the node's annotations already say (a drain, a wait), the node gets a
+reason saying so, the run record is written, and upgate exits 3; the next
+run resumes. A second signal kills upgate at once.
+
+On a terminal, run shows the steps and asks "Proceed? [y/N]" before
+changing anything (no answer y: exit 1, nothing changed). Without a
+terminal it does not ask: it refuses (exit 2) unless --yes answers for it,
+as CI must. Dry runs never ask.
+
+--output FILE writes the run record (any run: dry or not, finished, failed
+or interrupted), apiVersion upgate.dev/v1alpha1, kind Run: the plan it
+executed; for each node and hop its stage, every step with its start and
+end, the gate's findings, the outcome (done, skipped, failed, quarantined,
+not-started) and the reason; the etcd backups taken and where they are
+kept (a command driver says so with a line UPGATE_BACKUP_LOCATION=PATH
+while UPGATE_STAGE=etcd-backup; the kwok driver takes none); the verdict
+(passed for a dry run, done, incomplete, blocked, failed or stopped).
+--sign-key signs it as check signs a report: FILE.sig, which upgate verify
+and cosign verify-blob accept.
 
 One executor at a time: the Lease upgate-executor in --lock-namespace,
 taken with client-go leader election; a second run exits 3 naming the
@@ -103,11 +143,12 @@ cordon; upgate.dev/reason says the lock was lost (written only if the node
 is still this run's); the next run resumes it.
 
 Exit codes: 0 done, 1 blocked by the gate (before any node, or at a node's
-gate), 2 bad input, 3 a node failed or the cluster could not be reached or
-locked.`,
+gate) or not confirmed, 2 bad input (--yes missing without a terminal), 3 a
+node failed, was skipped or quarantined, the run was interrupted, or the
+cluster could not be reached or locked.`,
 		Example: `  upgate run --target v1.37 --dry-run
   upgate run --target v1.37 --dry-run --format json
-  upgate run --target v1.37 --driver kwok
+  upgate run --target v1.37 --driver kwok --yes --on-drain-timeout quarantine --output run.json
   upgate run --target v1.37.2 --driver command --driver-command './upgrade-node.sh "$UPGATE_NODE" "$UPGATE_TARGET"'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -134,6 +175,8 @@ locked.`,
 	f.Duration("driver-timeout", 0, "limit for each driver call (a node's upgrade, the etcd backup, the add-on stage); the command driver's processes are stopped and the node fails after it (0: 30m)")
 	f.Duration("gate-wait", 30*time.Second, "how long a node's gate may take to clear (PDB status catching up) before the node counts as blocked")
 	f.String("lock-namespace", executor.DefaultLockNamespace, "namespace of the executor lock, the Lease "+executor.DefaultLockName)
+	f.String("on-drain-timeout", string(executor.DrainTimeoutAbort), "a worker whose drain times out: abort (stop, node cordoned), skip (uncordon, go on, retry once after the others) or quarantine (stay cordoned, go on)")
+	f.BoolP("yes", "y", false, "do not ask before changing the cluster (needed without a terminal, as in CI)")
 	return cmd
 }
 
@@ -157,10 +200,16 @@ func validateRun(cfg *Config) error {
 	if cfg.LockNamespace == "" {
 		return usageErrorf("--lock-namespace must not be empty")
 	}
+	if _, err := executor.ParseDrainTimeoutAction(cfg.OnDrainTimeout); err != nil {
+		return usageErrorf("--on-drain-timeout: %s", oneLine(err))
+	}
+	if cfg.SignKey != "" && (cfg.Output == "" || cfg.Output == "-") {
+		return usageErrorf("--sign-key needs --output FILE: the run record is signed into FILE.sig")
+	}
 	return nil
 }
 
-func (a *app) run(ctx context.Context, cfg *Config) error {
+func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 	switch cfg.Mode {
 	case "online":
 	case "offline":
@@ -173,17 +222,28 @@ func (a *app) run(ctx context.Context, cfg *Config) error {
 	if len(cfg.From) > 0 && !cfg.DryRun {
 		return usageErrorf("--from reads files: it goes with --dry-run only, a run acts on the live cluster")
 	}
+	rs := &runState{started: time.Now()}
+	if cfg.Output != "" {
+		// A key that cannot sign is found before anything changes: the
+		// record of a run that did must never be lost to it.
+		key, err := a.runSigningKey(cfg)
+		if err != nil {
+			return err
+		}
+		// The caller's context: ctx becomes the lock's below, which ends
+		// with the lock's release, before this runs.
+		outer := ctx
+		defer func() { err = a.writeRunRecord(outer, cfg, rs, key, err) }()
+	}
 	ev, p, err := a.plan(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	rs.plan = p
 	label := p.TargetVersion
 	if cfg.DryRun && cfg.Format == "json" {
-		var buf bytes.Buffer
-		if err := p.WriteJSON(&buf); err != nil {
-			return err
-		}
-		if err := a.writeOutput(cfg.Output, buf.Bytes()); err != nil {
+		// The Plan report goes to stdout; --output is the run record.
+		if err := p.WriteJSON(a.streams.Out); err != nil {
 			return err
 		}
 		if p.Blocked {
@@ -217,17 +277,12 @@ func (a *app) run(ctx context.Context, cfg *Config) error {
 	if err != nil {
 		return usageErrorf("--target: %s", oneLine(err))
 	}
-
-	rc, err := a.kube.ToRESTConfig()
-	if err != nil {
-		return runtimeErrorf("cannot reach a cluster: %s (pass --kubeconfig or --context)", oneLine(err))
+	if err := a.confirm(ctx, cfg, rs); err != nil {
+		return err
 	}
-	if cfg.Timeout > 0 {
-		rc.Timeout = cfg.Timeout
-	}
-	client, err := kubernetes.NewForConfig(rc)
+	client, err := a.runClient(cfg)
 	if err != nil {
-		return runtimeErrorf("cannot reach a cluster: %s", oneLine(err))
+		return err
 	}
 
 	lock := &executor.Lock{Client: client, Namespace: cfg.LockNamespace}
@@ -254,6 +309,7 @@ func (a *app) run(ctx context.Context, cfg *Config) error {
 		Driver: driver, Gate: g.gate, Validate: g.validate, Hold: lock.Held, Holder: lock.Identity,
 		DrainTimeout: cfg.DrainTimeout, ReadyTimeout: cfg.ReadyTimeout, DriverTimeout: cfg.DriverTimeout,
 		ControlPlaneTimeout: cfg.ControlPlaneTimeout, GateWait: cfg.GateWait,
+		OnDrainTimeout: executor.DrainTimeoutAction(cfg.OnDrainTimeout),
 		MaxUnavailable: cfg.MaxUnavailable, PartialOK: cfg.PartialOK,
 		// Ignoring the safety checks (or an offline upgrade) accepts that
 		// emptyDir data goes with its pod; unmanaged pods are never deleted.
@@ -263,8 +319,11 @@ func (a *app) run(ctx context.Context, cfg *Config) error {
 		return err
 	}
 	res, err := runner.Run(ctx, p, target)
+	rs.res, rs.runErr, rs.ran = res, err, true
 	writeOutcomes(a, res)
 	switch {
+	case err != nil && ctx.Err() != nil:
+		return runtimeErrorf("interrupted (%v): %s; upgate run --target %s resumes", context.Cause(ctx), oneLine(err), label)
 	case err == nil:
 		_, err = fmt.Fprintf(a.streams.Out, "Upgrade to %s finished. Next: upgate check --phase postflight --baseline BEFORE --target %s\n", label, label)
 		return err

@@ -103,10 +103,11 @@ func runConfig(t *testing.T) string {
 	return f
 }
 
-// runUpgate runs `upgate run` with short timeouts.
+// runUpgate runs `upgate run` with short timeouts; --yes, as CI must:
+// the tests' stdin is no terminal.
 func runUpgate(t *testing.T, cfg string, args ...string) (int, string, string) {
 	t.Helper()
-	base := []string{"run", "--config", cfg, "--target", runTarget, "--driver", "kwok",
+	base := []string{"run", "--yes", "--config", cfg, "--target", runTarget, "--driver", "kwok",
 		"--drain-timeout", "60s", "--ready-timeout", "30s", "--gate-wait", "20s"}
 	start := time.Now()
 	code, out, stderr := upgate(t, append(base, args...)...)

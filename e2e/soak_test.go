@@ -338,7 +338,7 @@ type bgRun struct {
 
 func startRun(t *testing.T, cfg string, args ...string) *bgRun {
 	t.Helper()
-	base := []string{"run", "--config", cfg, "--target", runTarget, "--driver", "kwok",
+	base := []string{"run", "--yes", "--config", cfg, "--target", runTarget, "--driver", "kwok",
 		"--drain-timeout", "90s", "--ready-timeout", "30s", "--gate-wait", "30s"}
 	r := &bgRun{cmd: exec.Command(upgateBin, append(base, args...)...), done: make(chan struct{})}
 	r.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)

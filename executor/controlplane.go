@@ -96,8 +96,8 @@ func containerImage(p *corev1.Pod, name string) string {
 
 // waitControlPlane waits, looking every PollInterval for up to
 // ControlPlaneTimeout, until the control plane reports the hop's version.
-func (r *Runner) waitControlPlane(ctx context.Context, hop HopRef, t Target) error {
-	ctx, cancel := context.WithTimeout(ctx, r.ControlPlaneTimeout)
+func (r *Runner) waitControlPlane(parent context.Context, hop HopRef, t Target) error {
+	ctx, cancel := context.WithTimeout(parent, r.ControlPlaneTimeout)
 	defer cancel()
 	var last string
 	for {
@@ -113,6 +113,9 @@ func (r *Runner) waitControlPlane(ctx context.Context, hop HopRef, t Target) err
 		}
 		select {
 		case <-ctx.Done():
+			if parent.Err() != nil {
+				return fmt.Errorf("%w: %s: interrupted (%v) while waiting for the control plane to report %s; no node of the next stage was touched", ErrStopped, hop, context.Cause(parent), t.Label)
+			}
 			return fmt.Errorf("%w: %s: the control plane did not report %s within %s (last seen: %s); no node of the next hop was touched: once it does, `upgate run` again continues",
 				ErrControlPlaneBehind, hop, t.Label, r.ControlPlaneTimeout, last)
 		case <-time.After(r.PollInterval):

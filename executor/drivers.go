@@ -165,7 +165,8 @@ type CommandDriver struct {
 	// processes once they must stop. Zero means 10s.
 	KillGrace time.Duration
 
-	mu sync.Mutex
+	mu     sync.Mutex
+	backup backupScanner // where the etcd backup is kept, if it says
 }
 
 var (
@@ -180,6 +181,7 @@ func (d *CommandDriver) UpgradeAddons(ctx context.Context, target string) error 
 
 // EtcdBackup runs the command with UPGATE_STAGE=etcd-backup and no node.
 func (d *CommandDriver) EtcdBackup(ctx context.Context) error {
+	d.backup.reset()
 	return d.run(ctx, "", "", StageEtcdBackup)
 }
 
@@ -202,6 +204,9 @@ func (d *CommandDriver) run(ctx context.Context, node, target string, stage Stag
 	out := &prefixWriter{mu: &d.mu, w: d.Out, prefix: "[" + label + "] | "}
 	errOut := &prefixWriter{mu: &d.mu, w: d.ErrOut, prefix: "[" + label + "] | "}
 	cmd.Stdout, cmd.Stderr = out, errOut
+	if stage == StageEtcdBackup {
+		cmd.Stdout = io.MultiWriter(out, &d.backup)
+	}
 	group := ownProcessGroup(cmd)
 	// Once the group was told to stop, Wait gives it the grace, then kills
 	// the shell and stops waiting for output from the rest.

@@ -78,12 +78,14 @@ func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target
 	// Etcd backup: before anything in the hop changes, whenever it has work.
 	if work {
 		r.printf("[%s] backing up etcd\n", StageEtcdBackup)
+		start := r.Now().UTC()
 		if err := r.callDriver(ctx, StageEtcdBackup, r.Driver.EtcdBackup); err != nil {
 			if serr := r.stopped(ctx); serr != nil {
 				return fmt.Errorf("%w: %s: before the etcd backup finished, no node of the hop was touched", serr, ref)
 			}
 			return fmt.Errorf("%w: %s: etcd backup failed, no node of the hop was touched: %v", ErrNodeFailed, ref, err)
 		}
+		r.recordBackup(res, ht, start)
 	} else {
 		r.printf("[%s] skipped: no node needs upgrading in %s\n", StageEtcdBackup, ref)
 	}
@@ -121,10 +123,13 @@ func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target
 		// A worker this hop moves would be outside the kubelet skew window
 		// of the next hop's control plane if it stayed behind.
 		for _, o := range res.Outcomes[before:] {
-			if o.Result == "skipped" && (o.Action == ActionUpgrade || o.Action == ActionResume) {
+			if o.Result == "skipped" && !o.leftBehind && (o.Action == ActionUpgrade || o.Action == ActionResume) {
 				return fmt.Errorf("%w: %s: worker %s was skipped (--partial-ok), but it must reach %s before the control plane moves on, or its kubelet would be outside the skew policy; the next hop did not start",
 					ErrBlocked, ref, o.Node, ht.Label)
 			}
+		}
+		if err := leftBehindMidway(ref, ht, res.Outcomes[before:]); err != nil {
+			return err
 		}
 	}
 	if au, ok := r.Driver.(AddonUpgrader); ok {

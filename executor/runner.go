@@ -116,8 +116,12 @@ type Runner struct {
 	Holder string
 
 	// DrainTimeout bounds one node's drain, PDB retries included; when it
-	// passes the node fails and stays cordoned. Zero means 5m.
+	// passes, OnDrainTimeout says what happens to the node. Zero means 5m.
 	DrainTimeout time.Duration
+	// OnDrainTimeout is what happens to a worker whose drain timed out:
+	// abort (the zero value), skip or quarantine (see DrainTimeoutAction).
+	// An etcd or control-plane node always aborts.
+	OnDrainTimeout DrainTimeoutAction
 	// ReadyTimeout bounds the wait for the node to be Ready with its
 	// kubelet at the target after the driver. Zero means 5m.
 	ReadyTimeout time.Duration
@@ -149,7 +153,8 @@ type Runner struct {
 	// Now is the clock for annotations. Nil means time.Now.
 	Now func() time.Time
 
-	mu sync.Mutex // serialises writes to Out and ErrOut
+	mu        sync.Mutex // serialises writes to Out and ErrOut
+	eventWarn sync.Once  // one warning when Events cannot be created
 }
 
 // NewRunner validates r and fills in its defaults.
@@ -176,6 +181,11 @@ func NewRunner(r *Runner) (*Runner, error) {
 	if r.MaxUnavailable < 0 {
 		return nil, errors.New("executor: MaxUnavailable must not be negative")
 	}
+	a, err := ParseDrainTimeoutAction(string(r.OnDrainTimeout))
+	if err != nil {
+		return nil, fmt.Errorf("executor: OnDrainTimeout: %w", err)
+	}
+	r.OnDrainTimeout = a
 	if r.DrainTimeout == 0 {
 		r.DrainTimeout = DefaultDrainTimeout
 	}
@@ -212,13 +222,34 @@ type Outcome struct {
 	Hop    string // the version the hop upgrades to
 	Stage  StageName
 	Action Action
-	Result string // done, skipped, blocked, failed, not started
+	Result string // one of the Result* constants
 	Reason string
+	// Steps are the steps taken on the node, in order, with their times.
+	Steps []StepRecord
+	// Findings are the blocking findings its gate (or validation) returned.
+	Findings []reports.Finding
+
+	// leftBehind: skipped or quarantined after a drain timeout.
+	leftBehind bool
 }
 
-// Result is what a run did, node by node, in the order it went.
+// Results of an Outcome.
+const (
+	ResultDone        = "done"
+	ResultSkipped     = "skipped"
+	ResultBlocked     = "blocked"
+	ResultFailed      = "failed"
+	ResultQuarantined = "quarantined"
+	ResultNotStarted  = "not started"
+)
+
+// Result is what a run did, node by node, in the order it went, and the
+// etcd backups it took.
 type Result struct {
 	Outcomes []Outcome
+	Backups  []Backup
+	// BackupNote says why no backup is listed when the driver took none.
+	BackupNote string
 }
 
 // step is one node in the order the run takes them.
@@ -228,6 +259,10 @@ type step struct {
 	decision Decision
 	// runTarget is the run's final target, recorded beside the hop's.
 	runTarget string
+	// log collects the node's steps for the run record.
+	log *nodeLog
+	// retry: the second try of a worker skipped after a drain timeout.
+	retry bool
 }
 
 type stageKey struct{}
@@ -319,6 +354,16 @@ func (r *Runner) Run(ctx context.Context, p *Plan, target Target) (*Result, erro
 	if r.DryRun {
 		r.printf("Dry run: nothing was changed.\n")
 	}
+	var left []string
+	for _, o := range res.Outcomes {
+		if o.leftBehind {
+			left = append(left, fmt.Sprintf("%s %s (hop to %s)", o.Node, o.Result, o.Hop))
+		}
+	}
+	if len(left) > 0 {
+		return res, fmt.Errorf("%w: every hop ran, but %d worker(s) were not upgraded after their drain timed out: %s; upgate.dev/reason on each says why, and %s takes them up again",
+			ErrIncomplete, len(left), strings.Join(left, ", "), "`upgate run --target "+target.Label+"`")
+	}
 	return res, nil
 }
 
@@ -359,6 +404,24 @@ func (r *Runner) runWorkers(ctx context.Context, workers []step, target Target, 
 		}(i, s)
 	}
 	wg.Wait()
+	// --on-drain-timeout skip: each skipped worker gets one more try, after
+	// the others, one at a time.
+	for i, s := range workers {
+		if !started[i] || firstErr != nil || ctx.Err() != nil || outcomes[i].Result != ResultSkipped || !outcomes[i].leftBehind {
+			continue
+		}
+		s.retry = true
+		s.decision = Decision{Action: ActionResume, From: PhaseSkipped, Why: "retry after its drain timed out"}
+		r.nodef(s, s.planned.Name, "retrying: its drain timed out before the other workers went")
+		o, err := r.runStep(ctx, s, target)
+		o.Steps = append(append([]StepRecord{}, outcomes[i].Steps...), o.Steps...)
+		o.Findings = append(append([]reports.Finding{}, outcomes[i].Findings...), o.Findings...)
+		o.Action = outcomes[i].Action
+		outcomes[i] = o
+		if err != nil {
+			firstErr = err
+		}
+	}
 	for i := range workers {
 		if started[i] {
 			res.Outcomes = append(res.Outcomes, outcomes[i])
@@ -368,9 +431,15 @@ func (r *Runner) runWorkers(ctx context.Context, workers []step, target Target, 
 }
 
 // runStep takes one node from wherever its annotations say it is to done.
-func (r *Runner) runStep(ctx context.Context, s step, target Target) (Outcome, error) {
+func (r *Runner) runStep(ctx context.Context, s step, target Target) (o Outcome, err error) {
 	name := s.planned.Name
-	o := Outcome{Node: name, Stage: s.stage, Action: s.decision.Action}
+	o = Outcome{Node: name, Stage: s.stage, Action: s.decision.Action}
+	s.log = &nodeLog{}
+	defer func() {
+		s.log.mu.Lock()
+		defer s.log.mu.Unlock()
+		o.Steps, o.Findings = s.log.steps, s.log.findings
+	}()
 	switch s.decision.Action {
 	case ActionSkipDone, ActionAtTarget:
 		o.Result, o.Reason = "skipped", s.decision.Why
@@ -386,15 +455,16 @@ func (r *Runner) runStep(ctx context.Context, s step, target Target) (Outcome, e
 	if phase != PhaseUpgraded {
 		// A resumed run trusts no annotation that a step was done: the
 		// node may have been uncordoned, pods may have landed on it, the
-		// policies may block it now. Every node not yet upgraded goes
-		// through the gate, the cordon and the drain again (each is a
-		// no-op where it already holds) before the driver is called. Only
-		// upgraded (the driver finished) continues where it was: waiting
-		// for Ready at the target, which checks the kubelet itself.
+		// policies may block it now. Every node not yet upgraded (failed,
+		// skipped and quarantined ones too) goes through the gate, the
+		// cordon and the drain again (each is a no-op where it already
+		// holds) before the driver is called. Only upgraded (the driver
+		// finished) continues where it was: waiting for Ready at the
+		// target, which checks the kubelet itself.
 		phase = PhaseNone
 	}
-	err := r.advance(ctx, s, target, phase)
-	if serr := r.stopped(ctx); err != nil && serr != nil && !errors.Is(err, ErrStopped) {
+	err = r.advance(ctx, s, target, phase)
+	if serr := r.stopped(ctx); err != nil && serr != nil && !errors.Is(err, ErrStopped) && !errors.Is(err, errSkipped) && !errors.Is(err, errDrainSkipped) && !errors.Is(err, errQuarantined) {
 		// A step failed because the run was stopped under it.
 		err = fmt.Errorf("%w: node %s: %v", serr, name, err)
 	}
@@ -404,6 +474,14 @@ func (r *Runner) runStep(ctx context.Context, s step, target Target) (Outcome, e
 	case errors.Is(err, errSkipped):
 		o.Result, o.Reason = "skipped", err.Error()
 		return o, nil
+	case errors.Is(err, errDrainSkipped):
+		o.Result, o.Reason, o.leftBehind = ResultSkipped, strings.TrimPrefix(err.Error(), errDrainSkipped.Error()+": "), true
+		return o, nil
+	case errors.Is(err, errQuarantined):
+		o.Result, o.Reason, o.leftBehind = ResultQuarantined, strings.TrimPrefix(err.Error(), errQuarantined.Error()+": "), true
+		return o, nil
+	case errors.Is(err, errNotStarted):
+		o.Result, o.Reason = ResultNotStarted, err.Error()
 	case errors.Is(err, ErrBlocked):
 		o.Result, o.Reason = "blocked", err.Error()
 	default:
@@ -418,15 +496,27 @@ var errSkipped = errors.New("skipped (--partial-ok)")
 // the node's annotations before the next side effect.
 func (r *Runner) advance(ctx context.Context, s step, target Target, phase Phase) error {
 	name := s.planned.Name
+	// Once ctx is cancelled (SIGINT, SIGTERM) the step in hand finishes,
+	// or stops where the annotations already say, and the node is left
+	// with a reason; steps that only record what happened run detached.
+	rec, cancelRec := detached(ctx)
+	defer cancelRec()
 	if phase == PhaseNone || phase == PhaseGated {
+		t := r.begin(s, StepGate)
 		findings, err := r.gate(ctx, name)
 		if err != nil {
+			if ctx.Err() != nil {
+				return r.interrupted(ctx, s, target, "the gate", phase != PhaseNone)
+			}
+			t.end(ctx, StepFailed, err.Error())
 			// Nothing was touched yet on a fresh node; a resumed one keeps
 			// its record.
 			return fmt.Errorf("%w: node %s: gate: %v", ErrNodeFailed, name, err)
 		}
+		s.log.addFindings(findings)
 		if len(findings) > 0 {
 			msg := describeFindings(findings)
+			t.end(ctx, StepBlocked, msg)
 			if r.PartialOK && s.stage == StageWorkers {
 				r.nodef(s, name, "SKIP (--partial-ok): %s", msg)
 				return fmt.Errorf("%w: %s", errSkipped, msg)
@@ -437,50 +527,103 @@ func (r *Runner) advance(ctx context.Context, s step, target Target, phase Phase
 			}
 			return fmt.Errorf("%w: node %s: %s", ErrBlocked, name, msg)
 		}
+		t.end(ctx, StepOK, "gate passed for "+target.Label)
 		r.nodef(s, name, "gate passed")
-		if err := r.cordon(ctx, s, target); err != nil {
+		if ctx.Err() != nil {
+			return r.interrupted(ctx, s, target, "the gate", phase != PhaseNone)
+		}
+		t = r.begin(s, StepCordon)
+		if err := r.cordon(rec, s, target); err != nil {
+			t.end(ctx, StepFailed, err.Error())
 			return r.fail(ctx, s, target, "cordon", err)
 		}
+		t.end(ctx, StepOK, "cordoned to drain and upgrade it to "+target.Label)
 		phase = PhaseCordoned
+		if ctx.Err() != nil {
+			return r.interrupted(ctx, s, target, "the cordon", true)
+		}
 	}
 	if phase == PhaseCordoned {
 		r.nodef(s, name, "draining (eviction API, PDBs respected, timeout %s)", r.DrainTimeout)
+		t := r.begin(s, StepDrain)
 		if err := r.drain(ctx, s); err != nil {
+			switch {
+			case ctx.Err() != nil:
+				t.end(ctx, StepInterrupted, err.Error())
+				return r.interrupted(ctx, s, target, "the drain", true)
+			case errors.Is(err, ErrDrainTimeout):
+				t.end(ctx, StepTimedOut, err.Error())
+				return r.drainTimedOut(ctx, s, target, err)
+			}
+			t.end(ctx, StepFailed, err.Error())
 			return r.fail(ctx, s, target, "drain", err)
 		}
-		if err := r.annotate(ctx, name, map[string]*string{AnnotationPhase: str(string(PhaseDrained))}); err != nil {
+		if err := r.annotate(rec, name, map[string]*string{AnnotationPhase: str(string(PhaseDrained))}); err != nil {
+			t.end(ctx, StepFailed, err.Error())
 			return r.fail(ctx, s, target, "record drained", err)
 		}
+		t.end(ctx, StepOK, "drained through the eviction API")
 		phase = PhaseDrained
+		if ctx.Err() != nil {
+			return r.interrupted(ctx, s, target, "the drain", true)
+		}
 	}
 	if phase == PhaseDrained || phase == PhaseUpgrading {
+		t := r.begin(s, StepUpgrade)
 		if err := r.annotate(ctx, name, map[string]*string{AnnotationPhase: str(string(PhaseUpgrading))}); err != nil {
+			if ctx.Err() != nil {
+				return r.interrupted(ctx, s, target, "the upgrade", true)
+			}
+			t.end(ctx, StepFailed, err.Error())
 			return r.fail(ctx, s, target, "record upgrading", err)
 		}
-		node, err := r.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		// From here the driver's upgrade finishes even if the run is
+		// interrupted (a half-upgraded node is worse than a late stop),
+		// within DriverTimeout; a lost lock still stops it.
+		node, err := r.Client.CoreV1().Nodes().Get(rec, name, metav1.GetOptions{})
 		if err != nil {
+			t.end(ctx, StepFailed, err.Error())
 			return r.fail(ctx, s, target, "upgrade", err)
 		}
 		r.nodef(s, name, "upgrading to %s (driver timeout %s)", target.Label, r.DriverTimeout)
-		if err := r.callDriver(ctx, s.stage, func(ctx context.Context) error { return r.Driver.Upgrade(ctx, node, target.Label) }); err != nil {
+		fctx, fcancel := r.finishing(ctx)
+		err = r.callDriver(fctx, s.stage, func(ctx context.Context) error { return r.Driver.Upgrade(ctx, node, target.Label) })
+		fcancel()
+		if err != nil {
+			t.end(ctx, StepFailed, err.Error())
 			return r.fail(ctx, s, target, "driver upgrade", err)
 		}
-		if err := r.annotate(ctx, name, map[string]*string{AnnotationPhase: str(string(PhaseUpgraded))}); err != nil {
+		if err := r.annotate(rec, name, map[string]*string{AnnotationPhase: str(string(PhaseUpgraded))}); err != nil {
+			t.end(ctx, StepFailed, err.Error())
 			return r.fail(ctx, s, target, "record upgraded", err)
 		}
+		t.end(ctx, StepOK, "the driver upgraded it to "+target.Label)
 		phase = PhaseUpgraded
+		if ctx.Err() != nil {
+			return r.interrupted(ctx, s, target, "the upgrade", true)
+		}
 	}
 	if phase == PhaseUpgraded {
 		r.nodef(s, name, "waiting up to %s for Ready with kubelet at %s", r.ReadyTimeout, target.Label)
+		t := r.begin(s, StepReady)
 		node, err := r.waitReady(ctx, name, target)
 		if err != nil {
+			if ctx.Err() != nil {
+				t.end(ctx, StepInterrupted, err.Error())
+				return r.interrupted(ctx, s, target, "the wait for Ready", true)
+			}
+			t.end(ctx, StepFailed, err.Error())
 			return r.fail(ctx, s, target, "wait Ready", err)
 		}
+		t.end(ctx, StepOK, "Ready with kubelet "+node.Status.NodeInfo.KubeletVersion)
 		p := ReadProgress(node)
 		if p.OwnsCordon(target) {
-			if err := r.setUnschedulable(ctx, node, false); err != nil {
+			t := r.begin(s, StepUncordon)
+			if err := r.setUnschedulable(rec, node, false); err != nil {
+				t.end(ctx, StepFailed, err.Error())
 				return r.fail(ctx, s, target, "uncordon", err)
 			}
+			t.end(ctx, StepOK, "uncordoned")
 			r.nodef(s, name, "uncordoned")
 		} else if node.Spec.Unschedulable {
 			// Only a cordon upgate recorded as its own, in this upgrade,
@@ -488,25 +631,34 @@ func (r *Runner) advance(ctx context.Context, s step, target Target, phase Phase
 			r.nodef(s, name, "left cordoned: upgate did not cordon it in this upgrade (see upgate.dev/was-cordoned)")
 		}
 		if r.Validate != nil {
+			t := r.begin(s, StepValidate)
 			findings, err := r.Validate(ctx, name)
 			if err != nil {
+				if ctx.Err() != nil {
+					t.end(ctx, StepInterrupted, err.Error())
+					return r.interrupted(ctx, s, target, "validation", true)
+				}
+				t.end(ctx, StepFailed, err.Error())
 				return r.fail(ctx, s, target, "validate", err)
 			}
+			s.log.addFindings(findings)
 			if len(findings) > 0 {
+				t.end(ctx, StepFailed, describeFindings(findings))
 				// Keep new pods off a node that did not validate.
-				_ = r.annotate(ctx, name, map[string]*string{
+				_ = r.annotate(rec, name, map[string]*string{
 					AnnotationCordonedBy: str(CordonedByUpgate),
 					AnnotationReason:     str(oneLine("validation after the upgrade failed: " + describeFindings(findings))),
 				})
-				if n, err := r.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); err == nil {
-					_ = r.setUnschedulable(ctx, n, true)
+				if n, err := r.Client.CoreV1().Nodes().Get(rec, name, metav1.GetOptions{}); err == nil {
+					_ = r.setUnschedulable(rec, n, true)
 				}
 				return r.fail(ctx, s, target, "validate", errors.New(describeFindings(findings)))
 			}
+			t.end(ctx, StepOK, "validated")
 		}
 		// Done clears whose cordon it was: the next upgrade looks at the
 		// node afresh instead of inheriting this one's record.
-		if err := r.annotate(ctx, name, map[string]*string{
+		if err := r.annotate(rec, name, map[string]*string{
 			AnnotationPhase:       str(string(PhaseDone)),
 			AnnotationCordonedBy:  nil,
 			AnnotationReason:      nil,
@@ -592,7 +744,7 @@ func (r *Runner) helper(ctx context.Context, s step) *drain.Helper {
 		IgnoreAllDaemonSets:  true,
 		DeleteEmptyDirData:   r.DeleteEmptyDirData,
 		Timeout:              r.DrainTimeout,
-		EvictErrorRetryDelay: time.Second,
+		EvictErrorRetryDelay: min(time.Second, r.PollInterval),
 		Out:                  w,
 		ErrOut:               ew,
 	}
@@ -606,16 +758,33 @@ func (r *Runner) setUnschedulable(ctx context.Context, node *corev1.Node, on boo
 }
 
 // drain evicts the node's pods through the eviction API. When it fails,
-// the error names the PodDisruptionBudgets that refused evictions.
+// the error names the PodDisruptionBudgets that refused evictions; when it
+// did not finish within DrainTimeout it wraps ErrDrainTimeout. kubectl's
+// drain says "global timeout reached" both for its own timeout and for a
+// cancelled context, so the deadline is ours: the helper has none.
 func (r *Runner) drain(ctx context.Context, s step) error {
 	if err := r.stopped(ctx); err != nil {
 		return err
 	}
-	err := drain.RunNodeDrain(r.helper(ctx, s), s.planned.Name)
+	dctx, cancel := context.WithTimeoutCause(ctx, r.DrainTimeout, errDrainDeadline)
+	defer cancel()
+	h := r.helper(dctx, s)
+	h.Timeout = 0
+	err := drain.RunNodeDrain(h, s.planned.Name)
 	if err == nil {
 		return nil
 	}
-	if why := r.blockingPDBs(ctx, s.planned.Name); why != "" {
+	if ctx.Err() != nil {
+		return fmt.Errorf("drain stopped: %v", context.Cause(ctx))
+	}
+	why := r.blockingPDBs(ctx, s.planned.Name)
+	if errors.Is(context.Cause(dctx), errDrainDeadline) {
+		if why == "" {
+			why = oneLine(err.Error())
+		}
+		return fmt.Errorf("%w after %s: %s", ErrDrainTimeout, r.DrainTimeout, why)
+	}
+	if why != "" {
 		return fmt.Errorf("%s; drain gave up after %s: %v", why, r.DrainTimeout, err)
 	}
 	return err
@@ -725,6 +894,7 @@ func (r *Runner) fail(ctx context.Context, s step, target Target, what string, c
 		r.nodef(s, name, "could not record the failure on the node: %v", err)
 	}
 	r.nodef(s, name, "FAILED: %s", reason)
+	r.event(ctx, name, true, eventReason("failed"), reason)
 	return fmt.Errorf("%w: node %s: %s failed: %v", ErrNodeFailed, name, what, cause)
 }
 
