@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/version"
 
 	"github.com/upgate-dev/upgate/inventory"
@@ -58,6 +59,7 @@ PRE (a snapshot, manifests, or a JSON report that recorded its snapshot).`,
 func addCheckFlags(f *pflag.FlagSet) {
 	f.String("target", "", "target Kubernetes version: 1.36, v1.36 or v1.36.2 (required)")
 	f.StringSlice("from", nil, "read manifests or snapshots instead of the live cluster (repeatable; file, directory or - for stdin)")
+	addMaxInputSizeFlag(f)
 	f.String("server-version", "", "current control-plane version, overriding what the input says")
 	f.String("format", "text", "output format: text, json, junit or markdown")
 	f.String("output", "", "write the report to this file instead of stdout (whole or not at all)")
@@ -66,6 +68,12 @@ func addCheckFlags(f *pflag.FlagSet) {
 	f.String("sign-key", "", "cosign private key: also write OUTPUT.sig (password in COSIGN_PASSWORD)")
 	f.Duration("timeout", 0, "limit for each API call (0: no limit beyond the command's)")
 	f.Int("max-unavailable", 1, "nodes drained at once, for the drain-capacity check")
+}
+
+// addMaxInputSizeFlag adds the bound on what --from reads.
+func addMaxInputSizeFlag(f *pflag.FlagSet) {
+	f.String("max-input-size", resource.NewQuantity(inventory.DefaultMaxInputBytes, resource.BinarySI).String(),
+		"most bytes --from (and --baseline) may read, all inputs together: a larger input is refused (exit 2)")
 }
 
 // evaluation is one policy run and what it was computed from.
@@ -100,7 +108,7 @@ func (a *app) evaluate(ctx context.Context, cfg *Config, phase reports.Phase) (*
 		if cfg.Baseline == "" {
 			return nil, usageErrorf("--phase postflight needs --baseline (the snapshot or report taken before the upgrade)")
 		}
-		if baseline, err = inventory.Read([]string{cfg.Baseline}, a.streams.In); err != nil {
+		if baseline, err = inventory.ReadContext(ctx, []string{cfg.Baseline}, a.streams.In, readOptions(cfg)); err != nil {
 			return nil, fmt.Errorf("--baseline: %w", err)
 		}
 		baseline.RoleSelectors = cfg.RoleSelectors

@@ -42,6 +42,7 @@ With --from, converts manifests (kubectl get -o yaml|json) into a snapshot.`,
 	f := cmd.Flags()
 	f.StringP("output", "o", "-", "snapshot file to write (- for stdout); written whole or not at all")
 	f.StringSlice("from", nil, "read manifests or snapshots instead of the live cluster (repeatable; file, directory or -)")
+	addMaxInputSizeFlag(f)
 	f.Duration("timeout", 0, "limit for each API call (0: no limit beyond the command's)")
 	return cmd
 }

@@ -120,6 +120,11 @@ func (g *guard) Read(p []byte) (int, error) {
 		return 0, g.err
 	}
 	n, err := g.r.Read(p)
+	if err != nil && g.ctx.Err() != nil {
+		// Cut short by the cancellation (an interruptible stdin says so).
+		g.err = context.Cause(g.ctx)
+		return 0, g.err
+	}
 	if i := bytes.IndexByte(p[:n], 0); i >= 0 {
 		// YAML and JSON text never holds a NUL (JSON escapes it, YAML
 		// forbids it): this is binary data, or /dev/zero.
