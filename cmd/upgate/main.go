@@ -4,14 +4,15 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
-	"syscall"
+	"path/filepath"
 
 	"github.com/upgate-dev/upgate/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGINT or SIGTERM cancels the command; a second one exits
+	// at once (cli.NotifyContext).
+	ctx, stop := cli.NotifyContext(context.Background(), filepath.Base(os.Args[0]), os.Stderr, os.Exit)
 	code := cli.Main(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
