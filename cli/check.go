@@ -111,6 +111,9 @@ func (a *app) evaluate(ctx context.Context, cfg *Config, phase reports.Phase) (*
 		if baseline, err = inventory.ReadContext(ctx, []string{cfg.Baseline}, a.streams.In, readOptions(cfg)); err != nil {
 			return nil, fmt.Errorf("--baseline: %w", err)
 		}
+		if len(baseline.Nodes) == 0 {
+			return nil, usageErrorf("--baseline %s holds no Node: nothing to compare against", cfg.Baseline)
+		}
 		baseline.RoleSelectors = cfg.RoleSelectors
 	default:
 		return nil, usageErrorf("--phase: %q is not preflight or postflight", cfg.Phase)
@@ -134,9 +137,22 @@ func judge(ctx context.Context, cfg *Config, engine *policies.Engine, inv *inven
 	if len(inv.Unreadable) > 0 {
 		return nil, runtimeErrorf("could not read %v: refusing to evaluate partial state", inv.Unreadable)
 	}
+	if len(inv.Nodes) == 0 {
+		// No node, no upgrade to judge: passing would vouch for a cluster
+		// nobody looked at (an empty List, a file of ConfigMaps).
+		if len(cfg.From) > 0 {
+			return nil, usageErrorf("--from holds no Node: nothing to judge (%d other objects); add the nodes to the input (kubectl get nodes -o yaml)", objects(inv))
+		}
+		return nil, usageErrorf("the cluster has no Node: nothing to judge")
+	}
 	current, from, err := inv.CurrentVersion(cfg.ServerVersion)
 	if err != nil {
 		return nil, err
+	}
+	// Before any policy runs: a target no upgrade path reaches (v1.2000000000)
+	// is a typo, not a plan of a billion hops.
+	if err := kubever.CheckGap(current, target); err != nil {
+		return nil, usageErrorf("--target: %s", oneLine(err))
 	}
 	res, err := engine.Evaluate(ctx, policies.Request{
 		Inventory: inv, Current: current, Target: target, Phase: phase,
@@ -149,6 +165,15 @@ func judge(ctx context.Context, cfg *Config, engine *policies.Engine, inv *inven
 		IgnoreSafetyChecks: cfg.IgnoreSafetyChecks, Exceptions: cfg.Exceptions,
 	})
 	return &evaluation{inv: inv, current: current, target: target, from: from, engine: engine, result: res}, nil
+}
+
+// objects counts what an inventory holds.
+func objects(inv *inventory.Inventory) int {
+	n := 0
+	for _, c := range inv.Counts() {
+		n += c
+	}
+	return n
 }
 
 func (a *app) check(ctx context.Context, cfg *Config) error {

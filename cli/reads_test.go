@@ -3,11 +3,20 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/version"
+
+	"github.com/upgate-dev/upgate/inventory"
+	"github.com/upgate-dev/upgate/kubever"
+	"github.com/upgate-dev/upgate/reports"
 )
 
 // runWithin is run with a deadline: the command gets a context that ends
@@ -51,6 +60,104 @@ func wantBadInputLine(t *testing.T, code int, stdout, stderr, mention string) {
 	}
 	if !strings.Contains(stderr, mention) {
 		t.Errorf("stderr %q does not mention %q", stderr, mention)
+	}
+}
+
+func TestAbsurdTargetIsBadInput(t *testing.T) {
+	for _, cmd := range [][]string{{"check"}, {"plan"}, {"run", "--dry-run"}} {
+		for _, target := range []string{"v1.2000000000", "v1.99", "v2.0"} {
+			t.Run(cmd[0]+" "+target, func(t *testing.T) {
+				args := append(append([]string{}, cmd...), "--from", "testdata/cluster.yaml", "--target", target)
+				code, out, stderr := runWithin(t, time.Minute, "", args...)
+				wantBadInputLine(t, code, out, stderr, "--target")
+			})
+		}
+	}
+	// Ten minors ahead is still a plan, of ten hops.
+	code, out, stderr := runWithin(t, time.Minute, "", "plan", "--from", "testdata/cluster.yaml", "--target", "v1.45", "--format", "json")
+	if code != ExitPassed && code != ExitBlocked {
+		t.Fatalf("plan to v1.45: exit %d: %s", code, stderr)
+	}
+	if n := strings.Count(out, `"from":`); n != 10 {
+		t.Errorf("plan from v1.35 to v1.45 has %d hops, want 10", n)
+	}
+}
+
+func TestStateWithoutNodesIsBadInput(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.json")
+	writeTestFile(t, empty, `{"apiVersion":"v1","kind":"List","items":[]}`)
+	configMaps := filepath.Join(dir, "cm.yaml")
+	writeTestFile(t, configMaps, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: x}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: x}\n")
+	for _, cmd := range [][]string{{"check"}, {"plan"}, {"run", "--dry-run"}} {
+		for _, in := range []string{empty, configMaps} {
+			t.Run(cmd[0]+" "+filepath.Base(in), func(t *testing.T) {
+				args := append(append([]string{}, cmd...), "--from", in, "--target", "v1.36", "--server-version", "v1.35.2")
+				code, out, stderr := runWithin(t, time.Minute, "", args...)
+				wantBadInputLine(t, code, out, stderr, "nothing to judge")
+			})
+		}
+	}
+	code, out, stderr := runWithin(t, time.Minute, "", "check", "--phase", "postflight", "--baseline", empty,
+		"--from", "testdata/cluster.yaml", "--target", "v1.36")
+	wantBadInputLine(t, code, out, stderr, "--baseline")
+}
+
+// TestLiveClusterWithoutNodesIsBadInput reads a cluster whose every list
+// is empty, through an API server that answers just that.
+func TestLiveClusterWithoutNodesIsBadInput(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/version":
+			fmt.Fprint(w, `{"major":"1","minor":"35","gitVersion":"v1.35.2"}`)
+		case "/metrics":
+			w.Header().Set("Content-Type", "text/plain")
+		default:
+			fmt.Fprint(w, `{"metadata":{},"items":[]}`)
+		}
+	}))
+	defer srv.Close()
+	kubeconfig := filepath.Join(t.TempDir(), "config")
+	writeTestFile(t, kubeconfig, fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: %q}}]
+users: [{name: u, user: {}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`, srv.URL))
+	for _, cmd := range [][]string{{"check"}, {"plan"}, {"run", "--dry-run"}} {
+		t.Run(cmd[0], func(t *testing.T) {
+			args := append(append([]string{}, cmd...), "--kubeconfig", kubeconfig, "--target", "v1.36")
+			code, out, stderr := runWithin(t, time.Minute, "", args...)
+			wantBadInputLine(t, code, out, stderr, "the cluster has no Node")
+		})
+	}
+}
+
+// TestJudgeRefusesBeforeAnyPolicy holds the shared judge step to its
+// order: a node-less state or an absurd gap is refused before the engine
+// (nil here: using it would panic) is ever asked.
+func TestJudgeRefusesBeforeAnyPolicy(t *testing.T) {
+	v := func(s string) *version.Version {
+		t.Helper()
+		p, err := kubever.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	inv, err := inventory.Read([]string{"testdata/cluster.yaml"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = judge(context.Background(), &Config{MaxUnavailable: 1}, nil, inv, v("v1.46"), reports.PhasePreflight, nil)
+	if ExitCode(err) != ExitBadInput || !strings.Contains(err.Error(), "at most 10") {
+		t.Errorf("11 minors ahead: %v (exit %d), want bad input", err, ExitCode(err))
+	}
+	_, err = judge(context.Background(), &Config{MaxUnavailable: 1}, nil, &inventory.Inventory{}, v("v1.36"), reports.PhasePreflight, nil)
+	if ExitCode(err) != ExitBadInput || !strings.Contains(err.Error(), "nothing to judge") {
+		t.Errorf("no nodes: %v (exit %d), want bad input", err, ExitCode(err))
 	}
 }
 
