@@ -161,6 +161,14 @@ func TestJudgeRefusesBeforeAnyPolicy(t *testing.T) {
 	}
 }
 
+func TestDuplicateKindIsBadInput(t *testing.T) {
+	// A Node that encoding/json alone would read as a Pod.
+	dup := filepath.Join(t.TempDir(), "node.json")
+	writeTestFile(t, dup, `{"apiVersion":"v1","kind":"Node","metadata":{"name":"cp-1"},"kind":"Pod"}`)
+	code, out, stderr := runWithin(t, time.Minute, "", "check", "--from", "testdata/cluster.yaml", "--from", dup, "--target", "v1.36")
+	wantBadInputLine(t, code, out, stderr, "node.json")
+}
+
 func TestMaxInputSize(t *testing.T) {
 	code, out, stderr := runWithin(t, time.Minute, "", "check", "--from", "testdata/cluster.yaml", "--target", "v1.36", "--max-input-size", "1Ki")
 	wantBadInputLine(t, code, out, stderr, "--max-input-size")

@@ -105,6 +105,9 @@ func decodeRaw(source string, raw json.RawMessage, record bool, def typeMeta) it
 	if len(raw) == 0 || raw[0] != '{' {
 		return item{err: errNotObject}
 	}
+	if err := checkDuplicates(raw); err != nil {
+		return item{err: err}
+	}
 	return decodeItem(source, raw, record, def)
 }
 

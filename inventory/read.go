@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/yaml"
+	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // ErrBadInput marks input that cannot be read as cluster state: an
@@ -206,14 +207,20 @@ func (d *decoder) decodeStream(name string, r io.Reader) error {
 	if looksLikeJSON(br) {
 		return d.jsonStream(name, br)
 	}
-	dec := yaml.NewYAMLOrJSONDecoder(br, 64<<10)
+	// Documents are converted strictly: a mapping that repeats a key is
+	// malformed, not one whose last value silently wins (dupkeys.go).
+	docs := yaml.NewYAMLReader(br)
 	objects := 0
 	for doc := 1; ; doc++ {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
+		text, err := docs.Read()
+		if err != nil {
 			if errors.Is(err, io.EOF) {
 				break
 			}
+			return fmt.Errorf("%w: %s: document %d: %v", ErrBadInput, name, doc, err)
+		}
+		raw, err := sigsyaml.YAMLToJSONStrict(text)
+		if err != nil {
 			return fmt.Errorf("%w: %s: document %d: %v", ErrBadInput, name, doc, err)
 		}
 		raw = bytes.TrimSpace(raw)
@@ -312,11 +319,18 @@ func (d *decoder) jsonDocument(source string, sc *scanner) (int, error) {
 		sc.pos++
 		return d.document(source, []byte("{}"))
 	}
+	var names []string
 	for {
 		key, err := sc.key()
 		if err != nil {
 			return 0, err
 		}
+		for _, n := range names {
+			if strings.EqualFold(n, key) {
+				return 0, &errDuplicate{first: n, again: key}
+			}
+		}
+		names = append(names, key)
 		switch {
 		case key == "items" && !hasItems && streamed == nil:
 			if p := d.itemPipeline(source, apiVersion, kind); p != nil {
@@ -461,6 +475,9 @@ func (d *decoder) document(source string, raw []byte) (int, error) {
 	}
 	if raw[0] != '{' {
 		return 0, errors.New("not an object (want a Kubernetes object, a List or an upgate snapshot)")
+	}
+	if err := checkDuplicates(raw); err != nil {
+		return 0, err
 	}
 	if err := json.Unmarshal(raw, &head); err != nil {
 		return 0, err
