@@ -216,7 +216,11 @@ func (a *app) check(ctx context.Context, cfg *Config) error {
 			return fmt.Errorf("--sign-key %s: %w", cfg.SignKey, err)
 		}
 	}
-	if err := a.writeOutput(cfg.Output, buf.Bytes()); err != nil {
+	perm := os.FileMode(0o644)
+	if cfg.EmbedSnapshot {
+		perm = privateFile // the report holds the state
+	}
+	if err := a.writeOutputPerm(cfg.Output, buf.Bytes(), perm); err != nil {
 		return err
 	}
 	if sig != "" {

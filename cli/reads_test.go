@@ -190,3 +190,52 @@ func writeTestFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+func TestSnapshotFilesArePrivateAndScrubbed(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "pod.yaml")
+	writeTestFile(t, in, `apiVersion: v1
+kind: Pod
+metadata:
+  name: app
+  namespace: shop
+  annotations: {vault.hashicorp.com/agent-inject-token: s.hunter2, upgate.dev/ignore: safety.emptydir}
+spec:
+  nodeName: worker-1
+  containers: [{name: c, image: "app:1"}]
+  volumes: [{name: s, csi: {driver: secrets-store.csi.k8s.io, volumeAttributes: {token: hunter2}}}]
+`)
+	snap := filepath.Join(dir, "snap.json")
+	// An existing, world-readable file is replaced by a private one.
+	writeTestFile(t, snap, "old")
+	if err := os.Chmod(snap, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runWithin(t, time.Minute, "", "snapshot", "--from", "testdata/cluster.yaml", "--from", in, "-o", snap); code != 0 {
+		t.Fatalf("snapshot: exit %d: %s", code, stderr)
+	}
+	report := filepath.Join(dir, "report.json")
+	if code, _, stderr := runWithin(t, time.Minute, "", "check", "--from", snap, "--target", "v1.36",
+		"--format", "json", "--embed-snapshot", "--output", report); code != 0 && code != 1 {
+		t.Fatalf("check: exit %d: %s", code, stderr)
+	}
+	for _, f := range []string{snap, report} {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", filepath.Base(f), st.Mode().Perm())
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, []byte("hunter2")) || bytes.Contains(data, []byte("vault.hashicorp.com")) {
+			t.Errorf("%s keeps what no check reads", filepath.Base(f))
+		}
+		if !bytes.Contains(data, []byte("upgate.dev/ignore")) {
+			t.Errorf("%s lost the ignore annotation", filepath.Base(f))
+		}
+	}
+}
