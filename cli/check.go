@@ -33,7 +33,13 @@ controlling workload, its node or its namespace, or when a config-file
 exception matches it. --ignore-safety-checks lets no safety.* finding block.
 
 --phase postflight --baseline PRE compares the state after the upgrade with
-PRE (a snapshot, manifests, or a JSON report that recorded its snapshot).`,
+PRE (a snapshot, manifests, or a JSON report that recorded its snapshot).
+
+--from reads regular files, directories of them and stdin (-); a FIFO or a
+device is refused, and all inputs together may hold at most
+--max-input-size (default 4Gi). Bad input, exit 2: state with no Node
+(nothing to judge), a target more than 10 minors above the current
+version, an object that names a member twice (kind and Kind).`,
 		Example: `  upgate check --target v1.36
   upgate check --from cluster-dump.yaml --target 1.36 --format junit --output report.xml
   kubectl get nodes,pods,deploy,rs,sts,ds,pdb -A -o yaml | upgate check --from - --target v1.36
