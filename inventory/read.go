@@ -424,8 +424,17 @@ func (d *decoder) jsonDocument(source string, sc *scanner) (int, error) {
 
 // itemPipeline returns the pipeline for the items of a document of this
 // apiVersion and kind, or nil when such a document's items are not
-// Kubernetes objects (or its kind is not known yet).
+// Kubernetes objects (or its kind is not known yet). Its items come from
+// the scanner, which checked their member names.
 func (d *decoder) itemPipeline(source, apiVersion, kind string) *pipeline {
+	p := d.newItemPipeline(source, apiVersion, kind)
+	if p != nil {
+		p.checked = true
+	}
+	return p
+}
+
+func (d *decoder) newItemPipeline(source, apiVersion, kind string) *pipeline {
 	switch {
 	case apiVersion == SnapshotAPIVersion && kind == SnapshotKind:
 		return newPipeline(d.inv, source, false, typeMeta{}, func(i int, err error) error {
