@@ -10,8 +10,8 @@ UPGATE_CACHE ?= $(HOME)/.cache/upgate
 export UPGATE_CACHE
 # Each fuzz target `make fuzz` runs, as package:Target, for FUZZTIME each:
 # about 30s of fuzzing in all (building the instrumented tests comes on top).
-FUZZTIME ?= 8s
-FUZZ_TARGETS := inventory:FuzzRead kubever:FuzzParse policies:FuzzBuildInput executor:FuzzPlanHops
+FUZZTIME ?= 6s
+FUZZ_TARGETS := inventory:FuzzRead inventory:FuzzMemberNames kubever:FuzzParse policies:FuzzBuildInput executor:FuzzPlanHops
 
 include hack/cluster.mk
 include hack/tools.mk
