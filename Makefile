@@ -16,7 +16,7 @@ FUZZ_TARGETS := inventory:FuzzRead inventory:FuzzMemberNames kubever:FuzzParse p
 include hack/cluster.mk
 include hack/tools.mk
 
-.PHONY: all build test unit rego fuzz vet vulncheck vulncheck-if-reachable e2e demo demo-down bench clean
+.PHONY: all build test unit rego fuzz vet vulncheck vulncheck-if-reachable e2e soak demo demo-down bench clean
 
 all: build
 
@@ -58,6 +58,15 @@ vulncheck-if-reachable:
 ## e2e: start a local control plane with kwok nodes and test upgate against it
 e2e: build cluster-bins tools
 	PATH="$(UPGATE_CACHE)/tools:$$PATH" UPGATE_BIN=$(BIN)/upgate $(GO) test -count=1 -tags e2e -timeout 30m ./e2e/...
+
+## soak: upgate run on the local cluster under faults: SIGKILL at SOAK_TRIALS
+## random moments, the API server down SOAK_API_DOWN seconds, a stolen Lease;
+## each run resumed to the end while a watcher checks the invariants
+SOAK_TRIALS ?= 10
+SOAK_API_DOWN ?= 30
+soak: build cluster-bins tools
+	PATH="$(UPGATE_CACHE)/tools:$$PATH" UPGATE_BIN=$(BIN)/upgate UPGATE_SOAK_TRIALS=$(SOAK_TRIALS) \
+	  UPGATE_SOAK_API_DOWN=$(SOAK_API_DOWN) $(GO) test -count=1 -tags e2e -timeout 90m -run '^TestSoak$$' -v ./e2e/
 
 ## demo: local cluster with seeded hazards, then a live check (make demo-down stops it)
 demo: build

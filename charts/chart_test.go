@@ -72,22 +72,184 @@ func TestCheckerRBACIsReadOnlyWithoutSecrets(t *testing.T) {
 	}
 }
 
-func TestExplicitFalseAndZeroRender(t *testing.T) {
-	docs := helmTemplate(t, "--set", "ignoreSafetyChecks=false", "--set", "target=v1.37")
+// podSpec is the rendered Deployment's pod spec.
+func podSpec(t *testing.T, docs []map[string]any) map[string]any {
+	t.Helper()
 	dep := find(docs, "Deployment")
-	args := strings.Join(asStrings(dep["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["args"]), " ")
-	for _, want := range []string{"--ignore-safety-checks=false", "--target=v1.37", "serve"} {
-		if !strings.Contains(args, want) {
+	if dep == nil {
+		t.Fatal("no Deployment rendered")
+	}
+	return dep["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+}
+
+func containerArgs(t *testing.T, docs []map[string]any) string {
+	t.Helper()
+	return strings.Join(asStrings(podSpec(t, docs)["containers"].([]any)[0].(map[string]any)["args"]), " ")
+}
+
+func TestExplicitFalseAndZeroRender(t *testing.T) {
+	docs := helmTemplate(t, "--set", "ignoreSafetyChecks=false", "--set", "target=v1.37",
+		"--set", "checkTimeout=0", "--set", "staleAfterIntervals=0", "--set", "networkPolicy.enabled=false")
+	args := containerArgs(t, docs)
+	for _, want := range []string{"--ignore-safety-checks=false", "--target=v1.37", "serve", "--check-timeout=0 ", "--stale-after-intervals=0 "} {
+		if !strings.Contains(args+" ", want) {
 			t.Errorf("container args %q lack %q", args, want)
 		}
 	}
+	if find(docs, "NetworkPolicy") != nil {
+		t.Errorf("NetworkPolicy rendered with networkPolicy.enabled=false")
+	}
 	docs = helmTemplate(t, "--set", "ignoreSafetyChecks=true", "--set", "signing.secretName=upgate-cosign")
-	dep = find(docs, "Deployment")
-	rendered, _ := yaml.Marshal(dep)
+	rendered, _ := yaml.Marshal(find(docs, "Deployment"))
 	for _, want := range []string{"--ignore-safety-checks=true", "--sign-key=/etc/upgate/signing/cosign.key", "COSIGN_PASSWORD", "secretName: upgate-cosign"} {
 		if !strings.Contains(string(rendered), want) {
 			t.Errorf("deployment with signing lacks %q", want)
 		}
+	}
+}
+
+// By default serve gets a check timeout and a staleness bound, and listens
+// on the pod IP (downward API), not on every interface.
+func TestServeDefaults(t *testing.T) {
+	docs := helmTemplate(t)
+	args := containerArgs(t, docs)
+	for _, want := range []string{"--check-timeout=3m ", "--stale-after-intervals=3 ", "--listen=[$(POD_IP)]:8080 "} {
+		if !strings.Contains(args+" ", want) {
+			t.Errorf("container args %q lack %q", args, want)
+		}
+	}
+	rendered, _ := yaml.Marshal(podSpec(t, docs))
+	if !strings.Contains(string(rendered), "fieldPath: status.podIP") {
+		t.Errorf("POD_IP does not come from the downward API:\n%s", rendered)
+	}
+	if args := containerArgs(t, helmTemplate(t, "--set", "listenHost=[::]", "--set", "port=9090")); !strings.Contains(args, "--listen=[::]:9090") {
+		t.Errorf("listenHost and port not rendered: %q", args)
+	}
+}
+
+// The NetworkPolicy is on by default and lets only the configured sources
+// reach the serve port of upgate's own pods.
+func TestNetworkPolicy(t *testing.T) {
+	docs := helmTemplate(t)
+	np := find(docs, "NetworkPolicy")
+	if np == nil {
+		t.Fatal("no NetworkPolicy rendered by default")
+	}
+	spec := np["spec"].(map[string]any)
+	podLabels := find(docs, "Deployment")["spec"].(map[string]any)["template"].(map[string]any)["metadata"].(map[string]any)["labels"].(map[string]any)
+	for k, v := range spec["podSelector"].(map[string]any)["matchLabels"].(map[string]any) {
+		if podLabels[k] != v {
+			t.Errorf("NetworkPolicy selects %s=%v, the pods have %v", k, v, podLabels[k])
+		}
+	}
+	if types := asStrings(spec["policyTypes"]); strings.Join(types, ",") != "Ingress" {
+		t.Errorf("policyTypes = %v, want [Ingress] by default", types)
+	}
+	ingress := spec["ingress"].([]any)
+	if len(ingress) != 1 {
+		t.Fatalf("ingress = %v, want one rule", ingress)
+	}
+	rule := ingress[0].(map[string]any)
+	ports := rule["ports"].([]any)
+	if len(ports) != 1 || ports[0].(map[string]any)["port"] != float64(8080) {
+		t.Errorf("ingress ports = %v, want only 8080", ports)
+	}
+	from, _ := yaml.Marshal(rule["from"])
+	for _, want := range []string{"kubernetes.io/metadata.name: monitoring", "app.kubernetes.io/name: prometheus"} {
+		if !strings.Contains(string(from), want) {
+			t.Errorf("ingress from lacks %q:\n%s", want, from)
+		}
+	}
+	if _, ok := rule["from"]; !ok || len(rule["from"].([]any)) == 0 {
+		t.Errorf("an ingress rule without from would admit everyone")
+	}
+
+	// No sources: no ingress at all, never a rule that admits everyone.
+	spec = find(helmTemplate(t, "--set", "networkPolicy.ingressFrom=null"), "NetworkPolicy")["spec"].(map[string]any)
+	if in, ok := spec["ingress"].([]any); !ok || len(in) != 0 {
+		t.Errorf("ingressFrom empty: ingress = %v, want []", spec["ingress"])
+	}
+	// Egress rules, when given, are enforced.
+	spec = find(helmTemplate(t, "--set", "networkPolicy.egress[0].ports[0].port=53"), "NetworkPolicy")["spec"].(map[string]any)
+	if types := asStrings(spec["policyTypes"]); strings.Join(types, ",") != "Ingress,Egress" || len(spec["egress"].([]any)) != 1 {
+		t.Errorf("with egress rules: policyTypes %v, egress %v", types, spec["egress"])
+	}
+}
+
+// The executor's rights are bound to its own ServiceAccount: serve's, which
+// faces the network, keeps only the checker's reads.
+func TestExecutorHasItsOwnServiceAccount(t *testing.T) {
+	docs := helmTemplate(t, "--set", "rbac.executor=true")
+	serveSA := podSpec(t, docs)["serviceAccountName"]
+	if serveSA != "rel-upgate" {
+		t.Fatalf("serve runs as %v", serveSA)
+	}
+	var executorSA bool
+	for _, d := range docs {
+		if d["kind"] == "ServiceAccount" && d["metadata"].(map[string]any)["name"] == "rel-upgate-executor" {
+			executorSA = true
+		}
+	}
+	if !executorSA {
+		t.Error("no ServiceAccount rel-upgate-executor rendered")
+	}
+	roles := map[string]map[string]any{}
+	for _, d := range docs {
+		if d["kind"] == "ClusterRole" || d["kind"] == "Role" {
+			roles[d["kind"].(string)+"/"+d["metadata"].(map[string]any)["name"].(string)] = d
+		}
+	}
+	var executorBindings int
+	var checkerSubjects []string
+	for _, d := range docs {
+		if d["kind"] != "ClusterRoleBinding" && d["kind"] != "RoleBinding" {
+			continue
+		}
+		ref := d["roleRef"].(map[string]any)
+		role := roles[ref["kind"].(string)+"/"+ref["name"].(string)]
+		if role == nil {
+			t.Errorf("%s binds %v, which is not rendered", d["metadata"].(map[string]any)["name"], ref)
+			continue
+		}
+		var subjects []string
+		for _, s := range d["subjects"].([]any) {
+			subjects = append(subjects, s.(map[string]any)["name"].(string))
+		}
+		if ref["name"] == "rel-upgate-checker" {
+			checkerSubjects = subjects
+		}
+		if strings.Contains(ref["name"].(string), "executor") {
+			executorBindings++
+			if strings.Join(subjects, ",") != "rel-upgate-executor" {
+				t.Errorf("%s binds the executor's rights to %v, want only rel-upgate-executor", ref["name"], subjects)
+			}
+		}
+		// Whatever is bound to serve's ServiceAccount reads, and only that.
+		for _, s := range subjects {
+			if s != serveSA {
+				continue
+			}
+			for _, r := range role["rules"].([]any) {
+				rule := r.(map[string]any)
+				for _, v := range asStrings(rule["verbs"]) {
+					if v != "get" && v != "list" {
+						t.Errorf("serve's ServiceAccount may %s %v through %s", v, rule["resources"], ref["name"])
+					}
+				}
+			}
+		}
+	}
+	if executorBindings != 2 {
+		t.Errorf("%d executor bindings rendered, want the ClusterRoleBinding and the lock RoleBinding", executorBindings)
+	}
+	// The executor's gate reads what the checks read.
+	if strings.Join(checkerSubjects, ",") != "rel-upgate,rel-upgate-executor" {
+		t.Errorf("the checker's reads are bound to %v, want serve's and the executor's ServiceAccounts", checkerSubjects)
+	}
+	// It can never be serve's.
+	cmd := exec.Command(tooltest.Require(t, "helm"), "template", "rel", "upgate", "--set", "rbac.executor=true", "--set", "serviceAccount.executorName=rel-upgate")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "must differ") {
+		t.Errorf("executorName equal to serve's ServiceAccount rendered: %v\n%s", err, out)
 	}
 }
 

@@ -214,7 +214,7 @@ func TestRunSettingsComeFromTheOneConfig(t *testing.T) {
 	}
 	dir := t.TempDir()
 	file := filepath.Join(dir, "upgate.yaml")
-	if err := os.WriteFile(file, []byte("driver: command\ndriver-command: echo hi\ndrain-timeout: 2m\n"), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte("driver: command\ndriver-command: echo hi\ndrain-timeout: 2m\ndriver-timeout: 45m\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("UPGATE_DRAIN_TIMEOUT", "90s")
@@ -230,6 +230,9 @@ func TestRunSettingsComeFromTheOneConfig(t *testing.T) {
 	}
 	if cfg.DrainTimeout != 90*time.Second {
 		t.Errorf("drain-timeout = %v, want the environment's 90s over the file's 2m", cfg.DrainTimeout)
+	}
+	if cfg.DriverTimeout != 45*time.Minute {
+		t.Errorf("driver-timeout = %v, want the file's 45m", cfg.DriverTimeout)
 	}
 	if cfg.GateWait != 30*time.Second {
 		t.Errorf("gate-wait = %v, want the flag default 30s", cfg.GateWait)

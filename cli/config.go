@@ -57,12 +57,21 @@ type Config struct {
 	DriverCommand  string
 	DrainTimeout   time.Duration
 	ReadyTimeout   time.Duration
+	DriverTimeout  time.Duration
 	GateWait       time.Duration
 	LockNamespace  string
+	// OnDrainTimeout: abort, skip or quarantine a worker whose drain timed out.
+	OnDrainTimeout string
+	// Yes answers run's confirmation (needed without a terminal).
+	Yes bool
+	// ControlPlaneTimeout bounds each hop's wait for the control plane.
+	ControlPlaneTimeout time.Duration
 
 	// Service settings.
-	Listen   string
-	Interval time.Duration
+	Listen              string
+	Interval            time.Duration
+	CheckTimeout        time.Duration
+	StaleAfterIntervals int
 }
 
 // configFileOnly are keys the file may hold that no flag sets.
@@ -114,8 +123,11 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 		Driver:             v.GetString("driver"),
 		DriverCommand:      v.GetString("driver-command"),
 		LockNamespace:      v.GetString("lock-namespace"),
+		OnDrainTimeout:     v.GetString("on-drain-timeout"),
+		Yes:                v.GetBool("yes"),
 		Listen:             v.GetString("listen"),
 	}
+	c.StaleAfterIntervals = v.GetInt("stale-after-intervals")
 	var err error
 	if c.Timeout, err = duration(v, "timeout"); err != nil {
 		return nil, err
@@ -126,6 +138,9 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 	for key, d := range map[string]*time.Duration{
 		"interval": &c.Interval, "drain-timeout": &c.DrainTimeout,
 		"ready-timeout": &c.ReadyTimeout, "gate-wait": &c.GateWait,
+		"control-plane-timeout": &c.ControlPlaneTimeout,
+		"driver-timeout":        &c.DriverTimeout,
+		"check-timeout":         &c.CheckTimeout,
 	} {
 		if *d, err = duration(v, key); err != nil {
 			return nil, err

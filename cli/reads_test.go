@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -78,8 +79,14 @@ func TestAbsurdTargetIsBadInput(t *testing.T) {
 	if code != ExitPassed && code != ExitBlocked {
 		t.Fatalf("plan to v1.45: exit %d: %s", code, stderr)
 	}
-	if n := strings.Count(out, `"from":`); n != 10 {
-		t.Errorf("plan from v1.35 to v1.45 has %d hops, want 10", n)
+	var plan struct {
+		Hops []json.RawMessage `json:"hops"`
+	}
+	if err := json.Unmarshal([]byte(out), &plan); err != nil {
+		t.Fatalf("plan --format json: %v", err)
+	}
+	if len(plan.Hops) != 10 {
+		t.Errorf("plan from v1.35 to v1.45 has %d hops, want 10", len(plan.Hops))
 	}
 }
 

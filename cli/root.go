@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 )
 
@@ -31,16 +32,25 @@ type app struct {
 	log        *slog.Logger
 	// commandLine is how upgate was invoked, for "re-run" hints.
 	commandLine string
+	seams
+}
+
+// seams are what tests replace; the zero value is the real thing.
+type seams struct {
+	// clientset, when set, is the cluster instead of kubectl's flags.
+	clientset func() (kubernetes.Interface, error)
+	// isTerminal says whether stdin is a terminal (run's confirmation).
+	isTerminal func(io.Reader) bool
 }
 
 // NewRootCommand builds the upgate command tree. name is the binary's name:
 // upgate, or kubectl-upgate when run as a kubectl plugin.
 func NewRootCommand(name string, streams genericiooptions.IOStreams) *cobra.Command {
-	return newRootCommand(name, streams, "")
+	return newRootCommand(name, streams, "", seams{})
 }
 
-func newRootCommand(name string, streams genericiooptions.IOStreams, commandLine string) *cobra.Command {
-	a := &app{streams: streams, kube: genericclioptions.NewConfigFlags(true), commandLine: commandLine}
+func newRootCommand(name string, streams genericiooptions.IOStreams, commandLine string, s seams) *cobra.Command {
+	a := &app{streams: streams, kube: genericclioptions.NewConfigFlags(true), commandLine: commandLine, seams: s}
 	use := name
 	if strings.HasPrefix(name, "kubectl-") {
 		// kubectl shows plugins as "kubectl upgate".
@@ -106,6 +116,10 @@ func (a *app) setupLogging() error {
 // Main runs the command line and returns the process exit code, printing a
 // failure as one line on stderr.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	return mainWith(ctx, args, stdin, stdout, stderr, seams{})
+}
+
+func mainWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, s seams) (code int) {
 	name := filepath.Base(args[0])
 	// A bug must not look like bad input (Go's own panic exit is 2): say
 	// so in one line and fail as a runtime failure, closed.
@@ -115,7 +129,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			code = ExitRuntime
 		}
 	}()
-	root := newRootCommand(name, genericiooptions.IOStreams{In: stdin, Out: stdout, ErrOut: stderr}, shellQuote(args))
+	root := newRootCommand(name, genericiooptions.IOStreams{In: stdin, Out: stdout, ErrOut: stderr}, shellQuote(args), s)
 	root.SetArgs(args[1:])
 	err := root.ExecuteContext(ctx)
 	if err == nil {

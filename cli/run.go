@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/upgate-dev/upgate/executor"
 	"github.com/upgate-dev/upgate/inventory"
@@ -23,16 +22,31 @@ func (a *app) runCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run --target VERSION",
 		Short: "Run the gated, staged upgrade (etcd backup, etcd, control plane, CCM, workers, add-ons)",
-		Long: `Run the staged upgrade to --target while the policies pass: per node, gate
-(policies for that node, evaluated again just before it is touched),
-cordon, drain through the eviction API (PDBs respected), upgrade through
-the node driver, wait Ready with the kubelet at the target, uncordon,
-validate (postflight checks for that node). Stages, in order: etcd backup,
-etcd nodes, control-plane nodes, cloud-controller-manager, workers
-(--max-unavailable at a time), add-ons; a node with several roles goes
-once, in its earliest stage. The cloud-controller-manager stage is
-reported, not performed: upgrade it with your provider's tooling. The
-add-on stage runs after every node is done, through the driver.
+		Long: `Run the staged upgrade to --target while the policies pass, one minor
+at a time: a target more than one minor ahead is reached through hops, as
+` + "`upgate plan`" + ` shows them (1.35 -> 1.37 is 1.35 -> 1.36.x -> 1.37; an
+intermediate hop goes to the newest patch of its minor the release data
+knows, else its .0). Each hop runs every stage, in order: etcd backup, etcd
+nodes, control-plane nodes, then a wait (--control-plane-timeout) until the
+control plane reports the hop's version (the oldest kube-apiserver: the
+image tags of the kube-system component=kube-apiserver pods, else the API
+server's /version), cloud-controller-manager, workers (--max-unavailable at
+a time), add-ons; the next hop starts only after that. Etcd and
+control-plane nodes move in every hop; a worker only when staying behind
+would leave its kubelet outside the skew policy in the next hop, and always
+in the last hop. The driver is always called with the hop's version.
+
+Per node: gate (policies for that node against the hop's version,
+evaluated again just before it is touched), cordon, drain through the
+eviction API (PDBs respected), upgrade through the node driver, wait Ready
+with the kubelet at the hop's version, uncordon, validate (postflight
+checks for that node). A node with several roles goes once per hop, in its
+earliest stage. The cloud-controller-manager stage is reported, not
+performed: upgrade it with your provider's tooling. The add-on stage runs
+after every node of the hop is done, through the driver.
+
+--dry-run prints the steps hop by hop with the version each node goes to;
+with --format json it writes the Plan report instead (as ` + "`upgate plan`" + `).
 
 Drivers (--driver):
   kwok     simulate the upgrade on kwok nodes: set the node's kubelet and
@@ -42,33 +56,99 @@ Drivers (--driver):
            (add-on stage). A minor target (v1.37) becomes v1.37.0.
            It has no etcd data to back up and says so.
   command  run --driver-command through /bin/sh for each node, with
-           UPGATE_NODE, UPGATE_TARGET and UPGATE_STAGE set (and once with
-           UPGATE_STAGE=etcd-backup and no node, before any node, and once
-           with UPGATE_STAGE=addons after every node); its output
-           is streamed with the node's name; a non-zero exit fails the node.
-Without --driver only --dry-run is possible.
+           UPGATE_NODE, UPGATE_TARGET (the hop's version) and UPGATE_STAGE
+           set (and once per hop with UPGATE_STAGE=etcd-backup and no node,
+           before any node, and once with UPGATE_STAGE=addons after every
+           node); its output is streamed with the node's name; a non-zero
+           exit fails the node. It runs in its own process group: when the
+           run stops, the lock is lost or --driver-timeout passes, the
+           command and every process it started get SIGTERM, then SIGKILL
+           10s later; processes it leaves behind when it exits are stopped
+           too.
+Without --driver only --dry-run is possible. Each driver call is bounded
+by --driver-timeout (0: 30m).
 
 Progress lives in the cluster: before each side effect the node gets
-annotations upgate.dev/target, upgate.dev/phase (gated, cordoned, drained,
-upgrading, upgraded, done or failed), upgate.dev/cordoned-by=upgate with
-upgate.dev/reason while upgate has it cordoned, upgate.dev/updated-at, and
-upgate.dev/was-cordoned=true on a node someone else had cordoned (upgate
-never uncordons it). Running again with the same --target resumes: nodes in
-flight first, done nodes skipped; a node in flight to another target
-refuses the run (exit 2). A node that fails (a drain that PDBs keep from
-finishing within --drain-timeout, a driver error, not Ready in time) stays
-cordoned with upgate.dev/phase=failed and the reason; the run stops with
-exit 3, and the next run retries it.
+annotations upgate.dev/target (the version of the hop it is in),
+upgate.dev/run-target (the run's --target), upgate.dev/phase (gated,
+cordoned, drained, upgrading, upgraded, done or failed),
+upgate.dev/cordoned-by=upgate with upgate.dev/reason while upgate has it
+cordoned, upgate.dev/updated-at, upgate.dev/holder (the lock identity of
+the run that wrote them), and upgate.dev/was-cordoned=true on a node
+someone else had cordoned (upgate never uncordons it; cleared at done,
+with cordoned-by and reason). Running again resumes: the plan starts from
+the oldest kube-apiserver, so finished hops are skipped and the hop in
+progress continues, nodes in flight first; a node in flight to a version
+none of the hops goes to refuses the run (exit 2). A resumed run trusts
+no annotation: a node not yet upgraded goes through the gate, cordon and
+drain again before the driver (each is a no-op where it holds); one at
+phase=upgraded waits for Ready at the hop's version. A node at phase=done
+is skipped only if its kubelet is at the target, else upgraded again.
+upgate.dev/cordoned-by=upgate counts only while the node is in flight to
+this target with a holder recorded; any other cordon is someone else's and
+stays. A node that fails (a driver error or timeout, not Ready in time)
+stays cordoned with upgate.dev/phase=failed and the reason; the run stops
+with exit 3, and the next run retries it. So does a control plane that
+does not reach a hop's version in time.
+
+A drain that PDBs keep from finishing within --drain-timeout is handled as
+--on-drain-timeout says (pods are never force-deleted):
+  abort       (default) stop the run; the node stays cordoned,
+              upgate.dev/phase=failed, with the reason (the PDBs).
+  skip        uncordon the worker (upgate.dev/phase=skipped and the reason),
+              go on, and try it once more after the other workers of its
+              hop.
+  quarantine  leave the worker cordoned (upgate.dev/phase=quarantined and
+              the reason) and go on.
+A worker skipped or quarantined ends the run with exit 3 once every hop
+that can run has run (a worker a later hop needs stops the run before
+that hop); the next run takes it again. Etcd and control-plane nodes
+always abort: the hop cannot finish without them.
+
+Each step (gate, cordon, drain, upgrade, ready, uncordon, validate) is also
+an Event on the node, reason Upgate and the step (UpgateCordon, UpgateDrain,
+...), Warning when it did not go well, and UpgateFailed, UpgateSkipped,
+UpgateQuarantined or UpgateInterrupted say how a node was left: kubectl
+describe node shows them. A cluster that refuses Events costs a warning.
+
+SIGINT or SIGTERM: the step in hand finishes (the signal does not cut off
+a driver upgrade; --driver-timeout and a lost lock still do) or stops where
+the node's annotations already say (a drain, a wait), the node gets a
+reason saying so, the run record is written, and upgate exits 3; the next
+run resumes. A second signal kills upgate at once.
+
+On a terminal, run shows the steps and asks "Proceed? [y/N]" before
+changing anything (no answer y: exit 1, nothing changed). Without a
+terminal it does not ask: it refuses (exit 2) unless --yes answers for it,
+as CI must. Dry runs never ask.
+
+--output FILE writes the run record (any run: dry or not, finished, failed
+or interrupted), apiVersion upgate.dev/v1alpha1, kind Run: the plan it
+executed; for each node and hop its stage, every step with its start and
+end, the gate's findings, the outcome (done, skipped, failed, quarantined,
+not-started) and the reason; the etcd backups taken and where they are
+kept (a command driver says so with a line UPGATE_BACKUP_LOCATION=PATH
+while UPGATE_STAGE=etcd-backup; the kwok driver takes none); the verdict
+(passed for a dry run, done, incomplete, blocked, failed or stopped).
+--sign-key signs it as check signs a report: FILE.sig, which upgate verify
+and cosign verify-blob accept.
 
 One executor at a time: the Lease upgate-executor in --lock-namespace,
 taken with client-go leader election; a second run exits 3 naming the
-holder, and a lost lease stops the run before the next node.
+holder. The run lives only as long as its lease: once it is lost (renewals
+failing for 10s, or another holder) the run makes no further change (no
+annotation, cordon, drain, driver call, uncordon, add-on stage), stops the
+driver call in flight and exits 3. The node in hand keeps its phase and
+cordon; upgate.dev/reason says the lock was lost (written only if the node
+is still this run's); the next run resumes it.
 
 Exit codes: 0 done, 1 blocked by the gate (before any node, or at a node's
-gate), 2 bad input, 3 a node failed or the cluster could not be reached or
-locked.`,
+gate) or not confirmed, 2 bad input (--yes missing without a terminal), 3 a
+node failed, was skipped or quarantined, the run was interrupted, or the
+cluster could not be reached or locked.`,
 		Example: `  upgate run --target v1.37 --dry-run
-  upgate run --target v1.37 --driver kwok
+  upgate run --target v1.37 --dry-run --format json
+  upgate run --target v1.37 --driver kwok --yes --on-drain-timeout quarantine --output run.json
   upgate run --target v1.37.2 --driver command --driver-command './upgrade-node.sh "$UPGATE_NODE" "$UPGATE_TARGET"'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -91,13 +171,20 @@ locked.`,
 	f.String("driver-command", "", "command driver: shell command run per node with UPGATE_NODE, UPGATE_TARGET, UPGATE_STAGE")
 	f.Duration("drain-timeout", 0, "limit for one node's drain, PDB retries included; the node fails and stays cordoned after it (0: 5m)")
 	f.Duration("ready-timeout", 0, "limit for a node to be Ready with its kubelet at the target after the driver (0: 5m)")
+	f.Duration("control-plane-timeout", 0, "limit, in each hop, for the control plane to report the hop's version after its control-plane stage (0: 5m)")
+	f.Duration("driver-timeout", 0, "limit for each driver call (a node's upgrade, the etcd backup, the add-on stage); the command driver's processes are stopped and the node fails after it (0: 30m)")
 	f.Duration("gate-wait", 30*time.Second, "how long a node's gate may take to clear (PDB status catching up) before the node counts as blocked")
 	f.String("lock-namespace", executor.DefaultLockNamespace, "namespace of the executor lock, the Lease "+executor.DefaultLockName)
+	f.String("on-drain-timeout", string(executor.DrainTimeoutAbort), "a worker whose drain times out: abort (stop, node cordoned), skip (uncordon, go on, retry once after the others) or quarantine (stay cordoned, go on)")
+	f.BoolP("yes", "y", false, "do not ask before changing the cluster (needed without a terminal, as in CI)")
 	return cmd
 }
 
 // validateRun checks the settings only `run` reads.
 func validateRun(cfg *Config) error {
+	if cfg.DryRun && cfg.Format != "text" && cfg.Format != "json" {
+		return usageErrorf("--format: run --dry-run prints text or json (the Plan report), not %q", cfg.Format)
+	}
 	switch cfg.Driver {
 	case "", "kwok":
 		if cfg.DriverCommand != "" {
@@ -113,10 +200,16 @@ func validateRun(cfg *Config) error {
 	if cfg.LockNamespace == "" {
 		return usageErrorf("--lock-namespace must not be empty")
 	}
+	if _, err := executor.ParseDrainTimeoutAction(cfg.OnDrainTimeout); err != nil {
+		return usageErrorf("--on-drain-timeout: %s", oneLine(err))
+	}
+	if cfg.SignKey != "" && (cfg.Output == "" || cfg.Output == "-") {
+		return usageErrorf("--sign-key needs --output FILE: the run record is signed into FILE.sig")
+	}
 	return nil
 }
 
-func (a *app) run(ctx context.Context, cfg *Config) error {
+func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 	switch cfg.Mode {
 	case "online":
 	case "offline":
@@ -129,11 +222,35 @@ func (a *app) run(ctx context.Context, cfg *Config) error {
 	if len(cfg.From) > 0 && !cfg.DryRun {
 		return usageErrorf("--from reads files: it goes with --dry-run only, a run acts on the live cluster")
 	}
+	rs := &runState{started: time.Now()}
+	if cfg.Output != "" {
+		// A key that cannot sign is found before anything changes: the
+		// record of a run that did must never be lost to it.
+		key, err := a.runSigningKey(cfg)
+		if err != nil {
+			return err
+		}
+		// The caller's context: ctx becomes the lock's below, which ends
+		// with the lock's release, before this runs.
+		outer := ctx
+		defer func() { err = a.writeRunRecord(outer, cfg, rs, key, err) }()
+	}
 	ev, p, err := a.plan(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	rs.plan = p
 	label := p.TargetVersion
+	if cfg.DryRun && cfg.Format == "json" {
+		// The Plan report goes to stdout; --output is the run record.
+		if err := p.WriteJSON(a.streams.Out); err != nil {
+			return err
+		}
+		if p.Blocked {
+			return blockedf("findings block the plan to %s; upgate check --target %s gives the way out of each", label, label)
+		}
+		return nil
+	}
 	if cfg.PartialOK {
 		if err := executor.RefusePartial(p); err != nil {
 			return usageError(err)
@@ -160,17 +277,12 @@ func (a *app) run(ctx context.Context, cfg *Config) error {
 	if err != nil {
 		return usageErrorf("--target: %s", oneLine(err))
 	}
-
-	rc, err := a.kube.ToRESTConfig()
-	if err != nil {
-		return runtimeErrorf("cannot reach a cluster: %s (pass --kubeconfig or --context)", oneLine(err))
+	if err := a.confirm(ctx, cfg, rs); err != nil {
+		return err
 	}
-	if cfg.Timeout > 0 {
-		rc.Timeout = cfg.Timeout
-	}
-	client, err := kubernetes.NewForConfig(rc)
+	client, err := a.runClient(cfg)
 	if err != nil {
-		return runtimeErrorf("cannot reach a cluster: %s", oneLine(err))
+		return err
 	}
 
 	lock := &executor.Lock{Client: client, Namespace: cfg.LockNamespace}
@@ -178,6 +290,10 @@ func (a *app) run(ctx context.Context, cfg *Config) error {
 		return runtimeErrorf("%s", oneLine(err))
 	}
 	defer lock.Release()
+	// From here on the run lives only as long as the lease: losing it
+	// cancels the context, which stops driver commands and API calls in
+	// flight, and Hold stops the run before any further change.
+	ctx = lock.Context()
 	fmt.Fprintf(a.streams.Out, "Holding the executor lock (Lease %s/%s) as %s.\n", lock.Namespace, lock.Name, lock.Identity)
 
 	var driver executor.Driver
@@ -190,8 +306,10 @@ func (a *app) run(ctx context.Context, cfg *Config) error {
 	g := &liveGate{a: a, cfg: cfg, engine: ev.engine, baseline: ev.inv}
 	runner, err := executor.NewRunner(&executor.Runner{
 		Client: client, Out: a.streams.Out, ErrOut: a.streams.ErrOut,
-		Driver: driver, Gate: g.gate, Validate: g.validate, Hold: lock.Held,
-		DrainTimeout: cfg.DrainTimeout, ReadyTimeout: cfg.ReadyTimeout, GateWait: cfg.GateWait,
+		Driver: driver, Gate: g.gate, Validate: g.validate, Hold: lock.Held, Holder: lock.Identity,
+		DrainTimeout: cfg.DrainTimeout, ReadyTimeout: cfg.ReadyTimeout, DriverTimeout: cfg.DriverTimeout,
+		ControlPlaneTimeout: cfg.ControlPlaneTimeout, GateWait: cfg.GateWait,
+		OnDrainTimeout: executor.DrainTimeoutAction(cfg.OnDrainTimeout),
 		MaxUnavailable: cfg.MaxUnavailable, PartialOK: cfg.PartialOK,
 		// Ignoring the safety checks (or an offline upgrade) accepts that
 		// emptyDir data goes with its pod; unmanaged pods are never deleted.
@@ -201,8 +319,11 @@ func (a *app) run(ctx context.Context, cfg *Config) error {
 		return err
 	}
 	res, err := runner.Run(ctx, p, target)
+	rs.res, rs.runErr, rs.ran = res, err, true
 	writeOutcomes(a, res)
 	switch {
+	case err != nil && ctx.Err() != nil:
+		return runtimeErrorf("interrupted (%v): %s; upgate run --target %s resumes", context.Cause(ctx), oneLine(err), label)
 	case err == nil:
 		_, err = fmt.Fprintf(a.streams.Out, "Upgrade to %s finished. Next: upgate check --phase postflight --baseline BEFORE --target %s\n", label, label)
 		return err
@@ -221,7 +342,7 @@ func writeOutcomes(a *app, res *executor.Result) {
 	}
 	fmt.Fprintln(a.streams.Out, "Summary:")
 	for _, o := range res.Outcomes {
-		line := fmt.Sprintf("  %-10s %-14s %s", o.Result, o.Stage, o.Node)
+		line := fmt.Sprintf("  %-10s %-9s %-14s %s", o.Result, o.Hop, o.Stage, o.Node)
 		if o.Result != "done" && o.Reason != "" {
 			line += ": " + o.Reason
 		}
@@ -230,23 +351,39 @@ func writeOutcomes(a *app, res *executor.Result) {
 }
 
 // liveGate evaluates the policies on the live cluster for one node at a
-// time, with the engine compiled once for the run.
+// time, with the engine compiled once for the run. What gates a node and
+// what validates it is what the policies declare (custom.scope), never a
+// check's ID.
 type liveGate struct {
 	a        *app
 	cfg      *Config
 	engine   *policies.Engine
 	baseline *inventory.Inventory
-	mu       sync.Mutex
+	// state reads the cluster as it is now; nil collects it live.
+	state func(ctx context.Context) (*inventory.Inventory, error)
+	mu    sync.Mutex
 }
 
-func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase) (*inventory.Inventory, []reports.Finding, error) {
-	inv, err := g.a.collect(ctx, g.cfg)
-	if err != nil {
-		return nil, nil, err
+func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase) (*policies.Result, error) {
+	var inv *inventory.Inventory
+	var err error
+	if g.state != nil {
+		inv, err = g.state(ctx)
+	} else {
+		inv, err = g.a.collect(ctx, g.cfg)
 	}
-	target, err := kubever.Parse(g.cfg.Target)
 	if err != nil {
-		return nil, nil, usageErrorf("--target: %s", oneLine(err))
+		return nil, err
+	}
+	// Within a hop, the policies judge the hop's version: the control
+	// plane the node is upgraded to now, not the run's target.
+	want := g.cfg.Target
+	if hop, ok := executor.HopOf(ctx); ok {
+		want = hop.To
+	}
+	target, err := kubever.Parse(want)
+	if err != nil {
+		return nil, usageErrorf("--target: %s", oneLine(err))
 	}
 	var baseline *inventory.Inventory
 	if phase == reports.PhasePostflight {
@@ -256,57 +393,32 @@ func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase) (*inventor
 	ev, err := judge(ctx, g.cfg, g.engine, inv, target, phase, baseline)
 	g.mu.Unlock()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return inv, ev.result.Findings, nil
+	return ev.result, nil
 }
 
-// gate returns the blocking preflight findings about the node, and those
-// about no node (they block the whole run), except the path checks: the
-// current version moves while the run goes.
+// gate returns the findings that stop the node just before it is touched:
+// blocking, of scope node, about the node or about no node (those stop
+// every node). The path checks are of scope run and hop: the current
+// version moves while the run goes.
 func (g *liveGate) gate(ctx context.Context, node string) ([]reports.Finding, error) {
-	_, fs, err := g.evaluate(ctx, reports.PhasePreflight)
+	res, err := g.evaluate(ctx, reports.PhasePreflight)
 	if err != nil {
 		return nil, err
 	}
-	var out []reports.Finding
-	for _, f := range fs {
-		if !f.Blocking() || strings.HasPrefix(f.Check, "path.") {
-			continue
-		}
-		if f.Node == node || f.Node == "" {
-			out = append(out, f)
-		}
-	}
-	return out, nil
+	return res.NodeGate(node), nil
 }
 
-// validate returns the blocking postflight and health findings about the
-// node, against the state before the run. kube-proxy is an add-on the
-// node drivers do not upgrade, so its version is not held against the node.
+// validate returns the findings that fail the node after its upgrade,
+// against the state before the run: blocking, of scope validate, about the
+// node. A kube-proxy DaemonSet pod behind the target is not among them: the
+// add-on stage upgrades it after every node, and the policy declares that
+// mismatch postflight only.
 func (g *liveGate) validate(ctx context.Context, node string) ([]reports.Finding, error) {
-	inv, fs, err := g.evaluate(ctx, reports.PhasePostflight)
+	res, err := g.evaluate(ctx, reports.PhasePostflight)
 	if err != nil {
 		return nil, err
 	}
-	kubeProxy := map[string]bool{}
-	for i := range inv.Pods {
-		if inv.Pods[i].Labels["k8s-app"] == "kube-proxy" {
-			kubeProxy[inv.Pods[i].Namespace+"/"+inv.Pods[i].Name] = true
-		}
-	}
-	var out []reports.Finding
-	for _, f := range fs {
-		if !f.Blocking() || f.Node != node {
-			continue
-		}
-		if !strings.HasPrefix(f.Check, "post.") && !strings.HasPrefix(f.Check, "health.") {
-			continue
-		}
-		if f.Check == "post.version-mismatch" && f.Subject.Kind == "Pod" && kubeProxy[f.Subject.Namespace+"/"+f.Subject.Name] {
-			continue
-		}
-		out = append(out, f)
-	}
-	return out, nil
+	return res.NodeValidation(node), nil
 }

@@ -19,11 +19,33 @@ func (a *app) serveCommand() *cobra.Command {
 --interval, keep the latest report at /report, and export Prometheus
 metrics at /metrics, with /healthz and /readyz for the kubelet's probes.
 
+It fails closed in time: a check that has not finished after
+--check-timeout fails (upgate_check_up 0). When the last check failed, or
+none succeeded for --stale-after-intervals intervals plus the check
+timeout, /readyz and /report answer 503 with the failure and the time of
+the last success (header X-Upgate-Stale: true). /healthz fails only when
+no check has returned at all for twice that: a restart helps a stuck
+loop, not an unreachable API server.
+
+It listens on 127.0.0.1 unless --listen says otherwise; there is no
+authentication, so expose it only to the kubelet and Prometheus (the chart
+listens on the pod IP behind a NetworkPolicy).
+
 With --sign-key (a cosign private key file, its password in
-COSIGN_PASSWORD), /report.sig is the signature over /report's exact bytes:
-save both and check them with upgate verify or cosign verify-blob.`,
-		Example: `  upgate serve --target v1.36 --listen :8080 --interval 5m`,
-		Args:    cobra.NoArgs,
+COSIGN_PASSWORD), every report is signed. /report carries its digest
+(X-Upgate-Report-Digest) and signature (X-Upgate-Signature); the last 16
+reports and their signatures stay at /reports/sha256-<hex>.json and .sig.
+Fetch the pair without a race by the digest of the bytes received:
+
+  curl -sf -o report.json http://HOST:8080/report
+  curl -sf -o report.json.sig \
+    http://HOST:8080/reports/sha256-$(sha256sum report.json | cut -d' ' -f1).sig
+  upgate verify report.json --key cosign.pub
+
+(/report.sig alone signs whatever /report serves at that moment.)`,
+		Example: `  upgate serve --target v1.36 --interval 5m
+  upgate serve --target v1.36 --listen :8080 --check-timeout 2m --stale-after-intervals 4`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd, a.configFile)
 			if err != nil {
@@ -33,8 +55,10 @@ save both and check them with upgate verify or cosign verify-blob.`,
 		},
 	}
 	addCheckFlags(cmd.Flags())
-	cmd.Flags().String("listen", ":8080", "address of the HTTP server")
+	cmd.Flags().String("listen", "127.0.0.1:8080", "address of the HTTP server (no authentication: :8080 listens on every interface)")
 	cmd.Flags().Duration("interval", 0, "time between checks (0 means 5m)")
+	cmd.Flags().Duration("check-timeout", service.DefaultCheckTimeout, "limit for one check; one still running then fails (0 means 3m)")
+	cmd.Flags().Int("stale-after-intervals", service.DefaultStaleAfterIntervals, "/readyz and /report fail when no check succeeded for this many intervals plus --check-timeout (at least 2; 0 means 3)")
 	return cmd
 }
 
@@ -49,7 +73,11 @@ func (a *app) serve(ctx context.Context, cfg *Config) error {
 		}
 		return a.report(ev, cfg, reports.PhasePreflight)
 	}
-	opts := service.Options{Interval: cfg.Interval, Log: a.log}
+	if cfg.StaleAfterIntervals < 0 || cfg.StaleAfterIntervals == 1 {
+		return usageErrorf("--stale-after-intervals must be at least 2 (or 0 for the default %d)", service.DefaultStaleAfterIntervals)
+	}
+	opts := service.Options{Interval: cfg.Interval, CheckTimeout: cfg.CheckTimeout,
+		StaleAfterIntervals: cfg.StaleAfterIntervals, Log: a.log}
 	if cfg.SignKey != "" {
 		// In the cluster the key is a mounted Secret file, never read
 		// through the API. Try it once now: a wrong password is bad input

@@ -25,6 +25,22 @@ func (a *app) loadState(ctx context.Context, cfg *Config) (*inventory.Inventory,
 }
 
 func (a *app) collect(ctx context.Context, cfg *Config) (*inventory.Inventory, error) {
+	opts := collector.Options{Timeout: cfg.Timeout}
+	if a.log.Enabled(ctx, slog.LevelDebug) {
+		opts.Progress = a.streams.ErrOut
+	}
+	if a.seams.clientset != nil {
+		cs, err := a.seams.clientset()
+		if err != nil {
+			return nil, runtimeErrorf("cannot reach a cluster: %s", oneLine(err))
+		}
+		inv, err := collector.NewForClient(cs, opts).Collect(ctx)
+		if err != nil {
+			return nil, err
+		}
+		inv.RoleSelectors = cfg.RoleSelectors
+		return inv, nil
+	}
 	rc, err := a.kube.ToRESTConfig()
 	if err != nil {
 		// No kubeconfig and not in a pod: say how to point upgate somewhere.
@@ -32,10 +48,6 @@ func (a *app) collect(ctx context.Context, cfg *Config) (*inventory.Inventory, e
 	}
 	if cfg.Timeout > 0 {
 		rc.Timeout = cfg.Timeout
-	}
-	opts := collector.Options{Timeout: cfg.Timeout}
-	if a.log.Enabled(ctx, slog.LevelDebug) {
-		opts.Progress = a.streams.ErrOut
 	}
 	c, err := collector.New(rc, opts)
 	if err != nil {

@@ -36,6 +36,8 @@ const (
 var upgateAnnotations = []string{
 	"upgate.dev/target", "upgate.dev/phase", "upgate.dev/cordoned-by",
 	"upgate.dev/reason", "upgate.dev/updated-at", "upgate.dev/was-cordoned",
+	"upgate.dev/run-target",
+	"upgate.dev/holder",
 }
 
 func getNode(t *testing.T, name string) corev1.Node {
@@ -101,10 +103,11 @@ func runConfig(t *testing.T) string {
 	return f
 }
 
-// runUpgate runs `upgate run` with short timeouts.
+// runUpgate runs `upgate run` with short timeouts; --yes, as CI must:
+// the tests' stdin is no terminal.
 func runUpgate(t *testing.T, cfg string, args ...string) (int, string, string) {
 	t.Helper()
-	base := []string{"run", "--config", cfg, "--target", runTarget, "--driver", "kwok",
+	base := []string{"run", "--yes", "--config", cfg, "--target", runTarget, "--driver", "kwok",
 		"--drain-timeout", "60s", "--ready-timeout", "30s", "--gate-wait", "20s"}
 	start := time.Now()
 	code, out, stderr := upgate(t, append(base, args...)...)
@@ -192,11 +195,14 @@ func TestRunExecutor(t *testing.T) {
 	})
 
 	t.Run("resumes a node a crashed run left drained", func(t *testing.T) {
-		// What a run that died after draining worker-2 leaves behind.
+		// What a run that died after draining worker-2 leaves behind: its
+		// cordon counts as upgate's because the record names the run's
+		// lock holder.
 		setKubelet(t, "worker-2", seededKubelet)
 		kubectl(t, "", "cordon", "worker-2")
 		kubectl(t, "", "annotate", "node", "worker-2", "--overwrite",
 			"upgate.dev/target="+runTarget, "upgate.dev/phase=drained", "upgate.dev/cordoned-by=upgate",
+			"upgate.dev/holder=crashed-run",
 			"upgate.dev/reason=cordoned by upgate run to drain and upgrade it to "+runTarget)
 		code, out, _ := runUpgate(t, cfg)
 		if code != 0 {

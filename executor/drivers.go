@@ -3,12 +3,14 @@ package executor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -137,16 +139,34 @@ func retag(image, tag string) string {
 	return image + ":" + tag
 }
 
+// DefaultKillGrace is how long a driver command's processes have between
+// SIGTERM and SIGKILL, as a Pod's default termination grace period gives
+// its containers 30s and kubelet's own shutdown far less: 10s lets a
+// script's trap clean up without keeping a stopped run waiting long.
+const DefaultKillGrace = 10 * time.Second
+
 // CommandDriver runs a shell command for each node (and once for the etcd
 // backup) with UPGATE_NODE, UPGATE_TARGET and UPGATE_STAGE in its
 // environment; its output is streamed with a node prefix, and a non-zero
 // exit fails the node.
+//
+// The command runs in a process group of its own, and the group dies with
+// the call: when the context is done (the run stopped, the lock was lost,
+// the driver timeout passed) every process in it gets SIGTERM, then
+// SIGKILL after KillGrace, and the call returns. A script's children must
+// not go on upgrading a node after upgate has marked it failed and given
+// the lock to the next run. Processes a command leaves behind when it
+// exits are ended the same way.
 type CommandDriver struct {
 	// Command is run with /bin/sh -c.
 	Command     string
 	Out, ErrOut io.Writer
+	// KillGrace is the time between SIGTERM and SIGKILL to the command's
+	// processes once they must stop. Zero means 10s.
+	KillGrace time.Duration
 
-	mu sync.Mutex
+	mu     sync.Mutex
+	backup backupScanner // where the etcd backup is kept, if it says
 }
 
 var (
@@ -161,6 +181,7 @@ func (d *CommandDriver) UpgradeAddons(ctx context.Context, target string) error 
 
 // EtcdBackup runs the command with UPGATE_STAGE=etcd-backup and no node.
 func (d *CommandDriver) EtcdBackup(ctx context.Context) error {
+	d.backup.reset()
 	return d.run(ctx, "", "", StageEtcdBackup)
 }
 
@@ -170,6 +191,10 @@ func (d *CommandDriver) Upgrade(ctx context.Context, node *corev1.Node, target s
 }
 
 func (d *CommandDriver) run(ctx context.Context, node, target string, stage StageName) error {
+	grace := d.KillGrace
+	if grace <= 0 {
+		grace = DefaultKillGrace
+	}
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", d.Command)
 	cmd.Env = append(os.Environ(), "UPGATE_NODE="+node, "UPGATE_TARGET="+target, "UPGATE_STAGE="+string(stage))
 	label := string(stage)
@@ -179,9 +204,28 @@ func (d *CommandDriver) run(ctx context.Context, node, target string, stage Stag
 	out := &prefixWriter{mu: &d.mu, w: d.Out, prefix: "[" + label + "] | "}
 	errOut := &prefixWriter{mu: &d.mu, w: d.ErrOut, prefix: "[" + label + "] | "}
 	cmd.Stdout, cmd.Stderr = out, errOut
+	if stage == StageEtcdBackup {
+		cmd.Stdout = io.MultiWriter(out, &d.backup)
+	}
+	group := ownProcessGroup(cmd)
+	// Once the group was told to stop, Wait gives it the grace, then kills
+	// the shell and stops waiting for output from the rest.
+	cmd.WaitDelay = grace
 	err := cmd.Run()
+	left := group.end(grace)
 	out.Flush()
 	errOut.Flush()
+	if ctx.Err() != nil {
+		return fmt.Errorf("driver command %q stopped: %w; it was sent SIGTERM, and SIGKILL after %s, with every process it started", d.Command, context.Cause(ctx), grace)
+	}
+	if left {
+		_, _ = fmt.Fprintf(errOut, "driver command left processes running when it exited; they were stopped (SIGTERM, SIGKILL after %s)\n", grace)
+		errOut.Flush()
+	}
+	if errors.Is(err, exec.ErrWaitDelay) {
+		// It exited 0; a process it left behind held its output open.
+		err = nil
+	}
 	if err != nil {
 		return fmt.Errorf("driver command %q: %v", d.Command, err)
 	}

@@ -18,7 +18,9 @@ import (
 
 // Lock defaults: the Lease `upgate-executor` in kube-system, renewed every
 // 2s, lost 10s after renewals stop succeeding, free 15s after its holder
-// stopped renewing.
+// stopped renewing. The 5s between "lost" and "free" is the margin in which
+// a holder that lost its lease knows it and no other executor can hold it
+// yet (see Runner.fail for what upgate still writes in it).
 const (
 	DefaultLockName      = "upgate-executor"
 	DefaultLockNamespace = "kube-system"
@@ -27,26 +29,49 @@ const (
 	lockRetryPeriod      = 2 * time.Second
 )
 
-// ErrLockHeld is returned when another executor holds the lock.
-var ErrLockHeld = errors.New("executor lock held")
+var (
+	// ErrLockHeld is returned when another executor holds the lock.
+	ErrLockHeld = errors.New("executor lock held")
+	// ErrLockLost is the cause of the run context's cancellation when the
+	// lease was lost (renewals failed for the renew deadline, or another
+	// holder took it): the run must stop before its next side effect.
+	ErrLockLost = errors.New("lost the executor lock")
+)
+
+// lockTiming is the leader election's timing; tests shorten it.
+type lockTiming struct {
+	lease, renew, retry time.Duration
+}
+
+var defaultLockTiming = lockTiming{lockLeaseDuration, lockRenewDeadline, lockRetryPeriod}
 
 // Lock is the one-executor-at-a-time Lease, taken with client-go's leader
 // election. Acquire tries for a bounded time (the lease duration and two
 // retries: long enough for a crashed holder's lease to lapse), never forever.
+//
+// Holding the lock is what entitles a run to change the cluster, so a lost
+// lease must stop the run at once, not before the next node: Context is
+// cancelled the moment the lease is lost, and Held says so to a Runner
+// that checks it before each side effect.
 type Lock struct {
 	Client    kubernetes.Interface
 	Namespace string // zero: kube-system
 	Name      string // zero: upgate-executor
 	Identity  string // zero: hostname and a random suffix
 
-	lost    atomic.Bool
-	cancel  context.CancelFunc
-	done    chan struct{}
-	elector *leaderelection.LeaderElector
+	timing   lockTiming // zero: defaultLockTiming
+	lost     atomic.Bool
+	released atomic.Bool
+	ctx      context.Context
+	stop     context.CancelCauseFunc
+	cancel   context.CancelFunc
+	done     chan struct{}
+	elector  *leaderelection.LeaderElector
 }
 
 // Acquire takes the lock or returns an error wrapping ErrLockHeld naming
-// the holder. Release it with Release; Held reports a lost lease.
+// the holder. Release it with Release. Run the work under Context: it is
+// cancelled when the lease is lost.
 func (l *Lock) Acquire(ctx context.Context) error {
 	if l.Namespace == "" {
 		l.Namespace = DefaultLockNamespace
@@ -58,6 +83,11 @@ func (l *Lock) Acquire(ctx context.Context) error {
 		host, _ := os.Hostname()
 		l.Identity = fmt.Sprintf("%s_%s", host, rand.String(8))
 	}
+	if l.timing == (lockTiming{}) {
+		l.timing = defaultLockTiming
+	}
+	l.lost.Store(false)
+	l.released.Store(false)
 	// A lease another holder renewed within its duration is held: say so
 	// at once rather than wait for it.
 	lease, err := l.Client.CoordinationV1().Leases(l.Namespace).Get(ctx, l.Name, metav1.GetOptions{})
@@ -67,7 +97,7 @@ func (l *Lock) Acquire(ctx context.Context) error {
 		return fmt.Errorf("read the executor lock (Lease %s/%s): %w", l.Namespace, l.Name, err)
 	default:
 		if h := lease.Spec.HolderIdentity; h != nil && *h != "" && *h != l.Identity && lease.Spec.RenewTime != nil {
-			dur := lockLeaseDuration
+			dur := l.timing.lease
 			if lease.Spec.LeaseDurationSeconds != nil {
 				dur = time.Duration(*lease.Spec.LeaseDurationSeconds) * time.Second
 			}
@@ -84,30 +114,45 @@ func (l *Lock) Acquire(ctx context.Context) error {
 		LockConfig: resourcelock.ResourceLockConfig{Identity: l.Identity},
 	}
 	started := make(chan struct{})
+	// The run's context: the caller's, also cancelled when the lease is
+	// lost. The flag is set before the cancellation, so whoever sees the
+	// context done also sees Held fail.
+	runCtx, stop := context.WithCancelCause(ctx)
 	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock:            rl,
-		LeaseDuration:   lockLeaseDuration,
-		RenewDeadline:   lockRenewDeadline,
-		RetryPeriod:     lockRetryPeriod,
+		LeaseDuration:   l.timing.lease,
+		RenewDeadline:   l.timing.renew,
+		RetryPeriod:     l.timing.retry,
 		ReleaseOnCancel: true,
 		Name:            l.Name,
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(context.Context) { close(started) },
-			OnStoppedLeading: func() { l.lost.Store(true) },
+			OnStoppedLeading: func() {
+				// Called when the election ends for any reason; only an
+				// end Release did not ask for is a loss.
+				if !l.released.Load() {
+					l.lost.Store(true)
+					stop(l.Held())
+					return
+				}
+				stop(fmt.Errorf("released the executor lock (Lease %s/%s)", l.Namespace, l.Name))
+			},
 		},
 	})
 	if err != nil {
+		stop(err)
 		return err
 	}
 	// The election outlives ctx's cancellation only through Release: a
 	// cancelled run must still give the lease back.
 	ectx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	l.ctx, l.stop = runCtx, stop
 	l.cancel, l.done, l.elector = cancel, make(chan struct{}), le
 	go func() {
 		defer close(l.done)
 		le.Run(ectx)
 	}()
-	timer := time.NewTimer(lockLeaseDuration + 2*lockRetryPeriod)
+	timer := time.NewTimer(l.timing.lease + 2*l.timing.retry)
 	defer timer.Stop()
 	select {
 	case <-started:
@@ -131,14 +176,27 @@ func (l *Lock) heldError(holder string, until time.Time) error {
 		exp = fmt.Sprintf(" until %s", until.UTC().Format(time.RFC3339))
 	}
 	return fmt.Errorf("%w: Lease %s/%s is held by %q%s: another upgate run is in progress; wait for it to finish (if it died, its lease lapses %s after its last renewal)",
-		ErrLockHeld, l.Namespace, l.Name, holder, exp, lockLeaseDuration)
+		ErrLockHeld, l.Namespace, l.Name, holder, exp, l.timing.lease)
 }
 
-// Held returns an error once the lease was lost: the run must stop before
-// the next node.
+// Context is the context to run the work under: Acquire's, cancelled with
+// cause ErrLockLost when the lease is lost (and when it is released).
+// Before Acquire succeeded it is already cancelled.
+func (l *Lock) Context() context.Context {
+	if l.ctx == nil {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(errors.New("the executor lock was not acquired"))
+		return ctx
+	}
+	return l.ctx
+}
+
+// Held returns an error wrapping ErrLockLost once the lease was lost: the
+// run must not make another change to the cluster.
 func (l *Lock) Held() error {
 	if l.lost.Load() {
-		return fmt.Errorf("lost the executor lock (Lease %s/%s): another executor may be running", l.Namespace, l.Name)
+		return fmt.Errorf("%w (Lease %s/%s, holder %s): its renewals failed or another executor took it, so another executor may be running",
+			ErrLockLost, l.Namespace, l.Name, l.Identity)
 	}
 	return nil
 }
@@ -148,6 +206,7 @@ func (l *Lock) Release() {
 	if l.cancel == nil {
 		return
 	}
+	l.released.Store(true)
 	l.cancel()
 	<-l.done
 	l.cancel = nil

@@ -42,7 +42,7 @@ func FuzzPlanHops(f *testing.F) {
 			{ObjectMeta: metav1.ObjectMeta{Name: "cp-1", Labels: map[string]string{"node-role.kubernetes.io/control-plane": ""}}},
 			{ObjectMeta: metav1.ObjectMeta{Name: "worker-1"}},
 		}}
-		p := NewPlan(inv, current, target, label, nil)
+		p := NewPlan(inv, current, target, label, nil, PlanOptions{})
 		if len(p.Hops) > kubever.MaxMinorGap {
 			t.Fatalf("%s to %s: %d hops, more than %d", current, label, len(p.Hops), kubever.MaxMinorGap)
 		}

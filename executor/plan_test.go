@@ -26,7 +26,10 @@ func TestHops(t *testing.T) {
 		current, target string
 		want            string
 	}{
-		{"v1.34.2", "v1.36", "v1.34.2>v1.35 v1.35>v1.36"},
+		// An intermediate hop goes to the newest patch the release data
+		// knows, else to its .0; the last to the target as given.
+		{"v1.34.2", "v1.36", "v1.34.2>v1.35.10 v1.35.10>v1.36"},
+		{"v1.33.1", "v1.36.2", "v1.33.1>v1.34.0 v1.34.0>v1.35.10 v1.35.10>v1.36.2"},
 		{"v1.35.2", "v1.36.1", "v1.35.2>v1.36.1"},
 		{"v1.36.0", "v1.36", ""},
 		{"v1.36.0", "v1.35", ""},
@@ -35,7 +38,7 @@ func TestHops(t *testing.T) {
 		c, _ := kubever.Parse(tt.current)
 		g, _ := kubever.Parse(tt.target)
 		var parts []string
-		for _, h := range Hops(c, g, tt.target) {
+		for _, h := range Hops(c, g, tt.target, map[string]int{"1.35": 10, "1.36": 6}) {
 			parts = append(parts, h.From+">"+h.To)
 		}
 		if got := strings.Join(parts, " "); got != tt.want {
@@ -59,7 +62,7 @@ func TestPlanStagesAndBlockers(t *testing.T) {
 		{Check: "safety.emptydir", Severity: reports.SeverityBlock, Subject: reports.Subject{Kind: "Pod", Namespace: "app", Name: "z"}, Node: "w-a", Message: "z has emptyDir"},
 		{Check: "health.node-cordoned", Severity: reports.SeverityWarn, Subject: reports.Subject{Kind: "Node", Name: "w-b"}, Node: "w-b"},
 	}
-	p := NewPlan(inv, c, g, "v1.36", findings)
+	p := NewPlan(inv, c, g, "v1.36", findings, PlanOptions{})
 	order := map[StageName][]string{}
 	for _, st := range p.Stages {
 		for _, n := range st.Nodes {
@@ -93,7 +96,7 @@ func TestPlanStagesAndBlockers(t *testing.T) {
 		t.Errorf("steps should skip w-a:\n%s", buf.String())
 	}
 	findings = append(findings, reports.Finding{Check: "safety.etcd-quorum", Severity: reports.SeverityBlock, Node: "etcd-1", Subject: reports.Subject{Kind: "Node", Name: "etcd-1"}})
-	p = NewPlan(inv, c, g, "v1.36", findings)
+	p = NewPlan(inv, c, g, "v1.36", findings, PlanOptions{})
 	if err := RefusePartial(p); err == nil || !strings.Contains(err.Error(), "etcd-1") {
 		t.Errorf("--partial-ok must be refused when an etcd node is flagged, got %v", err)
 	}

@@ -22,7 +22,8 @@ const (
 	// AnnotationPhase is the last step the node reached: see Phase.
 	AnnotationPhase = "upgate.dev/phase"
 	// AnnotationCordonedBy is "upgate" while the node is cordoned by upgate;
-	// upgate uncordons only nodes that carry it.
+	// upgate uncordons only nodes that carry it, and trusts it only as
+	// Progress.OwnsCordon says.
 	AnnotationCordonedBy = "upgate.dev/cordoned-by"
 	// AnnotationReason says why upgate cordoned the node, or why the node
 	// failed.
@@ -30,8 +31,12 @@ const (
 	// AnnotationUpdatedAt is when upgate last wrote these annotations (RFC 3339).
 	AnnotationUpdatedAt = "upgate.dev/updated-at"
 	// AnnotationWasCordoned is "true" when the node was already cordoned by
-	// someone else when upgate reached it: upgate never uncordons it.
+	// someone else when upgate reached it: upgate never uncordons it. It is
+	// cleared at done, so the next upgrade judges the node afresh.
 	AnnotationWasCordoned = "upgate.dev/was-cordoned"
+	// AnnotationHolder is the identity of the executor lock's holder that
+	// wrote these annotations: which run is (or was) at work on the node.
+	AnnotationHolder = "upgate.dev/holder"
 
 	// CordonedByUpgate is the value of AnnotationCordonedBy.
 	CordonedByUpgate = "upgate"
@@ -61,6 +66,7 @@ type Progress struct {
 	WasCordoned  bool
 	Reason       string
 	UpdatedAt    string
+	Holder       string
 }
 
 // ReadProgress reads a node's upgate.dev annotations.
@@ -73,12 +79,25 @@ func ReadProgress(n *corev1.Node) Progress {
 		WasCordoned:  a[AnnotationWasCordoned] == "true",
 		Reason:       a[AnnotationReason],
 		UpdatedAt:    a[AnnotationUpdatedAt],
+		Holder:       a[AnnotationHolder],
 	}
 }
 
 // InFlight reports whether a run started on the node and has not finished it.
 func (p Progress) InFlight() bool {
 	return p.Phase != PhaseNone && p.Phase != PhaseDone
+}
+
+// OwnsCordon reports whether the node's cordon is upgate's own, for an
+// upgrade to t: upgate.dev/cordoned-by=upgate is trusted only while the
+// node is in flight to this same target, written by a lock holder, and not
+// recorded as cordoned by someone else. Anywhere else (a done node, no
+// phase, another target, no holder: a stale or hand-written annotation)
+// the cordon is someone else's, and upgate never lifts it. The cost of the
+// rule is a node left cordoned that upgate did cordon; the cost of trusting
+// more would be uncordoning a node an administrator took out of service.
+func (p Progress) OwnsCordon(t Target) bool {
+	return p.CordonedByUs && !p.WasCordoned && p.InFlight() && t.Same(p.Target) && p.Holder != ""
 }
 
 // Target is the version a run upgrades to.
@@ -146,23 +165,39 @@ type Decision struct {
 }
 
 // Decide works out from a node's annotations and kubelet what a run to
-// target does with it. A node done at this target is skipped; one in flight
-// to this target resumes; one in flight to another target refuses the run,
+// target does with it. One in flight to another target refuses the run,
 // because finishing one upgrade while starting another would leave it
-// half-way between both.
+// half-way between both. One in flight to this target resumes (from the
+// gate: see Runner.runStep). A node done at this target is skipped only
+// when its kubelet really is at the target: done is a verified state, and
+// a stale or hand-written done on an old kubelet is upgraded again. A done
+// node that is cordoned is skipped too: done clears upgate's cordon record,
+// so that cordon is someone else's to lift.
 func Decide(n *corev1.Node, t Target) Decision {
 	p := ReadProgress(n)
+	kubelet := n.Status.NodeInfo.KubeletVersion
 	switch {
 	case p.InFlight() && !t.Same(p.Target):
 		return Decision{Action: ActionRefuse, From: p.Phase, Why: fmt.Sprintf(
 			"node %s is mid-upgrade to %s (upgate.dev/phase=%s): finish it with `upgate run --target %s`, or, once you have put the node right by hand, remove its upgate.dev/ annotations and uncordon it",
 			n.Name, p.Target, p.Phase, p.Target)}
 	case p.InFlight():
-		return Decision{Action: ActionResume, From: p.Phase, Why: fmt.Sprintf("in flight at phase %s", p.Phase)}
+		why := fmt.Sprintf("in flight at phase %s", p.Phase)
+		if !n.Spec.Unschedulable && p.Phase != PhaseGated && p.Phase != PhaseUpgraded {
+			why += ", but schedulable (someone uncordoned it): gate, cordon and drain again"
+		}
+		return Decision{Action: ActionResume, From: p.Phase, Why: why}
+	case p.Phase == PhaseDone && t.Same(p.Target) && t.Reached(kubelet):
+		why := "already done at " + p.Target + ", kubelet " + kubelet
+		if n.Spec.Unschedulable {
+			why += "; left cordoned (not by upgate)"
+		}
+		return Decision{Action: ActionSkipDone, From: p.Phase, Why: why}
 	case p.Phase == PhaseDone && t.Same(p.Target):
-		return Decision{Action: ActionSkipDone, From: p.Phase, Why: "already done at " + p.Target}
-	case t.Reached(n.Status.NodeInfo.KubeletVersion):
-		return Decision{Action: ActionAtTarget, Why: "kubelet already at " + n.Status.NodeInfo.KubeletVersion}
+		return Decision{Action: ActionUpgrade, Why: fmt.Sprintf(
+			"upgate.dev/phase=done at %s, but its kubelet is %s: the record does not hold, upgrading it again", p.Target, kubelet)}
+	case t.Reached(kubelet):
+		return Decision{Action: ActionAtTarget, Why: "kubelet already at " + kubelet}
 	default:
 		return Decision{Action: ActionUpgrade}
 	}

@@ -3,9 +3,12 @@ package executor
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -28,7 +31,8 @@ import (
 // Driver upgrades one node's Kubernetes components (kubelet, and on a
 // control-plane node its static pods) and backs up etcd. Upgrade must be
 // idempotent: a resumed run calls it again for a node that was upgrading
-// when the previous run stopped. StageOf(ctx) tells it the node's stage.
+// when the previous run stopped. StageOf(ctx) tells it the node's stage,
+// HopOf(ctx) its hop; the target it gets is always the hop's version.
 type Driver interface {
 	EtcdBackup(ctx context.Context) error
 	Upgrade(ctx context.Context, node *corev1.Node, target string) error
@@ -43,6 +47,8 @@ type AddonUpgrader interface {
 
 // GateFunc evaluates the policies for one node and returns the blocking
 // findings about it (and those about no node that block the whole run).
+// HopOf(ctx) names the hop the node is in: judge the hop's version (To),
+// the control plane the node meets now, not the run's final target.
 type GateFunc func(ctx context.Context, node string) ([]reports.Finding, error)
 
 // Errors Run returns, wrapped with the node and the reason.
@@ -55,11 +61,15 @@ var (
 	// ErrTargetConflict: a node is in flight to another target.
 	ErrTargetConflict = errors.New("another upgrade is in flight")
 	// ErrStopped: the lock was lost or the run was cancelled; the run
-	// stopped before the next node.
+	// stopped before its next change to the cluster. A node in hand keeps
+	// its phase (and its cordon); the next run resumes it.
 	ErrStopped = errors.New("run stopped")
 	// ErrAddonsFailed: every node is done, but the driver could not
 	// upgrade the add-ons.
 	ErrAddonsFailed = errors.New("add-on upgrade failed")
+	// ErrControlPlaneBehind: a hop's nodes are done but the control plane
+	// did not report the hop's version in time; the next hop did not start.
+	ErrControlPlaneBehind = errors.New("control plane behind the hop")
 )
 
 // Defaults of the Runner's zero values.
@@ -67,6 +77,12 @@ const (
 	DefaultDrainTimeout = 5 * time.Minute
 	DefaultReadyTimeout = 5 * time.Minute
 	DefaultPollInterval = 2 * time.Second
+	DefaultCPTimeout    = 5 * time.Minute
+	// DefaultDriverTimeout bounds one driver call: long enough for a
+	// kubeadm upgrade of a control-plane node with its image pulls, short
+	// enough that a hung driver does not keep a node cordoned, and the
+	// lock held, for ever.
+	DefaultDriverTimeout = 30 * time.Minute
 )
 
 // Runner runs a plan: per node, in stage order, gate, cordon, drain (the
@@ -87,20 +103,40 @@ type Runner struct {
 	// Validate checks a node after it is upgraded and uncordoned (postflight
 	// checks for that node). Nil: Ready at the target is the only check.
 	Validate GateFunc
-	// Hold is called before each node is started; an error stops the run
-	// there (the executor lock was lost). Nil: never stops.
+	// Hold is consulted before every change the run makes to the cluster
+	// (each annotation, cordon, drain, driver call, uncordon, the etcd
+	// backup and the add-on stage); an error (the executor lock was lost)
+	// stops the run there with ErrStopped. Run's ctx should be cancelled at
+	// the same moment (Lock.Context), so that calls in flight stop too.
+	// Nil: only ctx stops the run.
 	Hold func() error
+	// Holder is the executor lock's identity, recorded in
+	// upgate.dev/holder on every node the run writes to. Zero means
+	// unlocked@ and the hostname.
+	Holder string
 
 	// DrainTimeout bounds one node's drain, PDB retries included; when it
-	// passes the node fails and stays cordoned. Zero means 5m.
+	// passes, OnDrainTimeout says what happens to the node. Zero means 5m.
 	DrainTimeout time.Duration
+	// OnDrainTimeout is what happens to a worker whose drain timed out:
+	// abort (the zero value), skip or quarantine (see DrainTimeoutAction).
+	// An etcd or control-plane node always aborts.
+	OnDrainTimeout DrainTimeoutAction
 	// ReadyTimeout bounds the wait for the node to be Ready with its
 	// kubelet at the target after the driver. Zero means 5m.
 	ReadyTimeout time.Duration
+	// DriverTimeout bounds each driver call (a node's upgrade, the etcd
+	// backup, the add-on stage); when it passes the call's context is
+	// cancelled and the node fails. Zero means 30m.
+	DriverTimeout time.Duration
 	// GateWait is how long a node's blocking findings may take to clear
 	// (a PDB's status catching up after the previous node's pods moved)
 	// before the node counts as blocked. Zero means no wait.
 	GateWait time.Duration
+	// ControlPlaneTimeout bounds the wait, after a hop's control-plane
+	// stage, for the control plane (the oldest kube-apiserver) to report
+	// the hop's version; workers and the next hop wait for it. Zero means 5m.
+	ControlPlaneTimeout time.Duration
 	// PollInterval is how often waits look again. Zero means 2s.
 	PollInterval time.Duration
 	// MaxUnavailable is how many workers are upgraded at once (etcd and
@@ -117,7 +153,8 @@ type Runner struct {
 	// Now is the clock for annotations. Nil means time.Now.
 	Now func() time.Time
 
-	mu sync.Mutex // serialises writes to Out and ErrOut
+	mu        sync.Mutex // serialises writes to Out and ErrOut
+	eventWarn sync.Once  // one warning when Events cannot be created
 }
 
 // NewRunner validates r and fills in its defaults.
@@ -138,20 +175,31 @@ func NewRunner(r *Runner) (*Runner, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("executor: Runner needs %s", strings.Join(missing, ", "))
 	}
-	if r.DrainTimeout < 0 || r.ReadyTimeout < 0 || r.GateWait < 0 || r.PollInterval < 0 {
+	if r.DrainTimeout < 0 || r.ReadyTimeout < 0 || r.DriverTimeout < 0 || r.GateWait < 0 || r.PollInterval < 0 || r.ControlPlaneTimeout < 0 {
 		return nil, errors.New("executor: timeouts must not be negative")
 	}
 	if r.MaxUnavailable < 0 {
 		return nil, errors.New("executor: MaxUnavailable must not be negative")
 	}
+	a, err := ParseDrainTimeoutAction(string(r.OnDrainTimeout))
+	if err != nil {
+		return nil, fmt.Errorf("executor: OnDrainTimeout: %w", err)
+	}
+	r.OnDrainTimeout = a
 	if r.DrainTimeout == 0 {
 		r.DrainTimeout = DefaultDrainTimeout
 	}
 	if r.ReadyTimeout == 0 {
 		r.ReadyTimeout = DefaultReadyTimeout
 	}
+	if r.DriverTimeout == 0 {
+		r.DriverTimeout = DefaultDriverTimeout
+	}
 	if r.PollInterval == 0 {
 		r.PollInterval = DefaultPollInterval
+	}
+	if r.ControlPlaneTimeout == 0 {
+		r.ControlPlaneTimeout = DefaultCPTimeout
 	}
 	if r.MaxUnavailable == 0 {
 		r.MaxUnavailable = 1
@@ -159,21 +207,49 @@ func NewRunner(r *Runner) (*Runner, error) {
 	if r.Now == nil {
 		r.Now = time.Now
 	}
+	if r.Holder == "" {
+		// Without a holder no cordon would count as upgate's own (see
+		// Progress.OwnsCordon), and no node would ever be uncordoned.
+		host, _ := os.Hostname()
+		r.Holder = "unlocked@" + host
+	}
 	return r, nil
 }
 
 // Outcome is what a run did to one node.
 type Outcome struct {
 	Node   string
+	Hop    string // the version the hop upgrades to
 	Stage  StageName
 	Action Action
-	Result string // done, skipped, blocked, failed, not started
+	Result string // one of the Result* constants
 	Reason string
+	// Steps are the steps taken on the node, in order, with their times.
+	Steps []StepRecord
+	// Findings are the blocking findings its gate (or validation) returned.
+	Findings []reports.Finding
+
+	// leftBehind: skipped or quarantined after a drain timeout.
+	leftBehind bool
 }
 
-// Result is what a run did, node by node, in the order it went.
+// Results of an Outcome.
+const (
+	ResultDone        = "done"
+	ResultSkipped     = "skipped"
+	ResultBlocked     = "blocked"
+	ResultFailed      = "failed"
+	ResultQuarantined = "quarantined"
+	ResultNotStarted  = "not started"
+)
+
+// Result is what a run did, node by node, in the order it went, and the
+// etcd backups it took.
 type Result struct {
 	Outcomes []Outcome
+	Backups  []Backup
+	// BackupNote says why no backup is listed when the driver took none.
+	BackupNote string
 }
 
 // step is one node in the order the run takes them.
@@ -181,6 +257,12 @@ type step struct {
 	stage    StageName
 	planned  PlannedNode
 	decision Decision
+	// runTarget is the run's final target, recorded beside the hop's.
+	runTarget string
+	// log collects the node's steps for the run record.
+	log *nodeLog
+	// retry: the second try of a worker skipped after a drain timeout.
+	retry bool
 }
 
 type stageKey struct{}
@@ -195,9 +277,14 @@ func StageOf(ctx context.Context) StageName {
 // flight first (they are already disrupted), then by stage and plan order.
 // A node appears once, in its earliest stage.
 func Order(p *Plan, decisions map[string]Decision) []step {
+	return orderStages(p.Stages, decisions)
+}
+
+// orderStages is Order for one hop's stages.
+func orderStages(stages []Stage, decisions map[string]Decision) []step {
 	var inflight, rest []step
 	seen := map[string]bool{}
-	for _, st := range p.Stages {
+	for _, st := range stages {
 		for _, n := range st.Nodes {
 			if seen[n.Name] {
 				continue
@@ -214,92 +301,69 @@ func Order(p *Plan, decisions map[string]Decision) []step {
 	return append(inflight, rest...)
 }
 
-// Run executes the plan to target. It returns an error wrapping ErrBlocked,
-// ErrNodeFailed, ErrTargetConflict or ErrStopped when it did not finish.
+// Run executes the plan to target hop by hop (see runHop): each hop's
+// stages all finish, and the control plane reports the hop's version,
+// before the next hop starts, and the driver is called with the hop's
+// version. A plan without hops (one built by hand) is one hop to target
+// with its Stages. It returns an error wrapping ErrBlocked, ErrNodeFailed,
+// ErrTargetConflict, ErrStopped, ErrControlPlaneBehind or ErrAddonsFailed
+// when it did not finish; running it again continues where it stopped.
 func (r *Runner) Run(ctx context.Context, p *Plan, target Target) (*Result, error) {
 	res := &Result{}
-	nodes, err := r.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	hops := p.Hops
+	if len(hops) == 0 {
+		hops = []Hop{{From: p.CurrentVersion, To: target.Label, Stages: p.Stages}}
+	}
+	// A node in flight to a version none of the hops goes to refuses the
+	// run: finishing one upgrade while starting another would leave it
+	// half-way between both.
+	live, err := r.liveNodes(ctx)
 	if err != nil {
-		return res, fmt.Errorf("list nodes: %w", err)
+		return res, err
 	}
-	live := map[string]*corev1.Node{}
-	for i := range nodes.Items {
-		live[nodes.Items[i].Name] = &nodes.Items[i]
-	}
-	decisions := map[string]Decision{}
 	var conflicts []string
-	for _, st := range p.Stages {
-		for _, n := range st.Nodes {
-			ln, ok := live[n.Name]
-			if !ok {
-				return res, fmt.Errorf("node %s of the plan is gone from the cluster", n.Name)
-			}
-			d := Decide(ln, target)
-			decisions[n.Name] = d
-			if d.Action == ActionRefuse {
-				conflicts = append(conflicts, d.Why)
-			}
+	for _, name := range planNodes(p, hops) {
+		ln, ok := live[name]
+		if !ok {
+			return res, fmt.Errorf("node %s of the plan is gone from the cluster", name)
 		}
+		pr := ReadProgress(ln)
+		if !pr.InFlight() || hopTo(hops, pr.Target) >= 0 {
+			continue
+		}
+		why := Decide(ln, target).Why
+		if rt := ln.Annotations[AnnotationRunTarget]; rt != "" {
+			why += fmt.Sprintf(" (a hop of the run to %s, %s)", rt, AnnotationRunTarget)
+		}
+		conflicts = append(conflicts, why)
 	}
 	if len(conflicts) > 0 {
 		sort.Strings(conflicts)
 		return res, fmt.Errorf("%w: %s", ErrTargetConflict, conflicts[0])
 	}
-	order := Order(p, decisions)
-	work := false
-	for _, s := range order {
-		if s.decision.Action == ActionUpgrade || s.decision.Action == ActionResume {
-			work = true
-		}
-	}
-	if r.DryRun {
-		for _, s := range order {
-			r.printf("%s %s: %s %s\n", s.stage, s.planned.Name, s.decision.Action, s.decision.Why)
-		}
-		r.printf("Dry run: nothing was changed.\n")
-		return res, nil
-	}
-	for _, s := range order {
-		if s.decision.Action == ActionResume {
-			r.printf("Resuming %s first: %s (target %s).\n", s.planned.Name, s.decision.Why, target.Label)
-		}
-	}
-
-	// Etcd backup: before anything changes, whenever there is work to do.
-	if work {
-		r.printf("[%s] backing up etcd\n", StageEtcdBackup)
-		if err := r.Driver.EtcdBackup(context.WithValue(ctx, stageKey{}, StageEtcdBackup)); err != nil {
-			return res, fmt.Errorf("%w: etcd backup failed, no node was touched: %v", ErrNodeFailed, err)
-		}
-	} else {
-		r.printf("[%s] skipped: no node needs upgrading\n", StageEtcdBackup)
-	}
-
-	// In-flight nodes, then etcd and control-plane nodes, one at a time;
-	// then workers, MaxUnavailable at a time.
-	var workers []step
-	for _, s := range order {
-		if s.stage == StageWorkers && s.decision.Action != ActionResume {
-			workers = append(workers, s)
-			continue
-		}
-		o, err := r.runStep(ctx, s, target)
-		res.Outcomes = append(res.Outcomes, o)
+	for i, h := range hops {
+		ref := HopRef{Number: i + 1, Of: len(hops), From: h.From, To: h.To}
+		ht, err := ParseTarget(h.To)
 		if err != nil {
+			return res, fmt.Errorf("%s: %w", ref, err)
+		}
+		if err := r.runHop(context.WithValue(ctx, hopKey{}, ref), ref, h, ht, target, i == len(hops)-1, res); err != nil {
 			return res, err
 		}
 	}
-	r.printf("[%s] %s\n", StageCloudCtrl, "not handled by the node driver: upgrade the cloud-controller-manager to "+target.Label+" before new nodes join (check addon.ccm-behind-target)")
-	if err := r.runWorkers(ctx, workers, target, res); err != nil {
-		return res, err
+	if r.DryRun {
+		r.printf("Dry run: nothing was changed.\n")
 	}
-	if au, ok := r.Driver.(AddonUpgrader); ok {
-		if err := au.UpgradeAddons(context.WithValue(ctx, stageKey{}, StageAddons), target.Label); err != nil {
-			return res, fmt.Errorf("%w: %v", ErrAddonsFailed, err)
+	var left []string
+	for _, o := range res.Outcomes {
+		if o.leftBehind {
+			left = append(left, fmt.Sprintf("%s %s (hop to %s)", o.Node, o.Result, o.Hop))
 		}
-		return res, nil
 	}
-	r.printf("[%s] %s\n", StageAddons, "not handled by the node driver: upgrade kube-proxy, CoreDNS and other add-ons to match "+target.Label+" with your add-on tooling")
+	if len(left) > 0 {
+		return res, fmt.Errorf("%w: every hop ran, but %d worker(s) were not upgraded after their drain timed out: %s; upgate.dev/reason on each says why, and %s takes them up again",
+			ErrIncomplete, len(left), strings.Join(left, ", "), "`upgate run --target "+target.Label+"`")
+	}
 	return res, nil
 }
 
@@ -340,6 +404,24 @@ func (r *Runner) runWorkers(ctx context.Context, workers []step, target Target, 
 		}(i, s)
 	}
 	wg.Wait()
+	// --on-drain-timeout skip: each skipped worker gets one more try, after
+	// the others, one at a time.
+	for i, s := range workers {
+		if !started[i] || firstErr != nil || ctx.Err() != nil || outcomes[i].Result != ResultSkipped || !outcomes[i].leftBehind {
+			continue
+		}
+		s.retry = true
+		s.decision = Decision{Action: ActionResume, From: PhaseSkipped, Why: "retry after its drain timed out"}
+		r.nodef(s, s.planned.Name, "retrying: its drain timed out before the other workers went")
+		o, err := r.runStep(ctx, s, target)
+		o.Steps = append(append([]StepRecord{}, outcomes[i].Steps...), o.Steps...)
+		o.Findings = append(append([]reports.Finding{}, outcomes[i].Findings...), o.Findings...)
+		o.Action = outcomes[i].Action
+		outcomes[i] = o
+		if err != nil {
+			firstErr = err
+		}
+	}
 	for i := range workers {
 		if started[i] {
 			res.Outcomes = append(res.Outcomes, outcomes[i])
@@ -349,39 +431,57 @@ func (r *Runner) runWorkers(ctx context.Context, workers []step, target Target, 
 }
 
 // runStep takes one node from wherever its annotations say it is to done.
-func (r *Runner) runStep(ctx context.Context, s step, target Target) (Outcome, error) {
+func (r *Runner) runStep(ctx context.Context, s step, target Target) (o Outcome, err error) {
 	name := s.planned.Name
-	o := Outcome{Node: name, Stage: s.stage, Action: s.decision.Action}
+	o = Outcome{Node: name, Stage: s.stage, Action: s.decision.Action}
+	s.log = &nodeLog{}
+	defer func() {
+		s.log.mu.Lock()
+		defer s.log.mu.Unlock()
+		o.Steps, o.Findings = s.log.steps, s.log.findings
+	}()
 	switch s.decision.Action {
 	case ActionSkipDone, ActionAtTarget:
 		o.Result, o.Reason = "skipped", s.decision.Why
 		r.nodef(s, name, "skipped: %s", s.decision.Why)
 		return o, nil
 	}
-	if r.Hold != nil {
-		if err := r.Hold(); err != nil {
-			o.Result, o.Reason = "not started", err.Error()
-			return o, fmt.Errorf("%w before node %s: %v", ErrStopped, name, err)
-		}
-	}
-	if err := ctx.Err(); err != nil {
+	if err := r.stopped(ctx); err != nil {
 		o.Result, o.Reason = "not started", err.Error()
-		return o, fmt.Errorf("%w before node %s: %v", ErrStopped, name, err)
+		return o, fmt.Errorf("%w (before node %s)", err, name)
 	}
 	ctx = context.WithValue(ctx, stageKey{}, s.stage)
 	phase := s.decision.From
-	if phase == PhaseFailed {
-		// A failed node is retried from the start; it is still cordoned by
-		// us (or was cordoned before), so the cordon step is a no-op.
+	if phase != PhaseUpgraded {
+		// A resumed run trusts no annotation that a step was done: the
+		// node may have been uncordoned, pods may have landed on it, the
+		// policies may block it now. Every node not yet upgraded (failed,
+		// skipped and quarantined ones too) goes through the gate, the
+		// cordon and the drain again (each is a no-op where it already
+		// holds) before the driver is called. Only upgraded (the driver
+		// finished) continues where it was: waiting for Ready at the
+		// target, which checks the kubelet itself.
 		phase = PhaseNone
 	}
-	err := r.advance(ctx, s, target, phase)
+	err = r.advance(ctx, s, target, phase)
+	if serr := r.stopped(ctx); err != nil && serr != nil && !errors.Is(err, ErrStopped) && !errors.Is(err, errSkipped) && !errors.Is(err, errDrainSkipped) && !errors.Is(err, errQuarantined) {
+		// A step failed because the run was stopped under it.
+		err = fmt.Errorf("%w: node %s: %v", serr, name, err)
+	}
 	switch {
 	case err == nil:
 		o.Result = "done"
 	case errors.Is(err, errSkipped):
 		o.Result, o.Reason = "skipped", err.Error()
 		return o, nil
+	case errors.Is(err, errDrainSkipped):
+		o.Result, o.Reason, o.leftBehind = ResultSkipped, strings.TrimPrefix(err.Error(), errDrainSkipped.Error()+": "), true
+		return o, nil
+	case errors.Is(err, errQuarantined):
+		o.Result, o.Reason, o.leftBehind = ResultQuarantined, strings.TrimPrefix(err.Error(), errQuarantined.Error()+": "), true
+		return o, nil
+	case errors.Is(err, errNotStarted):
+		o.Result, o.Reason = ResultNotStarted, err.Error()
 	case errors.Is(err, ErrBlocked):
 		o.Result, o.Reason = "blocked", err.Error()
 	default:
@@ -396,15 +496,27 @@ var errSkipped = errors.New("skipped (--partial-ok)")
 // the node's annotations before the next side effect.
 func (r *Runner) advance(ctx context.Context, s step, target Target, phase Phase) error {
 	name := s.planned.Name
+	// Once ctx is cancelled (SIGINT, SIGTERM) the step in hand finishes,
+	// or stops where the annotations already say, and the node is left
+	// with a reason; steps that only record what happened run detached.
+	rec, cancelRec := detached(ctx)
+	defer cancelRec()
 	if phase == PhaseNone || phase == PhaseGated {
+		t := r.begin(s, StepGate)
 		findings, err := r.gate(ctx, name)
 		if err != nil {
+			if ctx.Err() != nil {
+				return r.interrupted(ctx, s, target, "the gate", phase != PhaseNone)
+			}
+			t.end(ctx, StepFailed, err.Error())
 			// Nothing was touched yet on a fresh node; a resumed one keeps
 			// its record.
 			return fmt.Errorf("%w: node %s: gate: %v", ErrNodeFailed, name, err)
 		}
+		s.log.addFindings(findings)
 		if len(findings) > 0 {
 			msg := describeFindings(findings)
+			t.end(ctx, StepBlocked, msg)
 			if r.PartialOK && s.stage == StageWorkers {
 				r.nodef(s, name, "SKIP (--partial-ok): %s", msg)
 				return fmt.Errorf("%w: %s", errSkipped, msg)
@@ -415,76 +527,142 @@ func (r *Runner) advance(ctx context.Context, s step, target Target, phase Phase
 			}
 			return fmt.Errorf("%w: node %s: %s", ErrBlocked, name, msg)
 		}
+		t.end(ctx, StepOK, "gate passed for "+target.Label)
 		r.nodef(s, name, "gate passed")
-		if err := r.cordon(ctx, s, target); err != nil {
+		if ctx.Err() != nil {
+			return r.interrupted(ctx, s, target, "the gate", phase != PhaseNone)
+		}
+		t = r.begin(s, StepCordon)
+		if err := r.cordon(rec, s, target); err != nil {
+			t.end(ctx, StepFailed, err.Error())
 			return r.fail(ctx, s, target, "cordon", err)
 		}
+		t.end(ctx, StepOK, "cordoned to drain and upgrade it to "+target.Label)
 		phase = PhaseCordoned
+		if ctx.Err() != nil {
+			return r.interrupted(ctx, s, target, "the cordon", true)
+		}
 	}
 	if phase == PhaseCordoned {
 		r.nodef(s, name, "draining (eviction API, PDBs respected, timeout %s)", r.DrainTimeout)
+		t := r.begin(s, StepDrain)
 		if err := r.drain(ctx, s); err != nil {
+			switch {
+			case ctx.Err() != nil:
+				t.end(ctx, StepInterrupted, err.Error())
+				return r.interrupted(ctx, s, target, "the drain", true)
+			case errors.Is(err, ErrDrainTimeout):
+				t.end(ctx, StepTimedOut, err.Error())
+				return r.drainTimedOut(ctx, s, target, err)
+			}
+			t.end(ctx, StepFailed, err.Error())
 			return r.fail(ctx, s, target, "drain", err)
 		}
-		if err := r.annotate(ctx, name, map[string]*string{AnnotationPhase: str(string(PhaseDrained))}); err != nil {
+		if err := r.annotate(rec, name, map[string]*string{AnnotationPhase: str(string(PhaseDrained))}); err != nil {
+			t.end(ctx, StepFailed, err.Error())
 			return r.fail(ctx, s, target, "record drained", err)
 		}
+		t.end(ctx, StepOK, "drained through the eviction API")
 		phase = PhaseDrained
+		if ctx.Err() != nil {
+			return r.interrupted(ctx, s, target, "the drain", true)
+		}
 	}
 	if phase == PhaseDrained || phase == PhaseUpgrading {
+		t := r.begin(s, StepUpgrade)
 		if err := r.annotate(ctx, name, map[string]*string{AnnotationPhase: str(string(PhaseUpgrading))}); err != nil {
+			if ctx.Err() != nil {
+				return r.interrupted(ctx, s, target, "the upgrade", true)
+			}
+			t.end(ctx, StepFailed, err.Error())
 			return r.fail(ctx, s, target, "record upgrading", err)
 		}
-		node, err := r.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		// From here the driver's upgrade finishes even if the run is
+		// interrupted (a half-upgraded node is worse than a late stop),
+		// within DriverTimeout; a lost lock still stops it.
+		node, err := r.Client.CoreV1().Nodes().Get(rec, name, metav1.GetOptions{})
 		if err != nil {
+			t.end(ctx, StepFailed, err.Error())
 			return r.fail(ctx, s, target, "upgrade", err)
 		}
-		r.nodef(s, name, "upgrading to %s", target.Label)
-		if err := r.Driver.Upgrade(ctx, node, target.Label); err != nil {
+		r.nodef(s, name, "upgrading to %s (driver timeout %s)", target.Label, r.DriverTimeout)
+		fctx, fcancel := r.finishing(ctx)
+		err = r.callDriver(fctx, s.stage, func(ctx context.Context) error { return r.Driver.Upgrade(ctx, node, target.Label) })
+		fcancel()
+		if err != nil {
+			t.end(ctx, StepFailed, err.Error())
 			return r.fail(ctx, s, target, "driver upgrade", err)
 		}
-		if err := r.annotate(ctx, name, map[string]*string{AnnotationPhase: str(string(PhaseUpgraded))}); err != nil {
+		if err := r.annotate(rec, name, map[string]*string{AnnotationPhase: str(string(PhaseUpgraded))}); err != nil {
+			t.end(ctx, StepFailed, err.Error())
 			return r.fail(ctx, s, target, "record upgraded", err)
 		}
+		t.end(ctx, StepOK, "the driver upgraded it to "+target.Label)
 		phase = PhaseUpgraded
+		if ctx.Err() != nil {
+			return r.interrupted(ctx, s, target, "the upgrade", true)
+		}
 	}
 	if phase == PhaseUpgraded {
 		r.nodef(s, name, "waiting up to %s for Ready with kubelet at %s", r.ReadyTimeout, target.Label)
+		t := r.begin(s, StepReady)
 		node, err := r.waitReady(ctx, name, target)
 		if err != nil {
+			if ctx.Err() != nil {
+				t.end(ctx, StepInterrupted, err.Error())
+				return r.interrupted(ctx, s, target, "the wait for Ready", true)
+			}
+			t.end(ctx, StepFailed, err.Error())
 			return r.fail(ctx, s, target, "wait Ready", err)
 		}
+		t.end(ctx, StepOK, "Ready with kubelet "+node.Status.NodeInfo.KubeletVersion)
 		p := ReadProgress(node)
-		if p.CordonedByUs && !p.WasCordoned {
-			if err := r.setUnschedulable(ctx, node, false); err != nil {
+		if p.OwnsCordon(target) {
+			t := r.begin(s, StepUncordon)
+			if err := r.setUnschedulable(rec, node, false); err != nil {
+				t.end(ctx, StepFailed, err.Error())
 				return r.fail(ctx, s, target, "uncordon", err)
 			}
+			t.end(ctx, StepOK, "uncordoned")
 			r.nodef(s, name, "uncordoned")
 		} else if node.Spec.Unschedulable {
-			// Only a cordon upgate recorded as its own is lifted.
-			r.nodef(s, name, "left cordoned: it was cordoned before upgate reached it (no upgate.dev/cordoned-by=upgate)")
+			// Only a cordon upgate recorded as its own, in this upgrade,
+			// is lifted.
+			r.nodef(s, name, "left cordoned: upgate did not cordon it in this upgrade (see upgate.dev/was-cordoned)")
 		}
 		if r.Validate != nil {
+			t := r.begin(s, StepValidate)
 			findings, err := r.Validate(ctx, name)
 			if err != nil {
+				if ctx.Err() != nil {
+					t.end(ctx, StepInterrupted, err.Error())
+					return r.interrupted(ctx, s, target, "validation", true)
+				}
+				t.end(ctx, StepFailed, err.Error())
 				return r.fail(ctx, s, target, "validate", err)
 			}
+			s.log.addFindings(findings)
 			if len(findings) > 0 {
+				t.end(ctx, StepFailed, describeFindings(findings))
 				// Keep new pods off a node that did not validate.
-				_ = r.annotate(ctx, name, map[string]*string{
+				_ = r.annotate(rec, name, map[string]*string{
 					AnnotationCordonedBy: str(CordonedByUpgate),
 					AnnotationReason:     str(oneLine("validation after the upgrade failed: " + describeFindings(findings))),
 				})
-				if n, err := r.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); err == nil {
-					_ = r.setUnschedulable(ctx, n, true)
+				if n, err := r.Client.CoreV1().Nodes().Get(rec, name, metav1.GetOptions{}); err == nil {
+					_ = r.setUnschedulable(rec, n, true)
 				}
 				return r.fail(ctx, s, target, "validate", errors.New(describeFindings(findings)))
 			}
+			t.end(ctx, StepOK, "validated")
 		}
-		if err := r.annotate(ctx, name, map[string]*string{
-			AnnotationPhase:      str(string(PhaseDone)),
-			AnnotationCordonedBy: nil,
-			AnnotationReason:     nil,
+		// Done clears whose cordon it was: the next upgrade looks at the
+		// node afresh instead of inheriting this one's record.
+		if err := r.annotate(rec, name, map[string]*string{
+			AnnotationPhase:       str(string(PhaseDone)),
+			AnnotationCordonedBy:  nil,
+			AnnotationReason:      nil,
+			AnnotationWasCordoned: nil,
 		}); err != nil {
 			return r.fail(ctx, s, target, "record done", err)
 		}
@@ -509,8 +687,11 @@ func (r *Runner) gate(ctx context.Context, name string) ([]reports.Finding, erro
 	}
 }
 
-// cordon records why, then cordons. A node cordoned by someone else is
-// recorded as such and never uncordoned by upgate.
+// cordon records why, then cordons. Whose cordon it is comes from the
+// node as it is, not from what its annotations say: a schedulable node is
+// cordoned by upgate now (whatever an old was-cordoned says); a cordoned
+// node is upgate's only as Progress.OwnsCordon allows, and otherwise is
+// recorded as someone else's and never uncordoned by upgate.
 func (r *Runner) cordon(ctx context.Context, s step, target Target) error {
 	name := s.planned.Name
 	node, err := r.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
@@ -522,19 +703,26 @@ func (r *Runner) cordon(ctx context.Context, s step, target Target) error {
 		AnnotationTarget: str(target.Label),
 		AnnotationPhase:  str(string(PhaseGated)),
 	}
+	if s.runTarget != "" {
+		set[AnnotationRunTarget] = str(s.runTarget)
+	}
 	switch {
-	case p.CordonedByUs || p.WasCordoned:
-		// Resumed: whose cordon it is was recorded the first time.
+	case node.Spec.Unschedulable && p.OwnsCordon(target):
+		// Resumed, still under upgate's own cordon: its record stands.
 	case node.Spec.Unschedulable:
+		// Someone else's cordon: an upgate reason left on it is stale.
 		set[AnnotationWasCordoned] = str("true")
+		set[AnnotationCordonedBy] = nil
+		set[AnnotationReason] = nil
 	default:
 		set[AnnotationCordonedBy] = str(CordonedByUpgate)
+		set[AnnotationWasCordoned] = nil
 		set[AnnotationReason] = str(fmt.Sprintf("cordoned by upgate run to drain and upgrade it to %s (stage %s); uncordoned when done", target.Label, s.stage))
 	}
 	if err := r.annotate(ctx, name, set); err != nil {
 		return err
 	}
-	if set[AnnotationWasCordoned] != nil {
+	if set[AnnotationWasCordoned] != nil && !p.WasCordoned {
 		r.nodef(s, name, "already cordoned by someone else: upgate will leave it cordoned")
 	}
 	if !node.Spec.Unschedulable {
@@ -556,24 +744,47 @@ func (r *Runner) helper(ctx context.Context, s step) *drain.Helper {
 		IgnoreAllDaemonSets:  true,
 		DeleteEmptyDirData:   r.DeleteEmptyDirData,
 		Timeout:              r.DrainTimeout,
-		EvictErrorRetryDelay: time.Second,
+		EvictErrorRetryDelay: min(time.Second, r.PollInterval),
 		Out:                  w,
 		ErrOut:               ew,
 	}
 }
 
 func (r *Runner) setUnschedulable(ctx context.Context, node *corev1.Node, on bool) error {
+	if err := r.stopped(ctx); err != nil {
+		return err
+	}
 	return drain.RunCordonOrUncordon(r.helper(ctx, step{stage: "", planned: PlannedNode{Name: node.Name}}), node, on)
 }
 
 // drain evicts the node's pods through the eviction API. When it fails,
-// the error names the PodDisruptionBudgets that refused evictions.
+// the error names the PodDisruptionBudgets that refused evictions; when it
+// did not finish within DrainTimeout it wraps ErrDrainTimeout. kubectl's
+// drain says "global timeout reached" both for its own timeout and for a
+// cancelled context, so the deadline is ours: the helper has none.
 func (r *Runner) drain(ctx context.Context, s step) error {
-	err := drain.RunNodeDrain(r.helper(ctx, s), s.planned.Name)
+	if err := r.stopped(ctx); err != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeoutCause(ctx, r.DrainTimeout, errDrainDeadline)
+	defer cancel()
+	h := r.helper(dctx, s)
+	h.Timeout = 0
+	err := drain.RunNodeDrain(h, s.planned.Name)
 	if err == nil {
 		return nil
 	}
-	if why := r.blockingPDBs(ctx, s.planned.Name); why != "" {
+	if ctx.Err() != nil {
+		return fmt.Errorf("drain stopped: %v", context.Cause(ctx))
+	}
+	why := r.blockingPDBs(ctx, s.planned.Name)
+	if errors.Is(context.Cause(dctx), errDrainDeadline) {
+		if why == "" {
+			why = oneLine(err.Error())
+		}
+		return fmt.Errorf("%w after %s: %s", ErrDrainTimeout, r.DrainTimeout, why)
+	}
+	if why != "" {
 		return fmt.Errorf("%s; drain gave up after %s: %v", why, r.DrainTimeout, err)
 	}
 	return err
@@ -621,8 +832,8 @@ func (r *Runner) blockingPDBs(ctx context.Context, node string) string {
 }
 
 // waitReady waits for the node to be Ready with its kubelet at the target.
-func (r *Runner) waitReady(ctx context.Context, name string, target Target) (*corev1.Node, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.ReadyTimeout)
+func (r *Runner) waitReady(parent context.Context, name string, target Target) (*corev1.Node, error) {
+	ctx, cancel := context.WithTimeout(parent, r.ReadyTimeout)
 	defer cancel()
 	var last string
 	for {
@@ -639,6 +850,9 @@ func (r *Runner) waitReady(ctx context.Context, name string, target Target) (*co
 		}
 		select {
 		case <-ctx.Done():
+			if err := r.stopped(parent); err != nil {
+				return nil, fmt.Errorf("%w while waiting for Ready (last seen: %s)", err, last)
+			}
 			return nil, fmt.Errorf("not Ready with kubelet at %s within %s (last seen: %s)", target.Label, r.ReadyTimeout, last)
 		case <-time.After(r.PollInterval):
 		}
@@ -658,6 +872,10 @@ func nodeReady(n *corev1.Node) bool {
 // returns it. The node is left as it is: cordoned if it was.
 func (r *Runner) fail(ctx context.Context, s step, target Target, what string, cause error) error {
 	name := s.planned.Name
+	if lost := r.lockLost(); lost != nil {
+		r.recordLockLost(ctx, s, target, what)
+		return fmt.Errorf("%w: node %s: %s: %v", lost, name, what, cause)
+	}
 	// Record even when ctx was cancelled: the record is what makes the
 	// cordoned node explicable.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -676,12 +894,111 @@ func (r *Runner) fail(ctx context.Context, s step, target Target, what string, c
 		r.nodef(s, name, "could not record the failure on the node: %v", err)
 	}
 	r.nodef(s, name, "FAILED: %s", reason)
+	r.event(ctx, name, true, eventReason("failed"), reason)
 	return fmt.Errorf("%w: node %s: %s failed: %v", ErrNodeFailed, name, what, cause)
 }
 
+// recordLockLost is the one write upgate makes after losing the lock, and
+// the decision behind it. Once the lease is lost another executor may take
+// it and work on this node, so the node is left exactly as it is: never
+// uncordoned, never marked done or failed, its phase as it was (it names
+// the last step that completed, true still, and the next run re-checks
+// everything before the driver anyway). But a node left cordoned needs a
+// reason a human can read, so upgate writes upgate.dev/reason alone, best
+// effort: only while the node's upgate.dev/holder is still this run (so a
+// new holder's record is never overwritten), conditioned on the
+// resourceVersion just read, within 2s. The lease's timing leaves about
+// that long: a loss is noticed the renew deadline (10s) after the last
+// renewal, another executor may take the lease only its duration (15s)
+// after it. A loss seen as another holder taking the lease gets the same
+// conditions, which is why holder and resourceVersion are checked.
+func (r *Runner) recordLockLost(ctx context.Context, s step, target Target, what string) {
+	name := s.planned.Name
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	node, err := r.Client.CoreV1().Nodes().Get(wctx, name, metav1.GetOptions{})
+	if err != nil {
+		r.nodef(s, name, "STOPPED: lost the executor lock during %s; could not record it on the node: %v", what, err)
+		return
+	}
+	p := ReadProgress(node)
+	if p.Holder != r.Holder {
+		r.nodef(s, name, "STOPPED: lost the executor lock during %s; the node's record is another run's (%s=%q), left as it is", what, AnnotationHolder, p.Holder)
+		return
+	}
+	state := "schedulable"
+	if node.Spec.Unschedulable {
+		state = "cordoned"
+	}
+	reason := oneLine(fmt.Sprintf("stopped during %s: upgate run %s lost the executor lock, so it made no further change; the node is %s at upgate.dev/phase=%s; `upgate run --target %s` re-checks and resumes it",
+		what, r.Holder, state, p.Phase, target.Label))
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"resourceVersion": node.ResourceVersion,
+		"annotations":     map[string]string{AnnotationReason: reason},
+	}})
+	if err == nil {
+		_, err = r.Client.CoreV1().Nodes().Patch(wctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+	}
+	if err != nil {
+		r.nodef(s, name, "STOPPED: lost the executor lock during %s; could not record it on the node: %v", what, err)
+		return
+	}
+	r.nodef(s, name, "STOPPED: %s", reason)
+}
+
+// stopped returns an error wrapping ErrStopped when the run must make no
+// further change to the cluster: the lock was lost (Hold), or ctx is done.
+// It is consulted before every side effect.
+func (r *Runner) stopped(ctx context.Context) error {
+	if err := r.lockLost(); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: %v", ErrStopped, context.Cause(ctx))
+	}
+	return nil
+}
+
+// lockLost returns an error wrapping ErrStopped once Hold fails.
+func (r *Runner) lockLost() error {
+	if r.Hold == nil {
+		return nil
+	}
+	if err := r.Hold(); err != nil {
+		return fmt.Errorf("%w: %w", ErrStopped, err)
+	}
+	return nil
+}
+
+// callDriver calls the driver for stage, bounded by DriverTimeout, unless
+// the run is stopped.
+func (r *Runner) callDriver(ctx context.Context, stage StageName, call func(context.Context) error) error {
+	if err := r.stopped(ctx); err != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeoutCause(context.WithValue(ctx, stageKey{}, stage), r.DriverTimeout,
+		fmt.Errorf("the driver did not finish within the driver timeout (%s)", r.DriverTimeout))
+	defer cancel()
+	err := call(dctx)
+	if err != nil && ctx.Err() == nil && dctx.Err() != nil && !errors.Is(err, context.Cause(dctx)) {
+		// The timeout stopped the driver, not the run: say so, not only
+		// the driver's last words.
+		err = fmt.Errorf("%w: %v", context.Cause(dctx), err)
+	}
+	return err
+}
+
 // annotate merges upgate.dev annotations into the node (nil removes one)
-// and stamps upgate.dev/updated-at.
+// and stamps upgate.dev/updated-at and upgate.dev/holder. It writes
+// nothing once the run is stopped.
 func (r *Runner) annotate(ctx context.Context, name string, set map[string]*string) error {
+	if err := r.stopped(ctx); err != nil {
+		return err
+	}
+	if r.Holder != "" {
+		set = maps.Clone(set)
+		set[AnnotationHolder] = str(r.Holder)
+	}
 	patch, err := annotationPatch(set, r.Now())
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/version"
+	fakediscovery "k8s.io/client-go/discovery/fake"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/upgate-dev/upgate/inventory"
@@ -63,6 +66,9 @@ func TestDecide(t *testing.T) {
 		{"fresh", liveNode("n", "v1.36.3", nil, false), ActionUpgrade, ""},
 		{"at target already", liveNode("n", "v1.37.0", nil, false), ActionAtTarget, ""},
 		{"done same target", liveNode("n", "v1.37.0", map[string]string{AnnotationPhase: "done", AnnotationTarget: "v1.37"}, false), ActionSkipDone, "done"},
+		{"done same target, cordoned by someone", liveNode("n", "v1.37.0", map[string]string{AnnotationPhase: "done", AnnotationTarget: "v1.37"}, true), ActionSkipDone, "done"},
+		// done is verified: a done record on an old kubelet does not hold.
+		{"done same target, kubelet old", liveNode("n", "v1.36.3", map[string]string{AnnotationPhase: "done", AnnotationTarget: "v1.37"}, false), ActionUpgrade, ""},
 		{"done other target", liveNode("n", "v1.36.0", map[string]string{AnnotationPhase: "done", AnnotationTarget: "v1.36"}, false), ActionUpgrade, ""},
 		{"in flight same target", liveNode("n", "v1.36.0", map[string]string{AnnotationPhase: "drained", AnnotationTarget: "1.37"}, true), ActionResume, "drained"},
 		{"failed same target", liveNode("n", "v1.36.0", map[string]string{AnnotationPhase: "failed", AnnotationTarget: "v1.37"}, true), ActionResume, "failed"},
@@ -75,6 +81,42 @@ func TestDecide(t *testing.T) {
 		}
 		if d.Action == ActionRefuse && !strings.Contains(d.Why, "v1.38") {
 			t.Errorf("%s: refusal does not name the target in flight: %s", tt.name, d.Why)
+		}
+	}
+}
+
+func TestOwnsCordon(t *testing.T) {
+	tg := mustTarget(t, "v1.37")
+	ours := map[string]string{AnnotationPhase: "drained", AnnotationTarget: "v1.37", AnnotationCordonedBy: "upgate", AnnotationHolder: "run-0"}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for k, v := range ours {
+			m[k] = v
+		}
+		if v == "" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	tests := []struct {
+		name string
+		ann  map[string]string
+		want bool
+	}{
+		{"in flight to this target, holder recorded", ours, true},
+		{"failed at this target", with(AnnotationPhase, "failed"), true},
+		{"done: the upgrade it belonged to is over", with(AnnotationPhase, "done"), false},
+		{"no phase: a stale or hand-written annotation", with(AnnotationPhase, ""), false},
+		{"another target", with(AnnotationTarget, "v1.36"), false},
+		{"no holder recorded", with(AnnotationHolder, ""), false},
+		{"recorded as someone else's cordon too", with(AnnotationWasCordoned, "true"), false},
+		{"not cordoned by upgate", with(AnnotationCordonedBy, ""), false},
+	}
+	for _, tt := range tests {
+		if got := ReadProgress(liveNode("n", "v1.36.3", tt.ann, true)).OwnsCordon(tg); got != tt.want {
+			t.Errorf("%s: OwnsCordon %t, want %t", tt.name, got, tt.want)
 		}
 	}
 }
@@ -121,6 +163,8 @@ type fakeDriver struct {
 	client  *fake.Clientset
 	calls   []string
 	failFor string
+	// seen is, per node, how the node was when the driver was called.
+	seen map[string]string
 }
 
 func (d *fakeDriver) EtcdBackup(ctx context.Context) error {
@@ -139,6 +183,22 @@ func (d *fakeDriver) Upgrade(ctx context.Context, n *corev1.Node, target string)
 	if err != nil {
 		return err
 	}
+	pods, err := d.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	onNode := 0
+	for _, p := range pods.Items {
+		if p.Spec.NodeName == n.Name {
+			onNode++
+		}
+	}
+	d.mu.Lock()
+	if d.seen == nil {
+		d.seen = map[string]string{}
+	}
+	d.seen[n.Name] = fmt.Sprintf("unschedulable=%t pods=%d", node.Spec.Unschedulable, onNode)
+	d.mu.Unlock()
 	node.Status.NodeInfo.KubeletVersion = mustTargetNoT(target).Full()
 	_, err = d.client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
 	return err
@@ -148,13 +208,19 @@ func mustTargetNoT(s string) Target { t, _ := ParseTarget(s); return t }
 
 func newTestRunner(t *testing.T, cs *fake.Clientset, d Driver, gate GateFunc) (*Runner, *bytes.Buffer) {
 	t.Helper()
+	// These runs' clusters have no kube-apiserver pods: the API server's
+	// /version is the control plane they wait for, at the tests' target.
+	cs.Discovery().(*fakediscovery.FakeDiscovery).FakedServerVersion = &version.Info{GitVersion: "v1.37.0"}
 	var out bytes.Buffer
-	r, err := NewRunner(&Runner{Client: cs, Out: &out, ErrOut: &out, Driver: d, Gate: gate, PollInterval: time.Millisecond, ReadyTimeout: time.Second})
+	r, err := NewRunner(&Runner{Client: cs, Out: &out, ErrOut: &out, Driver: d, Gate: gate, Holder: testHolder, PollInterval: time.Millisecond, ReadyTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r, &out
 }
+
+// testHolder is the lock identity test runs record in upgate.dev/holder.
+const testHolder = "test-run"
 
 func noFindings(context.Context, string) ([]reports.Finding, error) { return nil, nil }
 
@@ -184,15 +250,16 @@ func TestRunRecordsProgressAndLeavesForeignCordon(t *testing.T) {
 	for _, name := range []string{"cp-1", "w-1", "w-2"} {
 		n, _ := cs.CoreV1().Nodes().Get(context.Background(), name, metav1.GetOptions{})
 		p := ReadProgress(n)
-		if p.Phase != PhaseDone || p.Target != "v1.37" || p.CordonedByUs || p.Reason != "" || p.UpdatedAt == "" {
+		// Done clears whose cordon it was: the next upgrade starts afresh.
+		if p.Phase != PhaseDone || p.Target != "v1.37" || p.CordonedByUs || p.WasCordoned || p.Reason != "" || p.UpdatedAt == "" || p.Holder != testHolder {
 			t.Errorf("%s: progress %+v", name, p)
 		}
 		if want := name == "w-2"; n.Spec.Unschedulable != want {
 			t.Errorf("%s: unschedulable %t, want %t", name, n.Spec.Unschedulable, want)
 		}
 	}
-	if n, _ := cs.CoreV1().Nodes().Get(context.Background(), "w-2", metav1.GetOptions{}); !ReadProgress(n).WasCordoned {
-		t.Errorf("w-2: not recorded as cordoned before the run")
+	if !strings.Contains(out.String(), "[workers w-2] already cordoned by someone else") {
+		t.Errorf("w-2: not reported as cordoned before the run:\n%s", out)
 	}
 }
 
@@ -303,17 +370,23 @@ func TestRunWorkersMaxUnavailableAtATime(t *testing.T) {
 	}
 }
 
-func TestRunStopsBeforeNextNodeWhenLockLost(t *testing.T) {
+func TestRunWithoutTheLockChangesNothing(t *testing.T) {
 	cs := fake.NewClientset(liveNode("cp-1", "v1.36.3", nil, false), liveNode("w-1", "v1.36.3", nil, false))
 	d := &fakeDriver{client: cs}
 	r, _ := newTestRunner(t, cs, d, noFindings)
 	r.Hold = func() error { return errors.New("lost the executor lock") }
 	_, err := r.Run(context.Background(), plan("w-1"), mustTarget(t, "v1.37"))
-	if !errors.Is(err, ErrStopped) || !strings.Contains(err.Error(), "cp-1") {
-		t.Fatalf("err %v, want ErrStopped before cp-1", err)
+	if !errors.Is(err, ErrStopped) || !strings.Contains(err.Error(), "etcd backup") {
+		t.Fatalf("err %v, want ErrStopped before the etcd backup", err)
 	}
-	if got := strings.Join(d.calls, " "); got != "backup" {
-		t.Errorf("driver calls %q, want the backup only", got)
+	// The etcd backup is a side effect too.
+	if len(d.calls) != 0 {
+		t.Errorf("driver calls %q, want none", d.calls)
+	}
+	for _, name := range []string{"cp-1", "w-1"} {
+		if n, _ := cs.CoreV1().Nodes().Get(context.Background(), name, metav1.GetOptions{}); n.Spec.Unschedulable || len(n.Annotations) != 0 {
+			t.Errorf("%s touched: %+v", name, n.Annotations)
+		}
 	}
 }
 

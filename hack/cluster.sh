@@ -16,6 +16,12 @@
 #   seed-hazards  add upgrade hazards in namespace `hazards` (see
 #                 hack/cluster/hazards.yaml) and give worker-3 an old kubelet
 #   kubectl ...   run the cached kubectl against the cluster
+#   restart-component NAME [SECONDS] [BINARY]
+#                 stop a running component (kube-apiserver, etcd, ...) with
+#                 SIGTERM, keep it down SECONDS (default 0), and start it
+#                 again with the same flags, working directory and log,
+#                 from BINARY when given (a control-plane upgrade), else
+#                 from the binary it ran; the cluster's pid file follows it
 #
 # Environment:
 #   UPGATE_CACHE    cache root (default $HOME/.cache/upgate)
@@ -302,6 +308,48 @@ cmd_status() {
   k get pods -A -o wide
 }
 
+# restart_component NAME SECONDS BINARY: what `restart-component` does.
+# kwokctl's binary runtime starts each component as a detached process
+# and records its pid in ${CLUSTER_DIR}/pids/NAME.pid; its flags are in
+# /proc/PID/cmdline. Stopping and starting it by hand, with the same flags
+# and data, is exactly what an operator's in-place upgrade of a
+# control-plane process does, so tests use it to take the API server away
+# for real.
+cmd_restart_component() {
+  local name=${1:?component name} down=${2:-0} bin=${3:-}
+  local pidfile="${CLUSTER_DIR}/pids/${name}.pid" pid
+  [[ -f "${pidfile}" ]] || die "no pid file ${pidfile}: is the cluster running?"
+  pid=$(tr -dc '0-9' <"${pidfile}")
+  [[ -n "${pid}" && -d "/proc/${pid}" ]] || die "${name} (pid ${pid:-?}) is not running"
+  local -a args=()
+  mapfile -d '' -t args <"/proc/${pid}/cmdline"
+  ((${#args[@]} > 0)) || die "cannot read the command line of ${name} (pid ${pid})"
+  local cwd exe
+  cwd=$(readlink "/proc/${pid}/cwd")
+  exe=$(readlink "/proc/${pid}/exe")
+  [[ "${exe}" == "${UPGATE_CACHE}/bin/"* ]] || die "${name} (pid ${pid}) runs ${exe}, not a binary of ours"
+  [[ -n "${bin}" ]] || bin=${exe}
+  [[ -x "${bin}" ]] || die "no executable ${bin}"
+  local logfile="${CLUSTER_DIR}/logs/${name}.log"
+  log "stopping ${name} (pid ${pid})"
+  kill -TERM "${pid}"
+  if ! wait_pids_gone 30 "${pid}"; then
+    log "${name} did not stop in 30s; killing it"
+    kill -KILL "${pid}" 2>/dev/null || true
+    wait_pids_gone 10 "${pid}" || die "${name} (pid ${pid}) does not die"
+  fi
+  if ((down > 0)); then
+    log "${name} stays down for ${down}s"
+    sleep "${down}"
+  fi
+  log "starting ${name} from ${bin}"
+  (cd "${cwd}" && exec setsid "${bin}" "${args[@]:1}" >>"${logfile}" 2>&1 </dev/null) &
+  pid=$!
+  disown "${pid}" 2>/dev/null || true
+  echo "${pid}" >"${pidfile}.tmp" && mv -f "${pidfile}.tmp" "${pidfile}"
+  log "${name} runs again as pid ${pid}"
+}
+
 cmd_kubeconfig() {
   [[ -f "${KUBECONFIG_PATH}" ]] || die "no kubeconfig at ${KUBECONFIG_PATH}; run hack/cluster.sh up"
   echo "${KUBECONFIG_PATH}"
@@ -323,6 +371,7 @@ main() {
     kubeconfig) cmd_kubeconfig ;;
     seed-hazards) cmd_seed_hazards ;;
     kubectl) need_bins; k "$@" ;;
+    restart-component) cmd_restart_component "$@" ;;
     -h | --help | help) usage ;;
     *) log "unknown command: ${cmd}"; usage ;;
   esac

@@ -22,6 +22,7 @@ import data.upgate.lib
 # custom:
 #   check: addon.ccm-behind-target
 #   severity: warn
+#   scope: [run, hop]
 #   remediation: >-
 #     Upgrade the cloud-controller-manager to the target's minor version
 #     right after the control plane (upgate run does it in its

@@ -26,6 +26,7 @@ import data.upgate.lib
 # custom:
 #   check: api.removed-in-target
 #   severity: block
+#   scope: [run, node]
 #   remediation: >-
 #     Move every manifest, chart and client to the replacement API version and
 #     re-apply the object at it before upgrading; for requests recorded by the
@@ -48,6 +49,7 @@ findings contains f if {
 # custom:
 #   check: api.deprecated
 #   severity: warn
+#   scope: [run, node]
 #   remediation: >-
 #     Move to the replacement API version before the release that removes it;
 #     the upgrade to this target can go ahead.

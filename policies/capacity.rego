@@ -27,6 +27,7 @@ results := object.get(input, ["capacity", "nodes"], [])
 # custom:
 #   check: safety.drain-capacity
 #   severity: block
+#   scope: [run, node]
 #   remediation: >-
 #     Add nodes or free room before the upgrade (scale down or lower the
 #     requests of other workloads, uncordon nodes), fix the pods' nodeSelector,
@@ -51,6 +52,7 @@ findings contains f if {
 # custom:
 #   check: safety.drain-capacity
 #   severity: block
+#   scope: [run, node]
 #   remediation: >-
 #     Check by hand that the other nodes can take this node's pods, then mark
 #     the node upgate.dev/ignore: "safety.drain-capacity"; or run the check on

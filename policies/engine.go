@@ -5,13 +5,60 @@
 // Adding a topic is two files and no edits elsewhere:
 //   - a Rego file `package upgate.<topic>` whose rules are
 //     `findings contains f if {...}` (each with METADATA naming its
-//     custom.check, custom.severity and custom.remediation), beside a
-//     `<topic>_test.rego`;
+//     custom.check, custom.severity, custom.scope and custom.remediation),
+//     beside a `<topic>_test.rego`;
 //   - a Go file that registers the input section the rules read with
 //     RegisterSection (see input.go).
 //
 // The engine discovers every compiled package under data.upgate that defines
 // `findings` and unions their findings; no central list names them.
+//
+// # Scopes: what a finding gates
+//
+// `check` reports every finding of its phase. `upgate run` asks more: which
+// findings stop the run before it starts, which stop a node just before it
+// is touched, which fail a node's validation after its upgrade. A rule
+// declares that in its METADATA, never through its check ID:
+//
+//	# custom:
+//	#   check: house.change-freeze
+//	#   severity: block
+//	#   scope: [node]
+//
+// The scopes (reports.Scope), in the order a run meets them:
+//
+//   - run: evaluated once before the run (and by `plan`): a blocking
+//     finding stops the run, or the node it is about in the plan.
+//   - hop: evaluated for each hop of a multi-hop run against the hop's
+//     from and to versions (path.*, skew.*; Result.InScope). path.minor-skip
+//     is hop only: the plan turns a skipped minor into hops, so it stops no
+//     run.
+//   - node: evaluated in each node's gate, just before the node is
+//     touched, on the findings about that node or about no node
+//     (Result.NodeGate).
+//   - validate: evaluated after a node is upgraded, as its validation, on
+//     the findings about that node (Result.NodeValidation).
+//   - postflight: evaluated after the run against the baseline taken before
+//     it (`check --phase postflight`), for the whole cluster.
+//
+// custom.scope is one name or a list. run, hop and node findings come from
+// the preflight phase, validate and postflight ones from the postflight
+// phase. A rule without custom.scope takes its package's custom.scope,
+// else the default of the package's phases: [run, node] for preflight (so
+// a user's rule gates the run and each node with no extra work), [validate,
+// postflight] for postflight. A package that declares no custom.phases is
+// evaluated in the phases of the scopes it declares (preflight when it
+// declares none); one that declares phases must not declare a scope outside
+// them. A finding may carry its own "scope" (lib.finding copies the rule's;
+// an empty one means the rule's), so one rule can report some findings
+// more narrowly; post.version-mismatch instead splits its rule: the
+// kube-proxy DaemonSet, an add-on upgraded after every node, is postflight
+// only and never fails a node's validation. A topic evaluated in both
+// phases reports each finding in the phases of its scopes only. Scopes are
+// read and checked when the policies compile: an unknown one is
+// ErrInvalidPolicy naming file:line (exit 2); a finding that carries an
+// unknown one is ErrInvalidPolicy when it is evaluated. Every
+// reports.Finding carries its resolved scopes ("scope" in JSON).
 package policies
 
 import (
@@ -97,8 +144,12 @@ type Engine struct {
 type topic struct {
 	pkg    string // e.g. data.upgate.path
 	phases map[reports.Phase]bool
-	checks []string // from the findings rules' custom.check annotations
-	query  rego.PreparedEvalQuery
+	// scopes are the declared scopes of each check the findings rules name
+	// (custom.check), the union over the rules that name it.
+	scopes map[string][]reports.Scope
+	// defaults is the scope of a finding whose check no rule names.
+	defaults []reports.Scope
+	query    rego.PreparedEvalQuery
 }
 
 // New compiles the embedded policies with the users' and prepares one query
@@ -200,57 +251,72 @@ func checkCustomModule(m *ast.Module) error {
 	return nil
 }
 
-// discover finds every package under data.upgate defining findings and
-// prepares its query.
+// discover finds every package under data.upgate defining findings, reads
+// the phases and scopes its METADATA declares, and prepares its query.
 func discover(ctx context.Context, compiler *ast.Compiler, store storage.Store) ([]*topic, error) {
 	root := ast.DefaultRootRef.Append(ast.StringTerm(Root))
-	byPkg := map[string]*topic{}
-	declared := map[string]map[reports.Phase]bool{}
+	byPkg := map[string]*decl{}
+	var order []string
 	for _, m := range compiler.Modules {
 		if !m.Package.Path.HasPrefix(root) {
 			continue
 		}
 		pkg := m.Package.Path.String()
+		d := byPkg[pkg]
+		if d == nil {
+			d = &decl{phases: map[reports.Phase]bool{}, checks: map[string][]reports.Scope{}}
+			byPkg[pkg] = d
+			order = append(order, pkg)
+		}
 		for _, a := range m.Annotations {
 			if a.Scope != "package" && a.Scope != "subpackages" {
 				continue
 			}
 			if ps, ok := a.Custom["phases"].([]any); ok {
-				if declared[pkg] == nil {
-					declared[pkg] = map[reports.Phase]bool{}
-				}
 				for _, p := range ps {
 					if s, ok := p.(string); ok {
-						declared[pkg][reports.Phase(s)] = true
+						d.phases[reports.Phase(s)] = true
 					}
 				}
+			}
+			sc, err := annotatedScope(a)
+			if err != nil {
+				return nil, err
+			}
+			if sc != nil {
+				d.pkgScope = sc
+				d.declared = append(d.declared, declared{sc, a.Location})
 			}
 		}
 		for _, r := range m.Rules {
 			if r.Head.Ref().String() != findingsRule {
 				continue
 			}
-			t := byPkg[pkg]
-			if t == nil {
-				t = &topic{pkg: pkg}
-				byPkg[pkg] = t
-			}
+			d.hasFindings = true
 			for _, a := range r.Annotations {
+				sc, err := annotatedScope(a)
+				if err != nil {
+					return nil, err
+				}
+				if sc != nil {
+					d.declared = append(d.declared, declared{sc, a.Location})
+				}
 				if id, ok := a.Custom["check"].(string); ok && id != "" {
-					t.checks = append(t.checks, id)
+					d.checks[id] = union(d.checks[id], sc)
 				}
 			}
 		}
 	}
 	var out []*topic
-	for pkg, t := range byPkg {
-		t.phases = declared[pkg]
-		if len(t.phases) == 0 {
-			// Undeclared: a pre-upgrade gate, like most checks.
-			t.phases = map[reports.Phase]bool{reports.PhasePreflight: true}
+	for _, pkg := range order {
+		d := byPkg[pkg]
+		if !d.hasFindings {
+			continue
 		}
-		slices.Sort(t.checks)
-		t.checks = slices.Compact(t.checks)
+		t, err := d.topic(pkg)
+		if err != nil {
+			return nil, err
+		}
 		pq, err := rego.New(
 			rego.Compiler(compiler),
 			rego.Store(store),
@@ -264,6 +330,90 @@ func discover(ctx context.Context, compiler *ast.Compiler, store storage.Store) 
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].pkg < out[j].pkg })
 	return out, nil
+}
+
+// decl is what a package's METADATA declares, gathered over its modules.
+type decl struct {
+	hasFindings bool
+	phases      map[reports.Phase]bool     // custom.phases of the package
+	pkgScope    []reports.Scope            // custom.scope of the package
+	checks      map[string][]reports.Scope // custom.scope of the rules naming each check
+	declared    []declared                 // every custom.scope, for the phase check
+}
+
+type declared struct {
+	scope []reports.Scope
+	at    *ast.Location
+}
+
+// topic settles the package's phases and its checks' scopes. Phases not
+// declared are those of the scopes declared (preflight when none is); a
+// scope declared outside the declared phases would never be evaluated, so
+// it is an invalid policy. A rule without a scope takes its package's
+// custom.scope, else the default of its phases (defaultScope).
+func (d *decl) topic(pkg string) (*topic, error) {
+	t := &topic{pkg: pkg, phases: d.phases, scopes: map[string][]reports.Scope{}}
+	if len(t.phases) == 0 {
+		t.phases = map[reports.Phase]bool{}
+		for _, dc := range d.declared {
+			for _, s := range dc.scope {
+				t.phases[s.Phase()] = true
+			}
+		}
+		if len(t.phases) == 0 {
+			// Undeclared: a pre-upgrade gate, like most checks.
+			t.phases[reports.PhasePreflight] = true
+		}
+	}
+	for _, dc := range d.declared {
+		for _, s := range dc.scope {
+			if !t.phases[s.Phase()] {
+				return nil, fmt.Errorf("%w: %s: custom.scope %s is evaluated in the %s phase, which the custom.phases of package %s leave out",
+					ErrInvalidPolicy, dc.at, s, s.Phase(), strings.TrimPrefix(pkg, "data."))
+			}
+		}
+	}
+	t.defaults = d.pkgScope
+	if t.defaults == nil {
+		t.defaults = defaultScope(t.phases)
+	}
+	for id, sc := range d.checks {
+		if sc == nil {
+			sc = t.defaults
+		}
+		t.scopes[id] = sc
+	}
+	return t, nil
+}
+
+// annotatedScope reads an annotation's custom.scope; nil when it has none.
+func annotatedScope(a *ast.Annotations) ([]reports.Scope, error) {
+	v, ok := a.Custom["scope"]
+	if !ok {
+		return nil, nil
+	}
+	sc, err := parseScope(v)
+	if err == nil && len(sc) == 0 {
+		err = fmt.Errorf("an empty scope gates nothing; use %s, or leave custom.scope out for the default", scopeNames)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: custom.scope: %v", ErrInvalidPolicy, a.Location, err)
+	}
+	return sc, nil
+}
+
+// union returns the scopes of a and b in the order of reports.Scopes.
+func union(a, b []reports.Scope) []reports.Scope {
+	if a == nil {
+		return b
+	}
+	var out []reports.Scope
+	for _, s := range reports.Scopes {
+		if slices.Contains(a, s) || slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // digest hashes the bundle: every file's name and bytes, sorted by name.
@@ -307,8 +457,10 @@ func (e *Engine) Evaluate(ctx context.Context, req Request) (*Result, error) {
 		if !t.phases[req.Phase] {
 			continue
 		}
-		for _, c := range t.checks {
-			checks[c] = true
+		for c, sc := range t.scopes {
+			if inPhase(sc, req.Phase) {
+				checks[c] = true
+			}
 		}
 		rs, err := t.query.Eval(ctx, rego.EvalParsedInput(input))
 		if err != nil {
@@ -321,9 +473,19 @@ func (e *Engine) Evaluate(ctx context.Context, req Request) (*Result, error) {
 					return nil, err
 				}
 				for _, f := range fs {
+					if f.Scope == nil {
+						if f.Scope = t.scopes[f.Check]; f.Scope == nil {
+							f.Scope = t.defaults
+						}
+					}
+					// A topic evaluated in both phases reports each
+					// finding in the phases of its scopes only.
+					if !inPhase(f.Scope, req.Phase) {
+						continue
+					}
 					checks[f.Check] = true
+					res.Findings = append(res.Findings, f)
 				}
-				res.Findings = append(res.Findings, fs...)
 			}
 		}
 	}
@@ -388,6 +550,11 @@ func decodeFindings(pkg string, v any) ([]reports.Finding, error) {
 		}
 		if f.Node, err = str(m, "node", false); err != nil {
 			return nil, err
+		}
+		// A finding may carry its own scope (lib.finding copies the
+		// rule's); none, or an empty list, takes its check's.
+		if f.Scope, err = parseScope(m["scope"]); err != nil {
+			return nil, fmt.Errorf("%w: %s.findings: check %s: %v", ErrInvalidPolicy, pkg, f.Check, err)
 		}
 		subj, ok := m["subject"].(map[string]any)
 		if !ok {

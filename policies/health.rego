@@ -29,6 +29,7 @@ node_subject(name) := {"kind": "Node", "name": name}
 # custom:
 #   check: health.node-not-ready
 #   severity: block
+#   scope: [run, node, validate, postflight]
 #   remediation: >-
 #     Bring the node back to Ready (kubectl describe node NAME: kubelet,
 #     container runtime, network) or remove it from the cluster before the
@@ -56,6 +57,7 @@ condition_reason(n) := sprintf(", %s: %s", [n.reason, n.message]) if {
 # custom:
 #   check: health.node-pressure
 #   severity: warn
+#   scope: [run, node, validate, postflight]
 #   remediation: >-
 #     Free memory, disk or process IDs on the node (kubectl describe node
 #     NAME shows which), or add room, before the upgrade.
@@ -75,6 +77,7 @@ findings contains f if {
 # custom:
 #   check: health.node-cordoned
 #   severity: warn
+#   scope: [run, node, validate, postflight]
 #   remediation: >-
 #     Find out why the node is cordoned; uncordon it (kubectl uncordon NAME)
 #     or remove it from the cluster before the upgrade.
@@ -94,6 +97,7 @@ findings contains f if {
 # custom:
 #   check: health.workload-unavailable
 #   severity: warn
+#   scope: [run, node, validate, postflight]
 #   remediation: >-
 #     Find why its pods are not ready (kubectl describe and kubectl get pods
 #     for the workload) and fix it before the upgrade, or scale it to what
@@ -114,6 +118,7 @@ findings contains f if {
 # custom:
 #   check: health.pod-not-running
 #   severity: warn
+#   scope: [run, node, validate, postflight]
 #   remediation: >-
 #     Look at the pod (kubectl describe pod, kubectl logs --previous) and fix
 #     or delete it before the upgrade.
@@ -156,6 +161,7 @@ on_node(p) := sprintf(" on node %s", [p.node]) if {
 # custom:
 #   check: health.control-plane-pod-not-ready
 #   severity: block
+#   scope: [run, node, validate, postflight]
 #   remediation: >-
 #     Fix the component first: kubectl -n kube-system describe pod NAME and
 #     kubectl -n kube-system logs NAME, or the static pod manifest and

@@ -59,6 +59,22 @@ func TestPostflight(t *testing.T) {
 					t.Errorf("Checks lacks %s: %v", c, res.Checks)
 				}
 			}
+			// Validating worker-2 after its upgrade: its kubelet, not the
+			// kube-proxy add-on the add-on stage upgrades after every node
+			// (the policy gives that one scope postflight only).
+			if got := bkKeys(res.NodeValidation("worker-2"), postChecks...); !slices.Equal(got, []string{
+				"post.node-not-ready Node/worker-2 @worker-2",
+				"post.version-mismatch Node/worker-2 @worker-2",
+			}) {
+				t.Errorf("NodeValidation(worker-2) = %q", got)
+			}
+			if got := bkKeys(res.InScope(reports.ScopePostflight), "post.version-mismatch"); !slices.Contains(got, "post.version-mismatch Pod/kube-system/kube-proxy-w2 @worker-2") {
+				t.Errorf("the kube-proxy mismatch is not in the postflight scope: %q", got)
+			}
+			// A regressed workload is about no node: the run's postflight.
+			if got := bkKeys(res.NodeValidation(""), postChecks...); len(got) != 0 {
+				t.Errorf("NodeValidation(\"\") = %q", got)
+			}
 			// health.* look at the state after the upgrade.
 			if got := bkKeys(res.Findings, "health.node-not-ready"); !slices.Equal(got, []string{"health.node-not-ready Node/worker-2 @worker-2"}) {
 				t.Errorf("health.node-not-ready after: %q", got)

@@ -10,8 +10,11 @@ package upgate.lib
 # title: Finding from rule metadata
 # description: >-
 #   Builds a finding from the calling rule's METADATA (custom.check,
-#   custom.severity, custom.remediation, read with rego.metadata.rule()) and
-#   what the rule found: the subject, its node ("" for none) and the message.
+#   custom.severity, custom.remediation and custom.scope, read with
+#   rego.metadata.rule()) and what the rule found: the subject, its node (""
+#   for none) and the message. A rule without custom.scope gives an empty
+#   scope, which the engine replaces with its package's default (see the
+#   Go package doc of policies).
 finding(meta, subject, node, message) := {
 	"check": meta.custom.check,
 	"severity": meta.custom.severity,
@@ -19,6 +22,7 @@ finding(meta, subject, node, message) := {
 	"node": node,
 	"message": message,
 	"remediation": meta.custom.remediation,
+	"scope": object.get(meta, ["custom", "scope"], []),
 }
 
 # METADATA

@@ -18,6 +18,7 @@ import data.upgate.lib
 # custom:
 #   check: path.downgrade
 #   severity: block
+#   scope: [run, hop]
 #   remediation: >-
 #     Choose a target at or above the current version. To go back to an older
 #     version, restore the etcd backup taken before the upgrade instead.
@@ -35,10 +36,12 @@ findings contains f if {
 # description: >-
 #   The target is more than one minor above the current control plane. The
 #   control plane must be upgraded one minor at a time; `upgate plan` turns
-#   such a target into hops.
+#   such a target into hops, so it stops no run (scope hop only): each hop
+#   is checked against its own from and to versions.
 # custom:
 #   check: path.minor-skip
 #   severity: block
+#   scope: [hop]
 #   remediation: >-
 #     Upgrade one minor version at a time: run `upgate plan` for the hops, or
 #     pass the next minor as --target.
@@ -58,6 +61,7 @@ findings contains f if {
 # custom:
 #   check: path.same-version
 #   severity: info
+#   scope: [run, hop]
 #   remediation: Nothing to do; pass a newer --target to upgrade.
 findings contains f if {
 	same(input.target, input.current)

@@ -26,6 +26,7 @@ test_downgrade_fires_on_older_minor if {
 	f.subject == {"kind": "Cluster", "name": "cluster"}
 	f.message == "target v1.35.0 is older than the current control plane v1.36.2: Kubernetes does not support downgrades"
 	contains(f.remediation, "etcd backup")
+	f.scope == ["run", "hop"]
 }
 
 test_downgrade_fires_on_older_patch if {
@@ -45,6 +46,9 @@ test_minor_skip_fires if {
 	[f] := by_check(run(ver(1, 34, 3), ver(1, 37, 0)), "path.minor-skip")
 	f.severity == "block"
 	f.message == "target v1.37.0 is 3 minor versions above the current control plane v1.34.3: upgrade one minor at a time (v1.35 → v1.36 → v1.37)"
+
+	# The plan turns it into hops: it stops a hop, not the run.
+	f.scope == ["hop"]
 }
 
 test_minor_skip_silent_on_next_minor if {

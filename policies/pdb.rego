@@ -31,6 +31,7 @@ budgets := object.get(input, ["pdb", "budgets"], [])
 # custom:
 #   check: safety.pdb-blocks-drain
 #   severity: block
+#   scope: [run, node]
 #   remediation: >-
 #     Let the budget allow at least one disruption before the upgrade: scale
 #     the workload above minAvailable, or use maxUnavailable: 1 (or a lower

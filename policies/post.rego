@@ -36,6 +36,24 @@ describe(c) := sprintf("%s %s/%s on node %s", [c.name, c.namespace, c.pod, c.nod
 	c.pod
 } else := sprintf("%s on node %s", [c.name, c.node])
 
+# mismatch: a component whose version is read and is not at the target.
+mismatch(c) if {
+	c.version
+	not at_target(c.version)
+}
+
+# addon: kube-proxy run by the kube-proxy DaemonSet (a pod labelled
+# k8s-app=kube-proxy), an add-on upgrade upgrades in its add-on stage after
+# every node, not with the node. Without such a pod kube-proxy's version is
+# the one the node reports (nodeInfo.kubeProxyVersion), which the node's own
+# upgrade sets.
+addon(c) if {
+	c.name == "kube-proxy"
+	c.pod
+}
+
+mismatch_message(c) := sprintf("%s is at %s after the upgrade, not at the target %s", [describe(c), c.version.version, input.target.version])
+
 # METADATA
 # title: Component not at the target after the upgrade
 # description: >-
@@ -43,19 +61,44 @@ describe(c) := sprintf("%s %s/%s on node %s", [c.name, c.namespace, c.pod, c.nod
 #   kube-controller-manager or kube-scheduler does not run the target
 #   version: minors are compared, and patches too when the target names
 #   one. A version that cannot be read (an image tag such as latest) is not
-#   reported.
+#   reported. These are upgraded with their node, so each also fails the
+#   validation of the node just upgraded (scope validate).
 # custom:
 #   check: post.version-mismatch
 #   severity: block
+#   scope: [validate, postflight]
 #   remediation: >-
 #     Finish the upgrade of that node or component (upgate run resumes where
 #     it stopped), then run the postflight check again.
 findings contains f if {
 	some c in object.get(post, "components", [])
-	c.version
-	not at_target(c.version)
-	msg := sprintf("%s is at %s after the upgrade, not at the target %s", [describe(c), c.version.version, input.target.version])
-	f := lib.finding(rego.metadata.rule(), subject(c), c.node, msg)
+	mismatch(c)
+	not addon(c)
+	f := lib.finding(rego.metadata.rule(), subject(c), c.node, mismatch_message(c))
+}
+
+# METADATA
+# title: kube-proxy add-on not at the target after the upgrade
+# description: >-
+#   The kube-proxy DaemonSet's pod on a node does not run the target version
+#   after the upgrade (same comparison as for the other components).
+#   kube-proxy is an add-on: upgate run upgrades it in the add-on stage,
+#   after every node, so right after a node's own upgrade it is still at the
+#   old version. It is held against the upgrade as a whole (scope
+#   postflight), never against the node just upgraded.
+# custom:
+#   check: post.version-mismatch
+#   severity: block
+#   scope: [postflight]
+#   remediation: >-
+#     Upgrade the kube-proxy DaemonSet's image to the target (upgate run does
+#     it in its add-on stage, after every node), then run the postflight check
+#     again.
+findings contains f if {
+	some c in object.get(post, "components", [])
+	mismatch(c)
+	addon(c)
+	f := lib.finding(rego.metadata.rule(), subject(c), c.node, mismatch_message(c))
 }
 
 # METADATA
@@ -64,6 +107,7 @@ findings contains f if {
 # custom:
 #   check: post.node-not-ready
 #   severity: block
+#   scope: [validate, postflight]
 #   remediation: >-
 #     Look at the node's kubelet and container runtime (kubectl describe node
 #     NAME, journalctl -u kubelet on the node); roll the node back or repair
@@ -88,6 +132,7 @@ reason(n) := sprintf(", %s", [n.reason]) if {
 # custom:
 #   check: post.node-left-cordoned
 #   severity: block
+#   scope: [validate, postflight]
 #   remediation: >-
 #     If the node is Ready at the target, uncordon it (kubectl uncordon NAME);
 #     otherwise resume the upgrade (upgate run), which uncordons it when done.
@@ -108,6 +153,7 @@ findings contains f if {
 # custom:
 #   check: post.workload-regressed
 #   severity: block
+#   scope: [postflight]
 #   remediation: >-
 #     Find why its pods are not ready since the upgrade (kubectl describe and
 #     kubectl get pods for the workload: Pending for lack of room, image or

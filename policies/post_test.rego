@@ -42,6 +42,35 @@ test_version_mismatch_silent_at_target if {
 	count(of(run({"components": [comps[0]]}, ver(36, 1)), "post.version-mismatch")) == 0
 }
 
+test_version_mismatch_kube_proxy_addon_is_postflight_only if {
+	comps := [
+		{"name": "kube-proxy", "node": "worker-1", "namespace": "kube-system", "pod": "kube-proxy-w1", "raw": "registry.k8s.io/kube-proxy:v1.35.2", "version": ver(35, 2)},
+		{"name": "kubelet", "node": "worker-1", "raw": "v1.35.2", "version": ver(35, 2)},
+	]
+	fs := of(run({"components": comps}, ver(36, 0)), "post.version-mismatch")
+	[p] := [f | some f in fs; f.subject.kind == "Pod"]
+	p.severity == "block"
+	p.node == "worker-1"
+	p.message == "kube-proxy kube-system/kube-proxy-w1 on node worker-1 is at v1.35.2 after the upgrade, not at the target v1.36.0"
+	p.scope == ["postflight"]
+	[k] := [f | some f in fs; f.subject.kind == "Node"]
+	k.scope == ["validate", "postflight"]
+}
+
+test_version_mismatch_kube_proxy_without_pod_validates_the_node if {
+	# No kube-proxy pod: the version the node reports, set by its upgrade.
+	comps := [{"name": "kube-proxy", "node": "worker-1", "raw": "v1.35.2", "version": ver(35, 2)}]
+	[f] := of(run({"components": comps}, ver(36, 0)), "post.version-mismatch")
+	f.subject == {"kind": "Node", "name": "worker-1"}
+	f.message == "kube-proxy on node worker-1 is at v1.35.2 after the upgrade, not at the target v1.36.0"
+	f.scope == ["validate", "postflight"]
+}
+
+test_version_mismatch_kube_proxy_addon_silent_at_target if {
+	comps := [{"name": "kube-proxy", "node": "worker-1", "namespace": "kube-system", "pod": "kube-proxy-w1", "raw": "x", "version": ver(36, 0)}]
+	count(of(run({"components": comps}, minor_only(36)), "post.version-mismatch")) == 0
+}
+
 # post.node-not-ready
 
 test_post_node_not_ready_fires if {

@@ -68,7 +68,8 @@ func TestRegoStrict(t *testing.T) {
 }
 
 // TestRuleMetadata: every findings rule carries title, description and the
-// custom fields the engine and lib.finding read; every package a title.
+// custom fields the engine and lib.finding read, its scope included (the
+// built-ins never lean on the default); every package a title.
 func TestRuleMetadata(t *testing.T) {
 	res, err := loader.NewFileLoader().WithFS(embedded).WithRegoVersion(ast.RegoV1).WithProcessAnnotation(true).
 		Filtered([]string{"."}, skipTests)
@@ -104,6 +105,9 @@ func TestRuleMetadata(t *testing.T) {
 				if s, _ := a.Custom[k].(string); s == "" {
 					t.Errorf("%s: findings rule without custom.%s", r.Location, k)
 				}
+			}
+			if sc, err := parseScope(a.Custom["scope"]); err != nil || len(sc) == 0 {
+				t.Errorf("%s: custom.scope %v: want a list of scopes (%s) %v", r.Location, a.Custom["scope"], scopeNames, err)
 			}
 			switch a.Custom["severity"] {
 			case "block", "warn", "info":

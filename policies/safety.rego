@@ -45,6 +45,7 @@ unmanaged_reason(p) := sprintf("is controlled by %s %s, not by", [p.controller.k
 # custom:
 #   check: safety.unmanaged-pod
 #   severity: block
+#   scope: [run, node]
 #   remediation: >-
 #     Run it under a Deployment, StatefulSet or Job, or delete it if it is no
 #     longer needed. To accept losing it, annotate the pod or its namespace or
@@ -91,6 +92,7 @@ where(w) := sprintf(" (its pod runs on node %s)", [w.nodes[0]]) if count(w.nodes
 # custom:
 #   check: safety.singleton
 #   severity: block
+#   scope: [run, node]
 #   remediation: >-
 #     Scale it to 2 or more replicas (with a PodDisruptionBudget) before the
 #     upgrade. To accept the downtime, annotate the workload or its namespace
@@ -124,6 +126,7 @@ ds_where(ds) := sprintf(" (%s)", [ds.pod_nodes[0]]) if ds.pod_nodes else := ""
 # custom:
 #   check: safety.daemonset-single-node
 #   severity: block
+#   scope: [run, node]
 #   remediation: >-
 #     Let the DaemonSet run on more nodes (widen its nodeSelector or
 #     tolerations) if its service must stay up. To accept the gap, annotate
@@ -148,6 +151,7 @@ findings contains f if {
 # custom:
 #   check: safety.emptydir
 #   severity: block
+#   scope: [run, node]
 #   remediation: >-
 #     Move data that must survive to a PersistentVolume. If the emptyDir holds
 #     only scratch data, annotate the pod, its workload, node or namespace
@@ -171,6 +175,7 @@ findings contains f if {
 # custom:
 #   check: safety.hostpath
 #   severity: block
+#   scope: [run, node]
 #   remediation: >-
 #     Use a PersistentVolume for data that must follow the pod. If the host
 #     path is node-local by design, annotate the pod, its workload, node or
@@ -198,6 +203,7 @@ node_local_sources := {"hostPath", "local"}
 # custom:
 #   check: safety.hostpath-pv
 #   severity: block
+#   scope: [run, node]
 #   remediation: >-
 #     Move the data to network-attached or replicated storage, or upgrade the
 #     node while the workload may be down. To accept that, annotate the pod,
@@ -226,6 +232,7 @@ counts := object.get(safety, "counts", {})
 # custom:
 #   check: safety.etcd-quorum
 #   severity: block
+#   scope: [run, node]
 #   remediation: >-
 #     Grow etcd to 3 or more members first, or take a backup and accept API
 #     downtime: annotate the node with upgate.dev/ignore: "safety.etcd-quorum",
@@ -249,6 +256,7 @@ findings contains f if {
 # custom:
 #   check: safety.single-control-plane
 #   severity: block
+#   scope: [run, node]
 #   remediation: >-
 #     Add control-plane nodes for an HA control plane, or accept API downtime
 #     during the upgrade: annotate the node with upgate.dev/ignore:
@@ -272,6 +280,7 @@ findings contains f if {
 # custom:
 #   check: safety.single-worker
 #   severity: block
+#   scope: [run, node]
 #   remediation: >-
 #     Add a worker node before the upgrade, or accept workload downtime:
 #     annotate the node with upgate.dev/ignore: "safety.single-worker", or
@@ -296,6 +305,7 @@ findings contains f if {
 # custom:
 #   check: safety.ingress-node
 #   severity: block
+#   scope: [run, node]
 #   remediation: >-
 #     Take the node out of the load balancer first, then annotate it with
 #     upgate.dev/ignore: "safety.ingress-node" (or pass
@@ -318,6 +328,7 @@ findings contains f if {
 # custom:
 #   check: safety.storage-node
 #   severity: block
+#   scope: [run, node]
 #   remediation: >-
 #     Make sure the storage it serves is replicated elsewhere, then annotate
 #     it with upgate.dev/ignore: "safety.storage-node" (or pass

@@ -80,6 +80,7 @@ node_too_old_message(c) := sprintf(
 # custom:
 #   check: skew.apiserver-ha
 #   severity: block
+#   scope: [run, hop, node]
 #   remediation: >-
 #     Finish upgrading the lagging control-plane node(s) to the newest
 #     kube-apiserver's minor (one minor at a time) before going further.
@@ -100,6 +101,7 @@ findings contains f if {
 # custom:
 #   check: skew.kubelet-newer
 #   severity: block
+#   scope: [run, hop, node]
 #   remediation: >-
 #     Upgrade every kube-apiserver to at least the kubelet's minor first (the
 #     control plane is upgraded before the nodes), or reinstall the node's
@@ -117,6 +119,7 @@ findings contains f if {
 # custom:
 #   check: skew.kubelet-too-old
 #   severity: block
+#   scope: [run, hop, node]
 #   remediation: >-
 #     Upgrade the node's kubelet first (to within the window of the target) or
 #     choose a nearer target; `upgate plan` shows the hops.
@@ -131,6 +134,7 @@ findings contains f if {
 # custom:
 #   check: skew.kube-proxy-newer
 #   severity: block
+#   scope: [run, hop, node]
 #   remediation: >-
 #     Roll the kube-proxy DaemonSet back to the control plane's version, or
 #     upgrade every kube-apiserver first.
@@ -147,6 +151,7 @@ findings contains f if {
 # custom:
 #   check: skew.kube-proxy-too-old
 #   severity: block
+#   scope: [run, hop, node]
 #   remediation: >-
 #     Upgrade the kube-proxy DaemonSet (to within the window of the target)
 #     before the control plane, or choose a nearer target.
@@ -165,6 +170,7 @@ control_plane_components := ["kube-controller-manager", "kube-scheduler", "cloud
 # custom:
 #   check: skew.control-plane-newer
 #   severity: block
+#   scope: [run, hop, node]
 #   remediation: >-
 #     Upgrade every kube-apiserver to at least that minor first, or roll the
 #     component back to the oldest kube-apiserver's version.
@@ -182,6 +188,7 @@ findings contains f if {
 # custom:
 #   check: skew.control-plane-too-old
 #   severity: block
+#   scope: [run, hop, node]
 #   remediation: >-
 #     Upgrade the component to within one minor of the target (kubeadm upgrades
 #     it with its node; a cloud-controller-manager is upgraded by its
@@ -205,6 +212,7 @@ findings contains f if {
 # custom:
 #   check: skew.version-unknown
 #   severity: info
+#   scope: [run, hop, node]
 #   remediation: >-
 #     Run the component from an image tagged with its version (for example
 #     registry.k8s.io/kube-apiserver:v1.35.2) so its skew can be checked, or

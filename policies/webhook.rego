@@ -28,6 +28,7 @@ webhooks := object.get(input, ["webhook", "webhooks"], [])
 # custom:
 #   check: webhook.no-endpoints
 #   severity: block
+#   scope: [run, node]
 #   remediation: >-
 #     Bring the webhook's backend up (its Deployment and Service), or set the
 #     webhook's failurePolicy to Ignore, or delete the configuration if the

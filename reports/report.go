@@ -5,6 +5,7 @@
 package reports
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -41,6 +42,46 @@ const (
 	PhasePostflight Phase = "postflight"
 )
 
+// Scope says what a finding gates in an upgrade run (`upgate run`); a
+// rule declares it in its METADATA (custom.scope) and the policy engine
+// copies it onto each finding. `check` reports every finding of its phase
+// whatever its scope.
+type Scope string
+
+const (
+	// ScopeRun: evaluated once before the run (and by `plan`); a blocking
+	// finding stops the whole run, or the plan's node it is about.
+	ScopeRun Scope = "run"
+	// ScopeHop: evaluated for each hop of a multi-hop run against the
+	// hop's from and to versions (the upgrade path and skew windows).
+	ScopeHop Scope = "hop"
+	// ScopeNode: evaluated in each node's gate just before the node is
+	// touched, on the findings about that node or about no node.
+	ScopeNode Scope = "node"
+	// ScopeValidate: evaluated after a node is upgraded, as its
+	// validation, on the findings about that node.
+	ScopeValidate Scope = "validate"
+	// ScopePostflight: evaluated after the run against the baseline taken
+	// before it (`check --phase postflight`), for the whole cluster.
+	ScopePostflight Scope = "postflight"
+)
+
+// Scopes lists every scope, in the order a run meets them: the order
+// findings list their scopes in.
+var Scopes = []Scope{ScopeRun, ScopeHop, ScopeNode, ScopeValidate, ScopePostflight}
+
+// Phase is the phase whose evaluation a scope's findings come from:
+// postflight for validate and postflight, preflight for the others.
+func (s Scope) Phase() Phase {
+	if s == ScopeValidate || s == ScopePostflight {
+		return PhasePostflight
+	}
+	return PhasePreflight
+}
+
+// Valid reports whether s is one of Scopes.
+func (s Scope) Valid() bool { return slices.Contains(Scopes, s) }
+
 // Subject is the object a finding is about.
 type Subject struct {
 	Kind      string `json:"kind"`
@@ -58,6 +99,9 @@ type Finding struct {
 	Node        string   `json:"node,omitempty"`
 	Message     string   `json:"message"`
 	Remediation string   `json:"remediation,omitempty"`
+	// Scope is what the finding gates in `upgate run` (run, hop, node,
+	// validate, postflight), in the order of Scopes.
+	Scope []Scope `json:"scope,omitempty"`
 	// IgnoredBy says what marked the finding ignored (an annotation on an
 	// object, a config exception, --ignore-safety-checks).
 	IgnoredBy string `json:"ignoredBy,omitempty"`
@@ -77,6 +121,9 @@ func (s Subject) String() string {
 
 // Blocking reports whether the finding stops the gate.
 func (f Finding) Blocking() bool { return f.Severity == SeverityBlock && !f.Ignored }
+
+// In reports whether the finding is declared for scope s.
+func (f Finding) In(s Scope) bool { return slices.Contains(f.Scope, s) }
 
 // Summary counts findings by severity; ignored ones are counted apart only.
 type Summary struct {

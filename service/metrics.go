@@ -2,6 +2,7 @@ package service
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/upgate-dev/upgate/reports"
 )
@@ -9,7 +10,7 @@ import (
 // metrics are upgate's series, namespaced and with few labels: a check ID
 // and a severity are bounded sets; subjects are never labels.
 type metrics struct {
-	up        prometheus.Gauge
+	up        prometheus.GaugeFunc
 	blocked   prometheus.Gauge
 	findings  *prometheus.GaugeVec
 	runs      *prometheus.CounterVec
@@ -18,12 +19,14 @@ type metrics struct {
 	info      *prometheus.GaugeVec
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// newMetrics registers upgate's series; up is read at each scrape, so a
+// report going stale shows without waiting for the next check.
+func newMetrics(reg prometheus.Registerer, up func() float64) (*metrics, error) {
 	m := &metrics{
-		up: prometheus.NewGauge(prometheus.GaugeOpts{
+		up: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "upgate", Name: "check_up",
-			Help: "1 when the last check could read the cluster and evaluate the policies, 0 when it failed.",
-		}),
+			Help: "1 when the last check could read the cluster and evaluate the policies and is not stale, 0 when it failed, timed out or is stale.",
+		}, up),
 		blocked: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "upgate", Name: "upgrade_blocked",
 			Help: "1 when the last successful check blocked the upgrade, 0 when it passed.",
@@ -50,7 +53,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Versions of the last successful check (always 1).",
 		}, []string{"current_version", "target_version"}),
 	}
-	for _, c := range []prometheus.Collector{m.up, m.blocked, m.findings, m.runs, m.duration, m.lastCheck, m.info} {
+	// The Go runtime's and the process's own series (go_*, process_*),
+	// as every Go exporter has them: memory, goroutines, CPU, open files.
+	goc := collectors.NewGoCollector()
+	proc := collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})
+	for _, c := range []prometheus.Collector{m.up, m.blocked, m.findings, m.runs, m.duration, m.lastCheck, m.info, goc, proc} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -59,7 +66,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 func (m *metrics) record(r *reports.Report) {
-	m.up.Set(1)
 	m.runs.WithLabelValues(string(r.Verdict)).Inc()
 	if r.Blocked() {
 		m.blocked.Set(1)

@@ -26,3 +26,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default "default" .Values.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
+
+{{- /* The executor's ServiceAccount: never serve's, which faces the network. */ -}}
+{{- define "upgate.executorServiceAccountName" -}}
+{{- $name := default (printf "%s-executor" (include "upgate.fullname" .)) .Values.serviceAccount.executorName -}}
+{{- if eq $name (include "upgate.serviceAccountName" .) -}}
+{{- fail "serviceAccount.executorName must differ from serve's ServiceAccount: the executor's rights are never bound to the network-facing serve" -}}
+{{- end -}}
+{{- $name -}}
+{{- end -}}

@@ -1,0 +1,328 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sigstore/cosign/v2/pkg/cosign"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/version"
+	fakediscovery "k8s.io/client-go/discovery/fake"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/fake"
+	clienttesting "k8s.io/client-go/testing"
+	"sigs.k8s.io/yaml"
+
+	"github.com/upgate-dev/upgate/internal/tooltest"
+)
+
+// fakeCluster is testdata/cluster.yaml (two control-plane nodes, two
+// workers at v1.35.2) in a fake clientset the kwok driver can upgrade.
+func fakeCluster(t *testing.T) *fake.Clientset {
+	t.Helper()
+	data, err := os.ReadFile("testdata/cluster.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct{ Items []json.RawMessage }
+	if err := yaml.Unmarshal(data, &list); err != nil {
+		t.Fatal(err)
+	}
+	var objs []runtime.Object
+	for _, raw := range list.Items {
+		var meta metav1.TypeMeta
+		if err := json.Unmarshal(raw, &meta); err != nil {
+			t.Fatal(err)
+		}
+		var obj runtime.Object
+		switch meta.Kind {
+		case "Node":
+			obj = &corev1.Node{}
+		case "Pod":
+			obj = &corev1.Pod{}
+		default:
+			t.Fatalf("unexpected kind %s", meta.Kind)
+		}
+		if err := json.Unmarshal(raw, obj); err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, obj)
+	}
+	cs := fake.NewClientset(objs...)
+	cs.Discovery().(*fakediscovery.FakeDiscovery).FakedServerVersion = &version.Info{GitVersion: "v1.35.2"}
+	return cs
+}
+
+// runOn runs upgate against cs, with stdin a terminal or not.
+func runOn(t *testing.T, ctx context.Context, cs kubernetes.Interface, terminal bool, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	s := seams{
+		clientset:  func() (kubernetes.Interface, error) { return cs, nil },
+		isTerminal: func(io.Reader) bool { return terminal },
+	}
+	code := mainWith(ctx, append([]string{"upgate"}, args...), strings.NewReader(stdin), &out, &errOut, s)
+	return code, out.String(), errOut.String()
+}
+
+var runArgs = []string{"run", "--target", "v1.36", "--driver", "kwok", "--gate-wait", "0s", "--ready-timeout", "5s", "--control-plane-timeout", "5s"}
+
+func untouched(t *testing.T, cs kubernetes.Interface) {
+	t.Helper()
+	nodes, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes.Items {
+		if n.Spec.Unschedulable || n.Annotations["upgate.dev/phase"] != "" {
+			t.Errorf("node %s was touched: unschedulable %t, annotations %v", n.Name, n.Spec.Unschedulable, n.Annotations)
+		}
+	}
+}
+
+type runRecord struct {
+	APIVersion, Kind, Verdict, Reason, OnDrainTimeout string
+	DryRun                                            bool
+	Plan                                              *struct{ Kind string }
+	Nodes                                             []struct {
+		Name, Hop, Stage, Outcome, Reason string
+		Steps                             []struct{ Name, Result string }
+	}
+	EtcdBackups    []json.RawMessage
+	EtcdBackupNote string
+}
+
+func readRecord(t *testing.T, path string) runRecord {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec runRecord
+	if err := json.Unmarshal(data, &rec); err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	return rec
+}
+
+// TestRunConfirmation: without a terminal run refuses unless --yes; on a
+// terminal it shows the steps and asks, and only y goes on.
+func TestRunConfirmation(t *testing.T) {
+	t.Run("no terminal, no --yes: exit 2, nothing changed", func(t *testing.T) {
+		cs := fakeCluster(t)
+		code, _, stderr := runOn(t, context.Background(), cs, false, "y\n", runArgs...)
+		if code != 2 || !strings.Contains(stderr, "--yes") || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("exit %d, stderr %q; want 2 and one line naming --yes", code, stderr)
+		}
+		untouched(t, cs)
+	})
+	t.Run("terminal, answer n: exit 1, nothing changed", func(t *testing.T) {
+		cs := fakeCluster(t)
+		code, out, stderr := runOn(t, context.Background(), cs, true, "n\n", runArgs...)
+		if code != 1 || !strings.Contains(stderr, "not confirmed") {
+			t.Errorf("exit %d, stderr %q; want 1, not confirmed", code, stderr)
+		}
+		if i, j := strings.Index(out, "Hop 1/1"), strings.Index(out, "Proceed?"); i < 0 || j < i {
+			t.Errorf("the steps must come before the question:\n%s", out)
+		}
+		untouched(t, cs)
+	})
+	t.Run("terminal, answer y: the run goes", func(t *testing.T) {
+		cs := fakeCluster(t)
+		code, out, stderr := runOn(t, context.Background(), cs, true, "y\n", runArgs...)
+		if code != 0 || !strings.Contains(out, "Proceed?") || !strings.Contains(out, "finished") {
+			t.Fatalf("exit %d, stderr %q\n%s", code, stderr, out)
+		}
+	})
+	t.Run("--yes on a terminal does not ask", func(t *testing.T) {
+		cs := fakeCluster(t)
+		code, out, stderr := runOn(t, context.Background(), cs, true, "", append(runArgs, "--yes")...)
+		if code != 0 || strings.Contains(out, "Proceed?") {
+			t.Fatalf("exit %d, stderr %q\n%s", code, stderr, out)
+		}
+	})
+	t.Run("a dry run never asks", func(t *testing.T) {
+		code, out, stderr := runOn(t, context.Background(), nil, true, "", "run", "--dry-run", "--from", "testdata/cluster.yaml", "--target", "v1.36")
+		if code != 0 || strings.Contains(out, "Proceed?") {
+			t.Errorf("exit %d, stderr %q\n%s", code, stderr, out)
+		}
+	})
+}
+
+// TestRunRecordFile: --output writes the Run record of a finished run, of
+// a dry run and of an interrupted one (exit 3, the node left with a
+// reason); each step of the run is an Event on its node.
+func TestRunRecordFile(t *testing.T) {
+	dir := t.TempDir()
+	t.Run("finished", func(t *testing.T) {
+		cs := fakeCluster(t)
+		file := filepath.Join(dir, "run.json")
+		code, out, stderr := runOn(t, context.Background(), cs, false, "", append(runArgs, "--yes", "--output", file, "--on-drain-timeout", "quarantine")...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s\n%s", code, stderr, out)
+		}
+		rec := readRecord(t, file)
+		if rec.APIVersion != "upgate.dev/v1alpha1" || rec.Kind != "Run" || rec.Verdict != "done" || rec.DryRun || rec.Plan == nil || rec.Plan.Kind != "Plan" || rec.OnDrainTimeout != "quarantine" {
+			t.Errorf("record header %+v", rec)
+		}
+		var got []string
+		for _, n := range rec.Nodes {
+			got = append(got, n.Name+"/"+n.Stage+"/"+n.Outcome)
+			if len(n.Steps) != 7 {
+				t.Errorf("%s steps %+v, want gate to validate", n.Name, n.Steps)
+			}
+		}
+		if want := "cp-1/control-plane/done cp-2/control-plane/done worker-1/workers/done worker-2/workers/done"; strings.Join(got, " ") != want {
+			t.Errorf("nodes %v, want %s", got, want)
+		}
+		if len(rec.EtcdBackups) != 0 || !strings.Contains(rec.EtcdBackupNote, "kwok") {
+			t.Errorf("kwok backups %v, note %q", rec.EtcdBackups, rec.EtcdBackupNote)
+		}
+		evs, err := cs.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reasons := map[string]int{}
+		for _, e := range evs.Items {
+			if e.InvolvedObject.Name == "worker-1" {
+				reasons[e.Reason]++
+			}
+		}
+		for _, r := range []string{"UpgateGate", "UpgateCordon", "UpgateDrain", "UpgateUpgrade", "UpgateReady", "UpgateUncordon", "UpgateValidate"} {
+			if reasons[r] != 1 {
+				t.Errorf("worker-1 has %d %s events, want 1 (all: %v)", reasons[r], r, reasons)
+			}
+		}
+	})
+	t.Run("dry run", func(t *testing.T) {
+		file := filepath.Join(dir, "dry.json")
+		code, out, stderr := runOn(t, context.Background(), nil, false, "", "run", "--dry-run", "--from", "testdata/cluster.yaml", "--target", "v1.36", "--output", file)
+		if code != 0 {
+			t.Fatalf("exit %d: %s\n%s", code, stderr, out)
+		}
+		rec := readRecord(t, file)
+		if rec.Verdict != "passed" || !rec.DryRun || len(rec.Nodes) != 4 || rec.Nodes[0].Outcome != "not-started" {
+			t.Errorf("dry-run record %+v", rec)
+		}
+	})
+	t.Run("interrupted", func(t *testing.T) {
+		cs := fakeCluster(t)
+		ctx, cancel := context.WithCancelCause(context.Background())
+		defer cancel(nil)
+		var once sync.Once
+		// SIGINT while the driver upgrades worker-1: the upgrade finishes,
+		// the run stops there.
+		cs.PrependReactor("patch", "nodes", func(a clienttesting.Action) (bool, runtime.Object, error) {
+			if p := a.(clienttesting.PatchAction); p.GetSubresource() == "status" && p.GetName() == "worker-1" {
+				once.Do(func() { cancel(errors.New("interrupt signal received")) })
+			}
+			return false, nil, nil
+		})
+		file := filepath.Join(dir, "stopped.json")
+		code, out, stderr := runOn(t, ctx, cs, false, "", append(runArgs, "--yes", "--output", file)...)
+		if code != 3 || !strings.Contains(stderr, "interrupted") || strings.Count(stderr, "\n") != 1 {
+			t.Fatalf("exit %d, stderr %q; want 3, one line\n%s", code, stderr, out)
+		}
+		rec := readRecord(t, file)
+		outcomes := map[string]string{}
+		for _, n := range rec.Nodes {
+			outcomes[n.Name] = n.Outcome
+			if n.Name == "worker-1" && !strings.Contains(n.Reason, "interrupt signal received") {
+				t.Errorf("worker-1 reason %q", n.Reason)
+			}
+		}
+		if rec.Verdict != "stopped" || outcomes["cp-1"] != "done" || outcomes["worker-1"] != "failed" || outcomes["worker-2"] != "not-started" {
+			t.Errorf("verdict %s, outcomes %v", rec.Verdict, outcomes)
+		}
+		n, err := cs.CoreV1().Nodes().Get(context.Background(), "worker-1", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.Annotations["upgate.dev/phase"] != "upgraded" || !strings.Contains(n.Annotations["upgate.dev/reason"], "interrupt") {
+			t.Errorf("worker-1 annotations %v", n.Annotations)
+		}
+		// The next run resumes and finishes.
+		code, out, stderr = runOn(t, context.Background(), cs, false, "", append(runArgs, "--yes")...)
+		if code != 0 {
+			t.Fatalf("resume: exit %d: %s\n%s", code, stderr, out)
+		}
+	})
+}
+
+// TestRunRecordSigned: --sign-key signs the record as a report; upgate
+// verify (and cosign verify-blob, when installed) accepts it and rejects
+// it once a byte changed.
+func TestRunRecordSigned(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("COSIGN_PASSWORD", "s3cret")
+	kp, err := cosign.GenerateKeyPair(func(bool) ([]byte, error) { return []byte("s3cret"), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, pub := filepath.Join(dir, "cosign.key"), filepath.Join(dir, "cosign.pub")
+	if err := os.WriteFile(key, kp.PrivateBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pub, kp.PublicBytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "run.json")
+	code, out, stderr := runOn(t, context.Background(), nil, false, "", "run", "--dry-run", "--from", "testdata/cluster.yaml", "--target", "v1.36", "--output", file, "--sign-key", key)
+	if code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, stderr, out)
+	}
+	if code, out, stderr := run(t, "", "verify", file, "--key", pub); code != 0 || !strings.Contains(out, "Verified OK") {
+		t.Fatalf("verify: exit %d %q %q", code, out, stderr)
+	}
+	if cosignBin := tooltest.Lookup("cosign"); cosignBin != "" {
+		if b, err := exec.Command(cosignBin, "verify-blob", "--key", pub, "--signature", file+".sig", "--insecure-ignore-tlog=true", file).CombinedOutput(); err != nil {
+			t.Errorf("cosign verify-blob rejects the run record: %v\n%s", err, b)
+		}
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x01
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := run(t, "", "verify", file, "--key", pub); code != 1 {
+		t.Errorf("verify of a tampered record: exit %d %q, want 1", code, stderr)
+	}
+	// A key that cannot sign is found before the run, not after it.
+	t.Setenv("COSIGN_PASSWORD", "wrong")
+	other := filepath.Join(dir, "other.json")
+	code, _, stderr = runOn(t, context.Background(), fakeCluster(t), false, "", append(runArgs, "--yes", "--output", other, "--sign-key", key)...)
+	if code != 2 || !strings.Contains(stderr, "COSIGN_PASSWORD") {
+		t.Errorf("wrong password: exit %d %q, want 2 before the run", code, stderr)
+	}
+	if _, err := os.Stat(other); err == nil {
+		t.Errorf("a record was written though the key could not sign")
+	}
+}
+
+// TestRunFlagsValidated: --on-drain-timeout takes abort, skip or
+// quarantine; --sign-key needs --output.
+func TestRunFlagsValidated(t *testing.T) {
+	for _, args := range [][]string{
+		{"--on-drain-timeout", "delete"},
+		{"--sign-key", "k.key"},
+	} {
+		code, _, stderr := runOn(t, context.Background(), fakeCluster(t), false, "", append(append([]string{}, runArgs...), args...)...)
+		if code != 2 || !strings.Contains(stderr, args[0]) {
+			t.Errorf("%v: exit %d %q, want 2 naming %s", args, code, stderr, args[0])
+		}
+	}
+}

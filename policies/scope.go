@@ -1,0 +1,112 @@
+package policies
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/upgate-dev/upgate/reports"
+)
+
+// scopeNames is how errors list the valid scopes.
+var scopeNames = func() string {
+	names := make([]string, len(reports.Scopes))
+	for i, s := range reports.Scopes {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}()
+
+// parseScope reads a custom.scope value or a finding's scope field: one
+// scope name or a list of them. It returns them in the order of
+// reports.Scopes without duplicates; nil (and no error) for none.
+func parseScope(v any) ([]reports.Scope, error) {
+	var items []any
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		items = []any{x}
+	case []any:
+		items = x
+	default:
+		return nil, fmt.Errorf("scope is a %T, want a scope name or a list of them (%s)", v, scopeNames)
+	}
+	seen := map[reports.Scope]bool{}
+	for _, it := range items {
+		s, ok := it.(string)
+		if !ok {
+			return nil, fmt.Errorf("scope %v is not a string; use %s", it, scopeNames)
+		}
+		if !reports.Scope(s).Valid() {
+			return nil, fmt.Errorf("%q is not a scope; use %s", s, scopeNames)
+		}
+		seen[reports.Scope(s)] = true
+	}
+	var out []reports.Scope
+	for _, s := range reports.Scopes {
+		if seen[s] {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// defaultScope is the scope of a rule that declares none, from the phases
+// its package is evaluated in: a preflight rule gates the run and each
+// node, a postflight rule validates each node and the run.
+func defaultScope(phases map[reports.Phase]bool) []reports.Scope {
+	var out []reports.Scope
+	if phases[reports.PhasePreflight] {
+		out = append(out, reports.ScopeRun, reports.ScopeNode)
+	}
+	if phases[reports.PhasePostflight] {
+		out = append(out, reports.ScopeValidate, reports.ScopePostflight)
+	}
+	return out
+}
+
+// inPhase reports whether any of the scopes is evaluated in phase.
+func inPhase(scopes []reports.Scope, phase reports.Phase) bool {
+	return slices.ContainsFunc(scopes, func(s reports.Scope) bool { return s.Phase() == phase })
+}
+
+// InScope returns the findings declared for any of the scopes, in order,
+// whatever their severity.
+func (r *Result) InScope(scopes ...reports.Scope) []reports.Finding {
+	var out []reports.Finding
+	for _, f := range r.Findings {
+		if slices.ContainsFunc(scopes, f.In) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// NodeGate returns the findings that stop node in its gate, just before
+// it is touched: blocking, of scope node, and about that node or about no
+// node (those stop every node). Evaluate the preflight phase for it.
+func (r *Result) NodeGate(node string) []reports.Finding {
+	var out []reports.Finding
+	for _, f := range r.Findings {
+		if f.Blocking() && f.In(reports.ScopeNode) && (f.Node == node || f.Node == "") {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// NodeValidation returns the findings that fail node's validation after
+// its upgrade: blocking, of scope validate, and about that node. A finding
+// about no node is not held against the node just upgraded; give it scope
+// postflight. Evaluate the postflight phase, with the run's baseline, for
+// it.
+func (r *Result) NodeValidation(node string) []reports.Finding {
+	var out []reports.Finding
+	for _, f := range r.Findings {
+		if f.Blocking() && f.In(reports.ScopeValidate) && node != "" && f.Node == node {
+			out = append(out, f)
+		}
+	}
+	return out
+}
