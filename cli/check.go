@@ -156,8 +156,16 @@ func judge(ctx context.Context, cfg *Config, engine *policies.Engine, inv *inven
 		return nil, err
 	}
 	// Before any policy runs: a target no upgrade path reaches (v1.2000000000)
-	// is a typo, not a plan of a billion hops.
-	if err := kubever.CheckGap(current, target); err != nil {
+	// is a typo, not a plan of a billion hops. Hops start from the oldest
+	// kube-apiserver when one is behind (a run stopped mid-hop): the gap
+	// counts from there too.
+	start := current
+	for _, c := range inv.Components() {
+		if c.Name == inventory.ComponentAPIServer && c.Known() && c.Version.LessThan(start) {
+			start = c.Version
+		}
+	}
+	if err := kubever.CheckGap(start, target); err != nil {
 		return nil, usageErrorf("--target: %s", oneLine(err))
 	}
 	res, err := engine.Evaluate(ctx, policies.Request{

@@ -74,8 +74,23 @@ func TestAbsurdTargetIsBadInput(t *testing.T) {
 			})
 		}
 	}
+	// The hops start from the oldest kube-apiserver: the gap counts from it.
+	old := filepath.Join(t.TempDir(), "old-apiserver.yaml")
+	writeTestFile(t, old, `apiVersion: v1
+kind: Pod
+metadata:
+  name: kube-apiserver-cp-2
+  namespace: kube-system
+  labels: {component: kube-apiserver, tier: control-plane}
+  annotations: {kubernetes.io/config.mirror: "abc"}
+spec:
+  nodeName: cp-2
+  containers: [{name: kube-apiserver, image: registry.k8s.io/kube-apiserver:v1.20.0}]
+`)
+	code, out, stderr := runWithin(t, time.Minute, "", "plan", "--from", "testdata/cluster.yaml", "--from", old, "--target", "v1.36")
+	wantBadInputLine(t, code, out, stderr, "v1.20.0")
 	// Ten minors ahead is still a plan, of ten hops.
-	code, out, stderr := runWithin(t, time.Minute, "", "plan", "--from", "testdata/cluster.yaml", "--target", "v1.45", "--format", "json")
+	code, out, stderr = runWithin(t, time.Minute, "", "plan", "--from", "testdata/cluster.yaml", "--target", "v1.45", "--format", "json")
 	if code != ExitPassed && code != ExitBlocked {
 		t.Fatalf("plan to v1.45: exit %d: %s", code, stderr)
 	}
