@@ -66,8 +66,9 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the first SIGINT did not cancel the context")
 	}
-	if cause := context.Cause(ctx); !errors.Is(cause, ErrInterrupted) || ExitCode(cause) != ExitRuntime {
-		t.Errorf("cause %v (exit %d), want ErrInterrupted, exit 3", cause, ExitCode(cause))
+	if cause := context.Cause(ctx); !errors.Is(cause, ErrInterrupted) || !errors.Is(cause, context.Canceled) ||
+		ExitCode(cause) != ExitRuntime || cause.Error() != "SIGINT received" {
+		t.Errorf("cause %v (exit %d), want ErrInterrupted and context.Canceled, exit 3", cause, ExitCode(cause))
 	}
 	select {
 	case code := <-exited:
@@ -154,7 +155,7 @@ func TestInterruptEndsAStdinRead(t *testing.T) {
 		_ = cmd.Process.Kill()
 		t.Fatalf("SIGINT did not end a read of stdin; stderr: %s", stderr.String())
 	}
-	if lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "interrupted by SIGINT") {
+	if lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "SIGINT received") {
 		t.Errorf("stderr %q, want one line saying it was interrupted", stderr.String())
 	}
 }

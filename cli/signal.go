@@ -11,10 +11,19 @@ import (
 	"syscall"
 )
 
-// ErrInterrupted is the cause of a context NotifyContext cancelled: the
-// command was asked to stop (exit 3, a runtime failure, as the contract
-// says of run).
+// ErrInterrupted is what the cause of a context NotifyContext cancelled
+// is (errors.Is): the command was asked to stop (exit 3, a runtime
+// failure, as the contract says of run). The cause is also
+// context.Canceled, and says which signal: "SIGINT received".
 var ErrInterrupted = errors.New("interrupted")
+
+type interruption struct{ signal string }
+
+func (e *interruption) Error() string { return e.signal + " received" }
+
+func (e *interruption) Is(target error) bool {
+	return target == ErrInterrupted || target == context.Canceled
+}
 
 // NotifyContext returns a context that the first SIGINT or SIGTERM
 // cancels, with ErrInterrupted as its cause: the command in hand stops as
@@ -31,7 +40,7 @@ func NotifyContext(parent context.Context, name string, stderr io.Writer, exit f
 	go func() {
 		select {
 		case s := <-sigs:
-			cancel(fmt.Errorf("%w by %s", ErrInterrupted, signalName(s)))
+			cancel(&interruption{signalName(s)})
 		case <-done:
 			return
 		}
