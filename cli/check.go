@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/version"
 
 	"github.com/upgate-dev/upgate/inventory"
@@ -32,7 +33,13 @@ controlling workload, its node or its namespace, or when a config-file
 exception matches it. --ignore-safety-checks lets no safety.* finding block.
 
 --phase postflight --baseline PRE compares the state after the upgrade with
-PRE (a snapshot, manifests, or a JSON report that recorded its snapshot).`,
+PRE (a snapshot, manifests, or a JSON report that recorded its snapshot).
+
+--from reads regular files, directories of them and stdin (-); a FIFO or a
+device is refused, and all inputs together may hold at most
+--max-input-size (default 4Gi). Bad input, exit 2: state with no Node
+(nothing to judge), a target more than 10 minors above the current
+version, an object that names a member twice (kind and Kind).`,
 		Example: `  upgate check --target v1.36
   upgate check --from cluster-dump.yaml --target 1.36 --format junit --output report.xml
   kubectl get nodes,pods,deploy,rs,sts,ds,pdb -A -o yaml | upgate check --from - --target v1.36
@@ -58,6 +65,7 @@ PRE (a snapshot, manifests, or a JSON report that recorded its snapshot).`,
 func addCheckFlags(f *pflag.FlagSet) {
 	f.String("target", "", "target Kubernetes version: 1.36, v1.36 or v1.36.2 (required)")
 	f.StringSlice("from", nil, "read manifests or snapshots instead of the live cluster (repeatable; file, directory or - for stdin)")
+	addMaxInputSizeFlag(f)
 	f.String("server-version", "", "current control-plane version, overriding what the input says")
 	f.String("format", "text", "output format: text, json, junit or markdown")
 	f.String("output", "", "write the report to this file instead of stdout (whole or not at all)")
@@ -66,6 +74,12 @@ func addCheckFlags(f *pflag.FlagSet) {
 	f.String("sign-key", "", "cosign private key: also write OUTPUT.sig (password in COSIGN_PASSWORD)")
 	f.Duration("timeout", 0, "limit for each API call (0: no limit beyond the command's)")
 	f.Int("max-unavailable", 1, "nodes drained at once, for the drain-capacity check")
+}
+
+// addMaxInputSizeFlag adds the bound on what --from reads.
+func addMaxInputSizeFlag(f *pflag.FlagSet) {
+	f.String("max-input-size", resource.NewQuantity(inventory.DefaultMaxInputBytes, resource.BinarySI).String(),
+		"most bytes --from (and --baseline) may read, all inputs together: a larger input is refused (exit 2)")
 }
 
 // evaluation is one policy run and what it was computed from.
@@ -100,8 +114,11 @@ func (a *app) evaluate(ctx context.Context, cfg *Config, phase reports.Phase) (*
 		if cfg.Baseline == "" {
 			return nil, usageErrorf("--phase postflight needs --baseline (the snapshot or report taken before the upgrade)")
 		}
-		if baseline, err = inventory.Read([]string{cfg.Baseline}, a.streams.In); err != nil {
+		if baseline, err = inventory.ReadContext(ctx, []string{cfg.Baseline}, a.streams.In, readOptions(cfg)); err != nil {
 			return nil, fmt.Errorf("--baseline: %w", err)
+		}
+		if len(baseline.Nodes) == 0 {
+			return nil, usageErrorf("--baseline %s holds no Node: nothing to compare against", cfg.Baseline)
 		}
 		baseline.RoleSelectors = cfg.RoleSelectors
 	default:
@@ -126,9 +143,30 @@ func judge(ctx context.Context, cfg *Config, engine *policies.Engine, inv *inven
 	if len(inv.Unreadable) > 0 {
 		return nil, runtimeErrorf("could not read %v: refusing to evaluate partial state", inv.Unreadable)
 	}
+	if len(inv.Nodes) == 0 {
+		// No node, no upgrade to judge: passing would vouch for a cluster
+		// nobody looked at (an empty List, a file of ConfigMaps).
+		if len(cfg.From) > 0 {
+			return nil, usageErrorf("--from holds no Node: nothing to judge (%d other objects); add the nodes to the input (kubectl get nodes -o yaml)", objects(inv))
+		}
+		return nil, usageErrorf("the cluster has no Node: nothing to judge")
+	}
 	current, from, err := inv.CurrentVersion(cfg.ServerVersion)
 	if err != nil {
 		return nil, err
+	}
+	// Before any policy runs: a target no upgrade path reaches (v1.2000000000)
+	// is a typo, not a plan of a billion hops. Hops start from the oldest
+	// kube-apiserver when one is behind (a run stopped mid-hop): the gap
+	// counts from there too.
+	start := current
+	for _, c := range inv.Components() {
+		if c.Name == inventory.ComponentAPIServer && c.Known() && c.Version.LessThan(start) {
+			start = c.Version
+		}
+	}
+	if err := kubever.CheckGap(start, target); err != nil {
+		return nil, usageErrorf("--target: %s", oneLine(err))
 	}
 	res, err := engine.Evaluate(ctx, policies.Request{
 		Inventory: inv, Current: current, Target: target, Phase: phase,
@@ -141,6 +179,15 @@ func judge(ctx context.Context, cfg *Config, engine *policies.Engine, inv *inven
 		IgnoreSafetyChecks: cfg.IgnoreSafetyChecks, Exceptions: cfg.Exceptions,
 	})
 	return &evaluation{inv: inv, current: current, target: target, from: from, engine: engine, result: res}, nil
+}
+
+// objects counts what an inventory holds.
+func objects(inv *inventory.Inventory) int {
+	n := 0
+	for _, c := range inv.Counts() {
+		n += c
+	}
+	return n
 }
 
 func (a *app) check(ctx context.Context, cfg *Config) error {
@@ -183,7 +230,11 @@ func (a *app) check(ctx context.Context, cfg *Config) error {
 			return fmt.Errorf("--sign-key %s: %w", cfg.SignKey, err)
 		}
 	}
-	if err := a.writeOutput(cfg.Output, buf.Bytes()); err != nil {
+	perm := os.FileMode(0o644)
+	if cfg.EmbedSnapshot {
+		perm = privateFile // the report holds the state
+	}
+	if err := a.writeOutputPerm(cfg.Output, buf.Bytes(), perm); err != nil {
 		return err
 	}
 	if sig != "" {

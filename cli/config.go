@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/policies"
@@ -34,6 +35,9 @@ type Config struct {
 	PolicyDirs    []string
 	SignKey       string
 	Timeout       time.Duration
+	// MaxInputSize bounds the bytes --from (and --baseline) may read, all
+	// inputs together.
+	MaxInputSize int64
 
 	IgnoreSafetyChecks bool
 	EmbedSnapshot      bool
@@ -126,6 +130,9 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 	c.StaleAfterIntervals = v.GetInt("stale-after-intervals")
 	var err error
 	if c.Timeout, err = duration(v, "timeout"); err != nil {
+		return nil, err
+	}
+	if c.MaxInputSize, err = size(v, "max-input-size"); err != nil {
 		return nil, err
 	}
 	for key, d := range map[string]*time.Duration{
@@ -221,6 +228,24 @@ func duration(v *viper.Viper, key string) (time.Duration, error) {
 		return 0, usageErrorf("--%s must not be negative", key)
 	}
 	return d, nil
+}
+
+// size reads a byte count written as a Kubernetes quantity: 4Gi, 500Mi,
+// 1G or plain bytes. Unset (a command without the flag) is zero.
+func size(v *viper.Viper, key string) (int64, error) {
+	s := v.GetString(key)
+	if s == "" {
+		return 0, nil
+	}
+	q, err := resource.ParseQuantity(s)
+	if err != nil {
+		return 0, usageErrorf("--%s: %q is not a size (for example 4Gi, 500Mi or 1000000)", key, s)
+	}
+	n, ok := q.AsInt64()
+	if !ok || n <= 0 {
+		return 0, usageErrorf("--%s: %q must be a positive whole number of bytes (for example 4Gi)", key, s)
+	}
+	return n, nil
 }
 
 var errNoTarget = errors.New("--target is required (for example --target v1.36)")

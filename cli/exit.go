@@ -62,7 +62,7 @@ func ExitCode(err error) int {
 		errors.Is(err, reports.ErrBadKey):
 		return ExitBadInput
 	case errors.Is(err, collector.ErrCollect), errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, context.Canceled):
+		errors.Is(err, context.Canceled), errors.Is(err, ErrInterrupted):
 		return ExitRuntime
 	default:
 		return ExitRuntime

@@ -68,7 +68,9 @@ in-cluster config). Settings come from flags, then UPGATE_* environment
 variables (--ignore-safety-checks is UPGATE_IGNORE_SAFETY_CHECKS), then the
 --config YAML file whose keys are the flag names.
 
-Exit codes: 0 passed, 1 blocked, 2 bad input, 3 cluster or runtime failure.`,
+Exit codes: 0 passed, 1 blocked, 2 bad input, 3 cluster or runtime failure.
+A first Ctrl-C (SIGINT) or SIGTERM stops the command cleanly, exit 3; a
+second one exits at once.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {

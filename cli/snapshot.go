@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -16,8 +17,11 @@ func (a *app) snapshotCommand() *cobra.Command {
 volumes, webhooks, EndpointSlices, the server version and the API server's
 record of deprecated API requests — into a versioned snapshot file that
 check and plan read back with --from. Secrets are never read; environment
-variable values, command lines, managedFields and last-applied bodies are
-dropped (the API versions they name are kept).
+variable values, command lines, managedFields, last-applied bodies,
+annotations no check reads (only upgate.dev/*, kubernetes.io/config.mirror
+and last-applied-configuration's apiVersion stay), flexVolume options and
+CSI volume attributes are dropped (the API versions they name are kept).
+The file is written with mode 0600: only its owner may read it.
 
 With --from, converts manifests (kubectl get -o yaml|json) into a snapshot.`,
 		Example: `  upgate snapshot -o before.json
@@ -36,23 +40,35 @@ With --from, converts manifests (kubectl get -o yaml|json) into a snapshot.`,
 			if err := inv.WriteSnapshot(&buf); err != nil {
 				return err
 			}
-			return a.writeOutput(cfg.Output, buf.Bytes())
+			// Cluster state is for its owner's eyes: 0600, as kubeconfigs.
+			return a.writeOutputPerm(cfg.Output, buf.Bytes(), privateFile)
 		},
 	}
 	f := cmd.Flags()
 	f.StringP("output", "o", "-", "snapshot file to write (- for stdout); written whole or not at all")
 	f.StringSlice("from", nil, "read manifests or snapshots instead of the live cluster (repeatable; file, directory or -)")
+	addMaxInputSizeFlag(f)
 	f.Duration("timeout", 0, "limit for each API call (0: no limit beyond the command's)")
 	return cmd
 }
 
-// writeOutput writes data to path atomically, or to stdout for "" and "-".
+// privateFile is the mode of files that hold cluster state: snapshots,
+// and reports that embed one.
+const privateFile os.FileMode = 0o600
+
+// writeOutput writes data to path atomically (mode 0644), or to stdout for
+// "" and "-".
 func (a *app) writeOutput(path string, data []byte) error {
+	return a.writeOutputPerm(path, data, 0o644)
+}
+
+// writeOutputPerm is writeOutput with the file's mode.
+func (a *app) writeOutputPerm(path string, data []byte, perm os.FileMode) error {
 	if path == "" || path == "-" {
 		_, err := a.streams.Out.Write(data)
 		return err
 	}
-	if err := reports.WriteFileAtomic(path, data); err != nil {
+	if err := reports.WriteFileAtomicPerm(path, data, perm); err != nil {
 		return runtimeErrorf("write %s: %s", path, oneLine(err))
 	}
 	return nil

@@ -14,7 +14,7 @@ import (
 // when given, else the live cluster through kubectl's connection flags.
 func (a *app) loadState(ctx context.Context, cfg *Config) (*inventory.Inventory, error) {
 	if len(cfg.From) > 0 {
-		inv, err := inventory.Read(cfg.From, a.streams.In)
+		inv, err := inventory.ReadContext(ctx, cfg.From, a.streams.In, readOptions(cfg))
 		if err != nil {
 			return nil, err
 		}
@@ -61,4 +61,8 @@ func (a *app) collect(ctx context.Context, cfg *Config) (*inventory.Inventory, e
 	inv.RoleSelectors = cfg.RoleSelectors
 	a.log.Debug("collected cluster state", "seconds", time.Since(start).Seconds(), "nodes", len(inv.Nodes), "pods", len(inv.Pods))
 	return inv, nil
+}
+
+func readOptions(cfg *Config) inventory.ReadOptions {
+	return inventory.ReadOptions{MaxBytes: cfg.MaxInputSize}
 }

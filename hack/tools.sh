@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the independent command-line tools upgate's tests compare against
-# (cosign, opa, helm) at pinned versions, from the Go module proxy only.
+# (cosign, opa, helm), and govulncheck, at pinned versions, from the Go
+# module proxy only.
 #
 # Why independent CLIs: a signed report must be accepted by the real
 # `cosign verify-blob`, policies must pass the real `opa check`, the chart
@@ -18,11 +19,17 @@
 #   COSIGN_VERSION   github.com/sigstore/cosign/v2       (default v2.6.5)
 #   OPA_VERSION      github.com/open-policy-agent/opa    (default v1.22.3)
 #   HELM_VERSION     helm.sh/helm/v3                     (default v3.22.0)
+#   GOVULNCHECK_VERSION golang.org/x/vuln                (default v1.9.0)
+#
+# govulncheck (make vulncheck) also needs the Go vulnerability database,
+# fetched from vuln.go.dev when it runs; where that host cannot be reached
+# it cannot check anything and says so.
 set -euo pipefail
 
 COSIGN_VERSION="${COSIGN_VERSION:-v2.6.5}"
 OPA_VERSION="${OPA_VERSION:-v1.22.3}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+GOVULNCHECK_VERSION="${GOVULNCHECK_VERSION:-v1.9.0}"
 UPGATE_CACHE="${UPGATE_CACHE:-$HOME/.cache/upgate}"
 TOOLS_DIR="${UPGATE_CACHE}/tools"
 
@@ -90,6 +97,7 @@ mkdir -p "${TOOLS_DIR}"
 install_tool cosign github.com/sigstore/cosign/v2/cmd/cosign "${COSIGN_VERSION}"
 install_tool opa github.com/open-policy-agent/opa "${OPA_VERSION}"
 install_tool helm helm.sh/helm/v3/cmd/helm "${HELM_VERSION}" "$(helm_ldflags)"
+install_tool govulncheck golang.org/x/vuln/cmd/govulncheck "${GOVULNCHECK_VERSION}"
 
 # promtool checks the chart's alert rules; it comes from Debian's
 # prometheus package (the design's choice), linked into the tools dir so

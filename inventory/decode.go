@@ -55,8 +55,8 @@ func (m *metaJSON) meta() metav1.ObjectMeta {
 func (m *metaJSON) scrubbed() metav1.ObjectMeta {
 	om := m.ObjectMeta
 	om.ManagedFields = nil
-	if la, ok := om.Annotations[LastAppliedAnnotation]; ok {
-		om.Annotations[LastAppliedAnnotation] = trimLastApplied(la)
+	if om.Annotations != nil {
+		om.Annotations = scrubAnnotations(om.Annotations)
 	}
 	return om
 }
@@ -111,6 +111,14 @@ type volumeJSON struct {
 		corev1.DownwardAPIVolumeSource
 		Items skip `json:"items"`
 	} `json:"downwardAPI"`
+	FlexVolume *struct {
+		corev1.FlexVolumeSource
+		Options skip `json:"options"`
+	} `json:"flexVolume"`
+	CSI *struct {
+		corev1.CSIVolumeSource
+		VolumeAttributes skip `json:"volumeAttributes"`
+	} `json:"csi"`
 }
 
 type podSpecJSON struct {
@@ -140,7 +148,7 @@ func (j *podSpecJSON) spec() corev1.PodSpec {
 			v := &j.Volumes[i]
 			s.Volumes[i] = v.Volume
 			vs := &s.Volumes[i].VolumeSource
-			vs.Projected, vs.ConfigMap, vs.Secret, vs.DownwardAPI = nil, nil, nil, nil
+			vs.Projected, vs.ConfigMap, vs.Secret, vs.DownwardAPI, vs.FlexVolume, vs.CSI = nil, nil, nil, nil, nil, nil
 			if v.Projected != nil {
 				vs.Projected = &v.Projected.ProjectedVolumeSource
 			}
@@ -152,6 +160,12 @@ func (j *podSpecJSON) spec() corev1.PodSpec {
 			}
 			if v.DownwardAPI != nil {
 				vs.DownwardAPI = &v.DownwardAPI.DownwardAPIVolumeSource
+			}
+			if v.FlexVolume != nil {
+				vs.FlexVolume = &v.FlexVolume.FlexVolumeSource
+			}
+			if v.CSI != nil {
+				vs.CSI = &v.CSI.CSIVolumeSource
 			}
 		}
 	}

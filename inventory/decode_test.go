@@ -16,7 +16,8 @@ import (
 
 // richPod sets every field lean decoding treats specially.
 const richPod = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"rich","namespace":"x",
- "annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"spec\":{\"x\":1}}"},
+ "annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"spec\":{\"x\":1}}",
+  "vault.hashicorp.com/agent-inject-token":"s.hunter2","upgate.dev/ignore":"safety.emptydir","kubernetes.io/config.mirror":"abc"},
  "managedFields":[{"manager":"kubectl","operation":"Update","apiVersion":"v1alpha9","fieldsType":"FieldsV1","fieldsV1":{"f:spec":{}}}]},
  "spec":{"nodeName":"n1",
   "initContainers":[{"name":"i","image":"busybox","command":["sh"],"args":["-c","x"],"env":[{"name":"A","value":"secret"}],
@@ -32,7 +33,9 @@ const richPod = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"rich","name
    {"name":"cm","configMap":{"name":"cm","items":[{"key":"a","path":"a"}]}},
    {"name":"s","secret":{"secretName":"s","items":[{"key":"a","path":"a"}]}},
    {"name":"d","downwardAPI":{"items":[{"path":"n","fieldRef":{"fieldPath":"metadata.name"}}]}},
-   {"name":"e","emptyDir":{}},{"name":"h","hostPath":{"path":"/h"}},{"name":"c","persistentVolumeClaim":{"claimName":"c"}}],
+   {"name":"e","emptyDir":{}},{"name":"h","hostPath":{"path":"/h"}},{"name":"c","persistentVolumeClaim":{"claimName":"c"}},
+   {"name":"f","flexVolume":{"driver":"x/y","options":{"password":"hunter2"},"secretRef":{"name":"fs"}}},
+   {"name":"i","csi":{"driver":"secrets-store.csi.k8s.io","volumeAttributes":{"token":"hunter2"},"nodePublishSecretRef":{"name":"ns"}}}],
   "tolerations":[{"operator":"Exists"}],"nodeSelector":{"a":"b"}},
  "status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}],
   "initContainerStatuses":[{"name":"i","ready":true,"restartCount":1,"image":"busybox","imageID":"x","containerID":"y",

@@ -15,6 +15,9 @@ type pipeline struct {
 	source string
 	record bool
 	def    typeMeta
+	// checked: the items' member names were checked as they were scanned
+	// (scanner.item), so decodeRaw need not walk them again.
+	checked bool
 	// wrap gives an item's error its context (its index in the input).
 	wrap func(i int, err error) error
 
@@ -59,7 +62,7 @@ func (p *pipeline) launch() {
 	go func() {
 		defer close(j.done)
 		for i, raw := range j.raws {
-			j.out[i] = decodeRaw(p.source, raw, p.record, p.def)
+			j.out[i] = decodeRaw(p.source, raw, p.record, p.def, p.checked)
 			if j.out[i].err != nil {
 				return // the rest of the batch is never committed
 			}
@@ -99,11 +102,17 @@ func (p *pipeline) finish() (int, error) {
 	return p.n, p.err
 }
 
-// decodeRaw checks that an item is an object before decoding it.
-func decodeRaw(source string, raw json.RawMessage, record bool, def typeMeta) item {
+// decodeRaw checks that an item is an object, and unless checked that no
+// member name repeats, before decoding it.
+func decodeRaw(source string, raw json.RawMessage, record bool, def typeMeta, checked bool) item {
 	raw = trimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
 		return item{err: errNotObject}
+	}
+	if !checked {
+		if err := checkDuplicates(raw); err != nil {
+			return item{err: err}
+		}
 	}
 	return decodeItem(source, raw, record, def)
 }

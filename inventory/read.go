@@ -3,6 +3,7 @@ package inventory
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/yaml"
+	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // ErrBadInput marks input that cannot be read as cluster state: an
@@ -28,16 +30,37 @@ const StdinPath = "-"
 // Read builds an inventory from files and directories (directories are read
 // recursively, keeping .yaml, .yml and .json files) holding upgate snapshots,
 // upgate JSON reports that recorded their snapshot, or plain manifests as
-// `kubectl get -o yaml|json` writes them. "-" reads stdin.
+// `kubectl get -o yaml|json` writes them. "-" reads stdin. It is ReadContext
+// with no cancellation and the default bounds.
 func Read(paths []string, stdin io.Reader) (*Inventory, error) {
+	return ReadContext(context.Background(), paths, stdin, ReadOptions{})
+}
+
+// ReadContext is Read, bounded: only regular files are read (a FIFO or a
+// device such as /dev/zero is refused, in a directory too; stdin may be
+// any stream), all inputs together may hold at most opts.MaxBytes, and a
+// cancelled ctx ends the read, even one waiting on stdin. Input refused
+// or malformed is an error wrapping ErrBadInput; a cancelled read returns
+// ctx's cause.
+func ReadContext(ctx context.Context, paths []string, stdin io.Reader, opts ReadOptions) (*Inventory, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("%w: no input given", ErrBadInput)
 	}
 	inv := &Inventory{}
-	d := &decoder{inv: inv}
+	max := opts.maxBytes()
+	d := &decoder{ctx: ctx, inv: inv, budget: &budget{max: max, left: max}}
 	for _, p := range paths {
+		if err := ctx.Err(); err != nil {
+			return nil, context.Cause(ctx)
+		}
 		if p == StdinPath {
-			if err := d.stream("<stdin>", stdin); err != nil {
+			if stdin == nil {
+				return nil, fmt.Errorf("%w: <stdin>: no standard input", ErrBadInput)
+			}
+			in := newInterruptible(ctx, stdin)
+			err := d.stream("<stdin>", in)
+			in.close()
+			if err != nil {
 				return nil, err
 			}
 			continue
@@ -78,6 +101,7 @@ func expand(p string) ([]string, error) {
 		return nil, fmt.Errorf("%w: %s: %v", ErrBadInput, p, errors.Unwrap(err))
 	}
 	if !st.IsDir() {
+		// A FIFO or a device is refused when it is opened.
 		return []string{p}, nil
 	}
 	var files []string
@@ -93,10 +117,28 @@ func expand(p string) ([]string, error) {
 		}
 		switch strings.ToLower(filepath.Ext(path)) {
 		case ".yaml", ".yml", ".json":
-			files = append(files, path)
+		default:
+			return nil
 		}
+		if !e.Type().IsRegular() {
+			// A symbolic link is read if it leads to a regular file (a
+			// mounted ConfigMap's files are links); a manifest-named FIFO,
+			// device or socket is refused: skipping it would judge the
+			// rest as if it were all.
+			st, err := os.Stat(path)
+			if err != nil {
+				return err
+			}
+			if err := regular(path, st.Mode()); err != nil {
+				return err
+			}
+		}
+		files = append(files, path)
 		return nil
 	})
+	if errors.Is(err, ErrBadInput) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrBadInput, p, err)
 	}
@@ -108,7 +150,10 @@ func expand(p string) ([]string, error) {
 }
 
 type decoder struct {
+	ctx context.Context
 	inv *Inventory
+	// budget is what the inputs may still hold.
+	budget *budget
 	// sawVersion is the file that set inv.ServerVersion, to report conflicts.
 	sawVersion string
 	// digests are the sha256 of each input read, in order.
@@ -118,26 +163,39 @@ type decoder struct {
 type inputSum struct{ name, sum string }
 
 func (d *decoder) file(path string) error {
-	f, err := os.Open(path)
+	f, size, err := openRegular(path)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrBadInput, path, errors.Unwrap(err))
+		return err
 	}
 	defer f.Close()
+	if size > d.budget.left {
+		return d.budget.tooLarge(path)
+	}
 	return d.stream(path, f)
 }
 
 // stream decodes every document of one input: multi-document YAML, one JSON
 // value, or a stream of JSON values.
-func (d *decoder) stream(name string, r io.Reader) error {
+func (d *decoder) stream(name string, in io.Reader) error {
+	g := &guard{ctx: d.ctx, r: in, name: name, budget: d.budget}
 	// Hash the input as it is read: a report names what it was computed
 	// from without encoding the state again.
 	h := sha256.New()
-	r = io.TeeReader(r, h)
-	if err := d.decodeStream(name, r); err != nil {
-		return err
+	r := io.TeeReader(g, h)
+	err := d.decodeStream(name, r)
+	if err == nil {
+		_, err = io.Copy(io.Discard, r)
+		if err != nil {
+			err = fmt.Errorf("%w: %s: %v", ErrBadInput, name, err)
+		}
 	}
-	if _, err := io.Copy(io.Discard, r); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrBadInput, name, err)
+	if g.err != nil {
+		// Refused (too large, binary) or cancelled: say that, not what
+		// the decoder made of the input cut short.
+		return g.err
+	}
+	if err != nil {
+		return err
 	}
 	d.digests = append(d.digests, inputSum{name, "sha256:" + hex.EncodeToString(h.Sum(nil))})
 	return nil
@@ -149,14 +207,20 @@ func (d *decoder) decodeStream(name string, r io.Reader) error {
 	if looksLikeJSON(br) {
 		return d.jsonStream(name, br)
 	}
-	dec := yaml.NewYAMLOrJSONDecoder(br, 64<<10)
+	// Documents are converted strictly: a mapping that repeats a key is
+	// malformed, not one whose last value silently wins (dupkeys.go).
+	docs := yaml.NewYAMLReader(br)
 	objects := 0
 	for doc := 1; ; doc++ {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
+		text, err := docs.Read()
+		if err != nil {
 			if errors.Is(err, io.EOF) {
 				break
 			}
+			return fmt.Errorf("%w: %s: document %d: %v", ErrBadInput, name, doc, err)
+		}
+		raw, err := sigsyaml.YAMLToJSONStrict(text)
+		if err != nil {
 			return fmt.Errorf("%w: %s: document %d: %v", ErrBadInput, name, doc, err)
 		}
 		raw = bytes.TrimSpace(raw)
@@ -255,11 +319,18 @@ func (d *decoder) jsonDocument(source string, sc *scanner) (int, error) {
 		sc.pos++
 		return d.document(source, []byte("{}"))
 	}
+	var names []string
 	for {
 		key, err := sc.key()
 		if err != nil {
 			return 0, err
 		}
+		for _, n := range names {
+			if strings.EqualFold(n, key) {
+				return 0, &errDuplicate{first: n, again: key}
+			}
+		}
+		names = append(names, key)
 		switch {
 		case key == "items" && !hasItems && streamed == nil:
 			if p := d.itemPipeline(source, apiVersion, kind); p != nil {
@@ -353,8 +424,17 @@ func (d *decoder) jsonDocument(source string, sc *scanner) (int, error) {
 
 // itemPipeline returns the pipeline for the items of a document of this
 // apiVersion and kind, or nil when such a document's items are not
-// Kubernetes objects (or its kind is not known yet).
+// Kubernetes objects (or its kind is not known yet). Its items come from
+// the scanner, which checked their member names.
 func (d *decoder) itemPipeline(source, apiVersion, kind string) *pipeline {
+	p := d.newItemPipeline(source, apiVersion, kind)
+	if p != nil {
+		p.checked = true
+	}
+	return p
+}
+
+func (d *decoder) newItemPipeline(source, apiVersion, kind string) *pipeline {
 	switch {
 	case apiVersion == SnapshotAPIVersion && kind == SnapshotKind:
 		return newPipeline(d.inv, source, false, typeMeta{}, func(i int, err error) error {
@@ -404,6 +484,9 @@ func (d *decoder) document(source string, raw []byte) (int, error) {
 	}
 	if raw[0] != '{' {
 		return 0, errors.New("not an object (want a Kubernetes object, a List or an upgate snapshot)")
+	}
+	if err := checkDuplicates(raw); err != nil {
+		return 0, err
 	}
 	if err := json.Unmarshal(raw, &head); err != nil {
 		return 0, err

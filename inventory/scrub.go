@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"encoding/json"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -11,9 +12,13 @@ import (
 
 // Scrub drops from an object what no check reads and what could be
 // sensitive: managedFields (their API versions are recorded as usages
-// first), the body of kubectl's last-applied-configuration (only its
-// apiVersion and kind stay), environment variable values and command lines
-// in pod specs, and the bulk no check reads (listed below), which is most
+// first), every annotation but those keepAnnotation names, the body of
+// kubectl's last-applied-configuration (only its apiVersion and kind
+// stay), environment variable values and command lines in pod specs, the
+// options of flexVolume and the volumeAttributes of CSI volumes (pod
+// volumes and PersistentVolumes: driver parameters, which may carry
+// credentials; secret references, being names, stay), and the bulk no
+// check reads (listed below), which is most
 // of a real object: at 150,000 pods it is what decoding time and memory
 // are spent on. The collector calls it on every object; Read calls it on
 // manifests, and decodes pods, nodes and workloads so that it never even
@@ -41,9 +46,7 @@ func Scrub(obj any) {
 	if m, ok := obj.(metav1.Object); ok {
 		m.SetManagedFields(nil)
 		if ann := m.GetAnnotations(); ann != nil {
-			if la, ok := ann[LastAppliedAnnotation]; ok {
-				ann[LastAppliedAnnotation] = trimLastApplied(la)
-			}
+			m.SetAnnotations(scrubAnnotations(ann))
 		}
 	}
 	switch o := obj.(type) {
@@ -68,7 +71,51 @@ func Scrub(obj any) {
 		o.Spec.Template = corev1.PodTemplateSpec{}
 	case *corev1.ReplicationController:
 		o.Spec.Template = nil
+	case *corev1.PersistentVolume:
+		if o.Spec.FlexVolume != nil {
+			o.Spec.FlexVolume.Options = nil
+		}
+		if o.Spec.CSI != nil {
+			o.Spec.CSI.VolumeAttributes = nil
+		}
 	}
+}
+
+// keptAnnotations are the annotations a check, the ignore rules or the
+// executor reads; every other annotation is dropped. Annotations are free
+// text anyone can write, and some hold what must not leave the cluster
+// (a vault.hashicorp.com/ agent's settings, cloud load-balancer
+// configuration): a snapshot keeps only what it is read for.
+//   - upgate.dev/ (prefix): upgate.dev/ignore, and the executor's progress
+//     on nodes (executor/progress.go);
+//   - kubectl.kubernetes.io/last-applied-configuration, cut to its
+//     apiVersion and kind (the API version it names is a usage);
+//   - kubernetes.io/config.mirror: a mirror pod, which no drain evicts.
+//
+// A check that reads another annotation must add it here.
+func keepAnnotation(key string) bool {
+	switch key {
+	case LastAppliedAnnotation, MirrorAnnotation:
+		return true
+	}
+	return strings.HasPrefix(key, "upgate.dev/")
+}
+
+// scrubAnnotations drops from ann, in place, what keepAnnotation does not
+// keep and cuts last-applied-configuration down; nil when nothing is left.
+func scrubAnnotations(ann map[string]string) map[string]string {
+	for k, v := range ann {
+		switch {
+		case !keepAnnotation(k):
+			delete(ann, k)
+		case k == LastAppliedAnnotation:
+			ann[k] = trimLastApplied(v)
+		}
+	}
+	if len(ann) == 0 {
+		return nil
+	}
+	return ann
 }
 
 func trimLastApplied(la string) string {
@@ -113,6 +160,12 @@ func scrubContainer(c *corev1.Container) {
 }
 
 func scrubVolume(v *corev1.VolumeSource) {
+	if v.FlexVolume != nil {
+		v.FlexVolume.Options = nil
+	}
+	if v.CSI != nil {
+		v.CSI.VolumeAttributes = nil
+	}
 	if v.Projected != nil {
 		v.Projected.Sources = nil
 	}

@@ -30,7 +30,48 @@ func Parse(s string) (*version.Version, error) {
 	if v.Major() == 0 && v.Minor() == 0 {
 		return nil, fmt.Errorf("%q is not a Kubernetes version", s)
 	}
+	if v.Major() > MaxMajor || v.Minor() > MaxMinor || v.Patch() > MaxPatch {
+		return nil, fmt.Errorf("%q is not a Kubernetes version: a number is out of range (major at most %d, minor %d, patch %d)",
+			s, MaxMajor, MaxMinor, MaxPatch)
+	}
 	return v, nil
+}
+
+// The largest numbers Parse accepts. Kubernetes is at major 1 and etcd,
+// whose image tags are read too, at 3; a minor of 1.999 is centuries of
+// releases away. The policies order versions by major*1000+minor
+// (policies/lib.rego minor_index), which a minor of 1000 or more would
+// break. Anything larger is a typo or hostile input, never a release:
+// refusing it keeps every later computation (hops, skew arithmetic) small.
+const (
+	MaxMajor = 99
+	MaxMinor = 999
+	MaxPatch = 99999
+)
+
+// MaxMinorGap is how many minors above the current control plane a target
+// may be. Upgrades go one minor at a time (plan turns a gap into hops), and
+// Kubernetes releases three minors a year and supports the last three: ten
+// minors is more than three years of releases, further than any cluster
+// still being upgraded in place has fallen behind, and a gap beyond it is
+// far likelier a typo (v1.63 for v1.36, v1.360) than an intended path.
+const MaxMinorGap = 10
+
+// CheckGap refuses a target upgate cannot plan an upgrade to from current:
+// a newer major version, or more than MaxMinorGap minors ahead. A target
+// at or below current is not refused here: the path.downgrade and
+// path.same-version checks report it.
+func CheckGap(current, target *version.Version) error {
+	switch {
+	case target.Major() > current.Major():
+		return fmt.Errorf("target %s is a newer major version than the current control plane %s: upgate plans upgrades within one major version",
+			Canonical(target), Canonical(current))
+	case target.Major() == current.Major() && target.Minor() > current.Minor()+MaxMinorGap:
+		return fmt.Errorf("target v%d.%d is %d minors above the current control plane %s: upgate plans at most %d at once (upgrade to v%d.%d first)",
+			target.Major(), target.Minor(), target.Minor()-current.Minor(), Canonical(current), MaxMinorGap,
+			current.Major(), current.Minor()+MaxMinorGap)
+	}
+	return nil
 }
 
 // Canonical renders v as vMAJOR.MINOR.PATCH; a missing patch reads as 0.

@@ -24,6 +24,13 @@ func TestParse(t *testing.T) {
 		{in: "sha256:abcdef", wantErr: true},
 		{in: "0.0", wantErr: true},
 		{in: "01.36", wantErr: true},
+		// Numbers past any release are refused, not carried into hops.
+		{in: "v1.999", major: 1, minor: 999},
+		{in: "v1.2000000000", wantErr: true},
+		{in: "1.1000", wantErr: true},
+		{in: "100.1", wantErr: true},
+		{in: "v1.36.100000", wantErr: true},
+		{in: "v1.99999999999999999999999", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -79,6 +86,34 @@ func TestFromImage(t *testing.T) {
 		}
 		if ok && Canonical(v) != tt.want {
 			t.Errorf("FromImage(%q) = %s, want %s", tt.image, Canonical(v), tt.want)
+		}
+	}
+}
+
+func TestCheckGap(t *testing.T) {
+	tests := []struct {
+		current, target string
+		wantErr         bool
+	}{
+		{"v1.35.2", "v1.36", false},
+		{"v1.35.2", "v1.45", false},
+		{"v1.35.2", "v1.46", true},
+		{"v1.35.2", "v1.360", true},
+		{"v1.35.2", "v2.0", true},
+		{"v1.35.2", "v1.20", false}, // a downgrade: path.downgrade says so
+		{"v1.35.2", "v1.35", false},
+	}
+	for _, tt := range tests {
+		c, err := Parse(tt.current)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := Parse(tt.target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckGap(c, v); (err != nil) != tt.wantErr {
+			t.Errorf("CheckGap(%s, %s) = %v, want error %v", tt.current, tt.target, err, tt.wantErr)
 		}
 	}
 }

@@ -12,7 +12,13 @@ import (
 // report. The data goes to a temporary file in the same directory (a rename
 // is only atomic within one filesystem), is synced, then renamed over path.
 // The file is readable by all (0644): reports and signatures are not secret.
-func WriteFileAtomic(path string, data []byte) (err error) {
+func WriteFileAtomic(path string, data []byte) error {
+	return WriteFileAtomicPerm(path, data, 0o644)
+}
+
+// WriteFileAtomicPerm is WriteFileAtomic with the file's permissions, such
+// as 0600 for a snapshot of cluster state, which only its owner should read.
+func WriteFileAtomicPerm(path string, data []byte, perm os.FileMode) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -30,7 +36,7 @@ func WriteFileAtomic(path string, data []byte) (err error) {
 	if _, err = tmp.Write(data); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err = tmp.Chmod(0o644); err != nil {
+	if err = tmp.Chmod(perm); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	// Sync before rename: otherwise a crash can leave the new name pointing

@@ -34,6 +34,24 @@ func TestWriteFileAtomic(t *testing.T) {
 	}
 }
 
+func TestWriteFileAtomicPerm(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "snapshot.json")
+	// Over a file readable by all: the new one is its owner's only.
+	if err := WriteFileAtomic(path, []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFileAtomicPerm(path, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+}
+
 func TestWriteFileAtomicFailureLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
 	// The target is a directory: the rename must fail, and the temporary

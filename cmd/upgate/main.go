@@ -4,20 +4,16 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
-	"syscall"
+	"path/filepath"
 
 	"github.com/upgate-dev/upgate/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// The first signal cancels ctx: run finishes the step in hand and
-	// writes its record. A second one kills upgate at once, as usual.
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
+	// The first SIGINT or SIGTERM cancels ctx: run finishes the step in
+	// hand and writes its record. A second one exits at once, exit 3 with
+	// one line on stderr (cli.NotifyContext).
+	ctx, stop := cli.NotifyContext(context.Background(), filepath.Base(os.Args[0]), os.Stderr, os.Exit)
 	code := cli.Main(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
