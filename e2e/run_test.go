@@ -70,8 +70,19 @@ func clearProgress(t *testing.T, node string) {
 func restoreCluster(t *testing.T) {
 	t.Helper()
 	kubectl(t, "", "delete", "namespace", "e2e-run", "--ignore-not-found", "--wait=true")
+	resetVersions(t, allNodes)
+	if out, err := cluster("seed-hazards"); err != nil {
+		t.Errorf("seed hazards again: %v\n%s", err, out)
+	}
+}
+
+// resetVersions puts nodes, the control-plane mirror pods and kube-proxy
+// back at the seeded versions, with no upgate.dev annotation, no cordon
+// and no executor Lease: the state before any run.
+func resetVersions(t *testing.T, nodes []string) {
+	t.Helper()
 	kubectl(t, "", "-n", "kube-system", "delete", "lease", "upgate-executor", "--ignore-not-found")
-	for _, n := range allNodes {
+	for _, n := range nodes {
 		clearProgress(t, n)
 		setKubelet(t, n, seededKubelet)
 	}
@@ -84,9 +95,6 @@ func restoreCluster(t *testing.T) {
 	kubectl(t, "", "-n", "kube-system", "set", "image", "daemonset/kube-proxy",
 		"kube-proxy=registry.k8s.io/kube-proxy:"+seededKubelet)
 	kubectl(t, "", "-n", "kube-system", "rollout", "status", "daemonset/kube-proxy", "--timeout=60s")
-	if out, err := cluster("seed-hazards"); err != nil {
-		t.Errorf("seed hazards again: %v\n%s", err, out)
-	}
 }
 
 // runConfig writes a config file that excepts api.removed-in-target for

@@ -280,20 +280,7 @@ func waitSoakWorkload(t *testing.T) {
 // soakReset puts every node back at the seeded versions, as before a run.
 func soakReset(t *testing.T) {
 	t.Helper()
-	kubectl(t, "", "-n", "kube-system", "delete", "lease", "upgate-executor", "--ignore-not-found")
-	for _, n := range append(append([]string{}, allNodes...), soakExtraWorkers...) {
-		clearProgress(t, n)
-		setKubelet(t, n, seededKubelet)
-	}
-	for _, n := range cpNodes {
-		for _, c := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
-			kubectl(t, "", "-n", "kube-system", "set", "image", "pod/"+c+"-"+n,
-				fmt.Sprintf("%s=registry.k8s.io/%s:%s", c, c, seededServer))
-		}
-	}
-	kubectl(t, "", "-n", "kube-system", "set", "image", "daemonset/kube-proxy",
-		"kube-proxy=registry.k8s.io/kube-proxy:"+seededKubelet)
-	kubectl(t, "", "-n", "kube-system", "rollout", "status", "daemonset/kube-proxy", "--timeout=60s")
+	resetVersions(t, append(append([]string{}, allNodes...), soakExtraWorkers...))
 	waitSoakWorkload(t)
 }
 

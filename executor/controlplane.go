@@ -28,7 +28,7 @@ func ControlPlaneVersion(ctx context.Context, client kubernetes.Interface) (v *v
 	var seen []string
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		img := containerImage(p, inventory.ComponentAPIServer)
+		img := inventory.ComponentImage(p, inventory.ComponentAPIServer)
 		_, pv, ok := kubever.FromImage(img)
 		if !ok {
 			continue
@@ -70,7 +70,7 @@ func nodeControlPlaneVersion(ctx context.Context, client kubernetes.Interface, n
 		if p.Spec.NodeName != node.Name {
 			continue
 		}
-		if _, pv, ok := kubever.FromImage(containerImage(p, p.Labels["component"])); ok && (v == nil || pv.LessThan(v)) {
+		if _, pv, ok := kubever.FromImage(inventory.ComponentImage(p, p.Labels["component"])); ok && (v == nil || pv.LessThan(v)) {
 			v = pv
 		}
 	}
@@ -78,20 +78,6 @@ func nodeControlPlaneVersion(ctx context.Context, client kubernetes.Interface, n
 		return v, nil
 	}
 	return kubever.Parse(node.Status.NodeInfo.KubeletVersion)
-}
-
-// containerImage is the image of the container named after the component,
-// else of the first container.
-func containerImage(p *corev1.Pod, name string) string {
-	for _, c := range p.Spec.Containers {
-		if c.Name == name {
-			return c.Image
-		}
-	}
-	if len(p.Spec.Containers) > 0 {
-		return p.Spec.Containers[0].Image
-	}
-	return ""
 }
 
 // waitControlPlane waits, looking every PollInterval for up to

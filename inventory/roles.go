@@ -161,7 +161,7 @@ func (inv *Inventory) Components() []Component {
 		if !isComponent(name) {
 			continue
 		}
-		img := componentImage(p, name)
+		img := ComponentImage(p, name)
 		c := Component{Name: name, Node: p.Spec.NodeName, Namespace: p.Namespace, Pod: p.Name, Raw: img}
 		if _, v, ok := kubever.FromImage(img); ok {
 			c.Version = v
@@ -209,9 +209,9 @@ func isComponent(name string) bool {
 	return false
 }
 
-// componentImage picks the container that runs the component: the one named
+// ComponentImage picks the container that runs the component: the one named
 // after it, else the first.
-func componentImage(p *corev1.Pod, name string) string {
+func ComponentImage(p *corev1.Pod, name string) string {
 	for _, c := range p.Spec.Containers {
 		if c.Name == name {
 			return c.Image
