@@ -38,9 +38,14 @@ func FuzzPlanHops(f *testing.F) {
 		if kubever.CheckGap(current, target) != nil {
 			return // refused as bad input before any plan is built
 		}
+		// The kubelets run the current version: a node behind the control
+		// plane would rightly get a hop of its own even when the control
+		// plane is already at the target (a run resumed after its
+		// control-plane stage), so "no upgrade" means nothing is behind.
+		kubelet := corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: kubever.Canonical(current)}}
 		inv := &inventory.Inventory{Nodes: []corev1.Node{
-			{ObjectMeta: metav1.ObjectMeta{Name: "cp-1", Labels: map[string]string{"node-role.kubernetes.io/control-plane": ""}}},
-			{ObjectMeta: metav1.ObjectMeta{Name: "worker-1"}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "cp-1", Labels: map[string]string{"node-role.kubernetes.io/control-plane": ""}}, Status: kubelet},
+			{ObjectMeta: metav1.ObjectMeta{Name: "worker-1"}, Status: kubelet},
 		}}
 		p := NewPlan(inv, current, target, label, nil, PlanOptions{})
 		if len(p.Hops) > kubever.MaxMinorGap {
