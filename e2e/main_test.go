@@ -42,7 +42,13 @@ func run(m *testing.M) int {
 		return 1
 	}
 	repoRoot = filepath.Dir(wd)
-	os.Setenv("UPGATE_CLUSTER", clusterName)
+	// UPGATE_E2E_CLUSTER names another cluster, so that the suite and a
+	// soak can run side by side.
+	name := clusterName
+	if n := os.Getenv("UPGATE_E2E_CLUSTER"); n != "" {
+		name = n
+	}
+	os.Setenv("UPGATE_CLUSTER", name)
 	if upgateBin = os.Getenv("UPGATE_BIN"); upgateBin == "" {
 		upgateBin = filepath.Join(os.TempDir(), "upgate-e2e-bin")
 		if out, err := exec.Command("go", "build", "-o", upgateBin, "../cmd/upgate").CombinedOutput(); err != nil {

@@ -73,7 +73,7 @@ func soakNodes() string {
     addresses: [{type: InternalIP, address: 127.0.0.%[2]d}, {type: Hostname, address: %[1]s}]
     capacity: {cpu: "8", memory: 32Gi, pods: "110", ephemeral-storage: 100Gi}
     allocatable: {cpu: "8", memory: 32Gi, pods: "110", ephemeral-storage: 100Gi}
-    nodeInfo: {kubeletVersion: %[3]s, kubeProxyVersion: %[3]s, containerRuntimeVersion: containerd://2.1.4, osImage: Ubuntu 24.04.3 LTS, kernelVersion: 6.8.0-86-generic}
+    nodeInfo: {kubeletVersion: %[3]s, kubeProxyVersion: %[3]s, containerRuntimeVersion: containerd://2.1.4, osImage: Ubuntu 24.04.3 LTS, kernelVersion: 6.8.0-86-generic, operatingSystem: linux, architecture: amd64, machineID: "", systemUUID: "", bootID: ""}
 `, n, 24+i, seededKubelet)
 	}
 	return b.String()
