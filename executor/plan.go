@@ -174,6 +174,7 @@ func NewPlan(inv *inventory.Inventory, current, target *version.Version, targetL
 		}
 		byNode[f.Node] = append(byNode[f.Node], f)
 	}
+	t := Target{Label: targetLabel, Version: target, HasPatch: kubever.HasPatch(targetLabel)}
 	pods := evictableByNode(inv)
 	roles := inv.NodeRoles()
 	stageNodes := map[StageName][]PlannedNode{}
@@ -181,6 +182,15 @@ func NewPlan(inv *inventory.Inventory, current, target *version.Version, targetL
 	for _, n := range inv.Nodes {
 		r := roles[n.Name]
 		pn := PlannedNode{Name: n.Name, Roles: r, Kubelet: n.Status.NodeInfo.KubeletVersion, Pods: pods[n.Name], Blockers: byNode[n.Name]}
+		if pr := ReadProgress(&n); !pr.InFlight() && t.Reached(pn.Kubelet) {
+			// Already at the target and not in flight: the run will not
+			// touch it, so what would block its drain blocks nothing. This
+			// is the state a stopped run leaves behind: the first
+			// control-plane node upgraded, its controller-manager newer than
+			// the others' API servers (skew.control-plane-newer), which must
+			// not keep the next run from finishing the upgrade.
+			pn.Blockers = nil
+		}
 		st := StageWorkers
 		switch {
 		case r.Etcd:
@@ -208,7 +218,6 @@ func NewPlan(inv *inventory.Inventory, current, target *version.Version, targetL
 		})
 		p.Stages = append(p.Stages, Stage{Name: name, Nodes: nodes, Note: stageNote(name)})
 	}
-	t := Target{Label: targetLabel, Version: target, HasPatch: kubever.HasPatch(targetLabel)}
 	p.Hops = scheduleHops(p.Stages, current, t, opts.Rules, inflight)
 	p.Blocked = Gated(p, opts.PartialOK)
 	p.Verdict = VerdictPassed

@@ -101,3 +101,43 @@ func TestPlanStagesAndBlockers(t *testing.T) {
 		t.Errorf("--partial-ok must be refused when an etcd node is flagged, got %v", err)
 	}
 }
+
+// TestPlanIgnoresBlockersOfNodesAlreadyAtTheTarget: a run stopped after
+// its first control-plane node leaves that node at the target with its
+// controller-manager newer than the other API servers. The next run does
+// not touch it, so that finding must not block the plan; the same finding
+// on a node the run still upgrades, or one in flight, does.
+func TestPlanIgnoresBlockersOfNodesAlreadyAtTheTarget(t *testing.T) {
+	cp := map[string]string{inventory.LabelControlPlane: ""}
+	done, behind, inflight := node("cp-1", cp), node("cp-2", cp), node("cp-3", cp)
+	done.Status.NodeInfo.KubeletVersion = "v1.36.0"
+	inflight.Status.NodeInfo.KubeletVersion = "v1.36.0"
+	inflight.Annotations = map[string]string{AnnotationPhase: string(PhaseUpgraded), AnnotationTarget: "v1.36"}
+	behind.Status.NodeInfo.KubeletVersion = "v1.35.2"
+	c, _ := kubever.Parse("v1.35.2")
+	g, _ := kubever.Parse("v1.36")
+	finding := func(n string) reports.Finding {
+		return reports.Finding{Check: "skew.control-plane-newer", Severity: reports.SeverityBlock,
+			Subject: reports.Subject{Kind: "Pod", Namespace: "kube-system", Name: "kube-controller-manager-" + n}, Node: n}
+	}
+	for _, tt := range []struct {
+		name    string
+		flagged string
+		blocked bool
+	}{
+		{"node at the target", "cp-1", false},
+		{"node still to upgrade", "cp-2", true},
+		{"node in flight", "cp-3", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := &inventory.Inventory{Nodes: []corev1.Node{done, behind, inflight}}
+			p := NewPlan(inv, c, g, "v1.36", []reports.Finding{finding(tt.flagged)}, PlanOptions{})
+			if p.Blocked != tt.blocked {
+				t.Errorf("blocked = %t, want %t (finding on %s)", p.Blocked, tt.blocked, tt.flagged)
+			}
+			if len(p.Findings) != 1 {
+				t.Errorf("the plan's findings lost the finding: %v", p.Findings)
+			}
+		})
+	}
+}
