@@ -163,9 +163,11 @@ func TestSoak(t *testing.T) {
 	cfg := runConfig(t)
 	c := kubeClient(t)
 	t.Cleanup(func() {
+		// Restore while the extra nodes still run their kube-proxy pods:
+		// a DaemonSet rollout waits on pods of a node being deleted.
 		kubectl(t, "", "delete", "namespace", soakNS, "--ignore-not-found", "--wait=true")
-		kubectl(t, "", append([]string{"delete", "node", "--ignore-not-found"}, soakExtraWorkers...)...)
 		restoreCluster(t)
+		kubectl(t, "", append([]string{"delete", "node", "--ignore-not-found"}, soakExtraWorkers...)...)
 	})
 	kubectl(t, "", "delete", "namespace", "hazards", "--ignore-not-found", "--wait=true")
 	setKubelet(t, "worker-3", seededKubelet)

@@ -44,6 +44,9 @@ type rolloutWatcher struct {
 
 	podStore cache.Store
 	stop     context.CancelFunc
+	// armed is set once every watch has synced: before that, a PDB seen
+	// before its pods would count as a PDB with no healthy pod.
+	armed bool
 }
 
 // kubeClient is a client for the suite's cluster.
@@ -112,6 +115,10 @@ func watchRollout(t *testing.T, c kubernetes.Interface, namespace string, worker
 			t.Fatalf("watch %v did not sync", typ)
 		}
 	}
+	w.mu.Lock()
+	w.armed = true
+	w.mu.Unlock()
+	w.checkPDBs()
 	t.Cleanup(cancel)
 	return w
 }
@@ -130,6 +137,9 @@ func (w *rolloutWatcher) checkPDBs() {
 	objs := w.podStore.List()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if !w.armed {
+		return
+	}
 	for name, pdb := range w.pdbs {
 		if pdb.Spec.MinAvailable == nil {
 			continue
