@@ -182,13 +182,15 @@ func NewPlan(inv *inventory.Inventory, current, target *version.Version, targetL
 	for _, n := range inv.Nodes {
 		r := roles[n.Name]
 		pn := PlannedNode{Name: n.Name, Roles: r, Kubelet: n.Status.NodeInfo.KubeletVersion, Pods: pods[n.Name], Blockers: byNode[n.Name]}
-		if pr := ReadProgress(&n); !pr.InFlight() && t.Reached(pn.Kubelet) {
-			// Already at the target and not in flight: the run will not
-			// touch it, so what would block its drain blocks nothing. This
-			// is the state a stopped run leaves behind: the first
-			// control-plane node upgraded, its controller-manager newer than
-			// the others' API servers (skew.control-plane-newer), which must
-			// not keep the next run from finishing the upgrade.
+		if pr := ReadProgress(&n); t.Reached(pn.Kubelet) && (!pr.InFlight() || pr.Phase == PhaseUpgraded) {
+			// Already at the target, and either not in flight or past its
+			// driver (phase upgraded resumes at the wait for Ready, with no
+			// gate and no drain): the run will not drain it, so what would
+			// block its drain blocks nothing. This is the state a stopped
+			// run leaves behind: the first control-plane node upgraded, its
+			// controller-manager newer than the others' API servers
+			// (skew.control-plane-newer), which must not keep the next run
+			// from finishing the upgrade.
 			pn.Blockers = nil
 		}
 		st := StageWorkers

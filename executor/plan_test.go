@@ -109,10 +109,12 @@ func TestPlanStagesAndBlockers(t *testing.T) {
 // on a node the run still upgrades, or one in flight, does.
 func TestPlanIgnoresBlockersOfNodesAlreadyAtTheTarget(t *testing.T) {
 	cp := map[string]string{inventory.LabelControlPlane: ""}
-	done, behind, inflight := node("cp-1", cp), node("cp-2", cp), node("cp-3", cp)
+	done, behind, inflight, upgraded := node("cp-1", cp), node("cp-2", cp), node("cp-3", cp), node("cp-4", cp)
 	done.Status.NodeInfo.KubeletVersion = "v1.36.0"
 	inflight.Status.NodeInfo.KubeletVersion = "v1.36.0"
-	inflight.Annotations = map[string]string{AnnotationPhase: string(PhaseUpgraded), AnnotationTarget: "v1.36"}
+	inflight.Annotations = map[string]string{AnnotationPhase: string(PhaseDrained), AnnotationTarget: "v1.36"}
+	upgraded.Status.NodeInfo.KubeletVersion = "v1.36.0"
+	upgraded.Annotations = map[string]string{AnnotationPhase: string(PhaseUpgraded), AnnotationTarget: "v1.36"}
 	behind.Status.NodeInfo.KubeletVersion = "v1.35.2"
 	c, _ := kubever.Parse("v1.35.2")
 	g, _ := kubever.Parse("v1.36")
@@ -127,10 +129,11 @@ func TestPlanIgnoresBlockersOfNodesAlreadyAtTheTarget(t *testing.T) {
 	}{
 		{"node at the target", "cp-1", false},
 		{"node still to upgrade", "cp-2", true},
-		{"node in flight", "cp-3", true},
+		{"node in flight before its driver", "cp-3", true},
+		{"node past its driver (the soak's case)", "cp-4", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			inv := &inventory.Inventory{Nodes: []corev1.Node{done, behind, inflight}}
+			inv := &inventory.Inventory{Nodes: []corev1.Node{done, behind, inflight, upgraded}}
 			p := NewPlan(inv, c, g, "v1.36", []reports.Finding{finding(tt.flagged)}, PlanOptions{})
 			if p.Blocked != tt.blocked {
 				t.Errorf("blocked = %t, want %t (finding on %s)", p.Blocked, tt.blocked, tt.flagged)
