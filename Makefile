@@ -64,9 +64,10 @@ e2e: build cluster-bins tools
 ## each run resumed to the end while a watcher checks the invariants
 SOAK_TRIALS ?= 10
 SOAK_API_DOWN ?= 30
+SOAK_LEASE ?= 1
 soak: build cluster-bins tools
 	PATH="$(UPGATE_CACHE)/tools:$$PATH" UPGATE_BIN=$(BIN)/upgate UPGATE_SOAK_TRIALS=$(SOAK_TRIALS) \
-	  UPGATE_SOAK_API_DOWN=$(SOAK_API_DOWN) $(GO) test -count=1 -tags e2e -timeout 90m -run '^TestSoak$$' -v ./e2e/
+	  UPGATE_SOAK_API_DOWN=$(SOAK_API_DOWN) UPGATE_SOAK_LEASE=$(SOAK_LEASE) $(GO) test -count=1 -tags e2e -timeout 90m -run '^TestSoak$$' -v ./e2e/
 
 ## demo: local cluster with seeded hazards, then a live check (make demo-down stops it)
 demo: build

@@ -191,8 +191,17 @@ func TestSoak(t *testing.T) {
 	for i := 1; i <= trials; i++ {
 		list = append(list, trial{fmt.Sprintf("SIGKILL %d", i), faultKill(rng)})
 	}
-	list = append(list, trial{"API server down " + apiDown.String(), faultAPIDown(rng, apiDown)})
-	list = append(list, trial{"lease stolen mid-node", faultStealLease(c)})
+	// UPGATE_SOAK_API_DOWN=0 and UPGATE_SOAK_LEASE=0 leave those faults
+	// out. The API server fault is off in CI until the soak restarts the
+	// controller-manager and scheduler, which exit when they lose their
+	// own leader lease while the API server is away (a kubelet restarts
+	// them in a real cluster; nothing does in the local one yet).
+	if apiDown > 0 {
+		list = append(list, trial{"API server down " + apiDown.String(), faultAPIDown(rng, apiDown)})
+	}
+	if envInt(t, "UPGATE_SOAK_LEASE", 1) > 0 {
+		list = append(list, trial{"lease stolen mid-node", faultStealLease(c)})
+	}
 
 	var full time.Duration // how long an undisturbed run takes
 	survived, runs := 0, 0
