@@ -21,7 +21,12 @@
 #                 SIGTERM, keep it down SECONDS (default 0), and start it
 #                 again with the same flags, working directory and log,
 #                 from BINARY when given (a control-plane upgrade), else
-#                 from the binary it ran; the cluster's pid file follows it
+#                 from the binary it ran; the cluster's pid file follows it.
+#                 It first records how every component runs, for `revive`
+#   revive        start again, as recorded, every component that has exited
+#                 since the last restart-component (the controller-manager
+#                 and scheduler exit when they lose their leader lease while
+#                 the API server is away; a kubelet would restart them)
 #
 # Environment:
 #   UPGATE_CACHE    cache root (default $HOME/.cache/upgate)
@@ -308,29 +313,70 @@ cmd_status() {
   k get pods -A -o wide
 }
 
-# restart_component NAME SECONDS BINARY: what `restart-component` does.
-# kwokctl's binary runtime starts each component as a detached process
-# and records its pid in ${CLUSTER_DIR}/pids/NAME.pid; its flags are in
-# /proc/PID/cmdline. Stopping and starting it by hand, with the same flags
-# and data, is exactly what an operator's in-place upgrade of a
-# control-plane process does, so tests use it to take the API server away
-# for real.
+# Every component kwokctl's binary runtime starts is a detached process
+# whose pid is in ${CLUSTER_DIR}/pids/NAME.pid and whose flags are in
+# /proc/PID/cmdline. record_components keeps, for each live one, its
+# working directory, binary and arguments in ${CLUSTER_DIR}/cmdlines/NAME
+# (NUL-separated), so that a component that exits can be started again
+# once /proc no longer knows how it ran.
+record_components() {
+  local pidfile name pid exe
+  mkdir -p "${CLUSTER_DIR}/cmdlines"
+  for pidfile in "${CLUSTER_DIR}"/pids/*.pid; do
+    [[ -f "${pidfile}" ]] || continue
+    name=$(basename "${pidfile}" .pid)
+    pid=$(tr -dc '0-9' <"${pidfile}")
+    [[ -n "${pid}" && -d "/proc/${pid}" ]] || continue
+    exe=$(readlink "/proc/${pid}/exe" 2>/dev/null) || continue
+    [[ "${exe}" == "${UPGATE_CACHE}/bin/"* ]] || continue
+    {
+      readlink "/proc/${pid}/cwd" | tr -d '\n'
+      printf '\0%s\0' "${exe}"
+      # argv[0] is dropped: the binary above replaces it.
+      tail -z -n +2 "/proc/${pid}/cmdline"
+    } >"${CLUSTER_DIR}/cmdlines/${name}.tmp" &&
+      mv -f "${CLUSTER_DIR}/cmdlines/${name}.tmp" "${CLUSTER_DIR}/cmdlines/${name}"
+  done
+}
+
+# start_component NAME [BINARY]: start NAME as recorded, detached, its log
+# appended to, from BINARY when given; the pid file and the record follow.
+start_component() {
+  local name=$1 bin=${2:-} rec="${CLUSTER_DIR}/cmdlines/$1"
+  [[ -f "${rec}" ]] || die "no record of how ${name} ran (${rec})"
+  local -a f=()
+  mapfile -d '' -t f <"${rec}"
+  ((${#f[@]} >= 2)) || die "the record of ${name} is damaged (${rec})"
+  local cwd=${f[0]}
+  [[ -n "${bin}" ]] || bin=${f[1]}
+  [[ -x "${bin}" ]] || die "no executable ${bin}"
+  local logfile="${CLUSTER_DIR}/logs/${name}.log" pid
+  log "starting ${name} from ${bin}"
+  (cd "${cwd}" && exec setsid "${bin}" "${f[@]:2}" >>"${logfile}" 2>&1 </dev/null) &
+  pid=$!
+  disown "${pid}" 2>/dev/null || true
+  echo "${pid}" >"${CLUSTER_DIR}/pids/${name}.pid.tmp" && mv -f "${CLUSTER_DIR}/pids/${name}.pid.tmp" "${CLUSTER_DIR}/pids/${name}.pid"
+  { printf '%s\0%s\0' "${cwd}" "${bin}"; printf '%s\0' "${f[@]:2}"; } >"${rec}.tmp" && mv -f "${rec}.tmp" "${rec}"
+  log "${name} runs as pid ${pid}"
+}
+
+# Stopping a component and starting it by hand, with the same flags and
+# data, is what an operator's in-place upgrade of a control-plane process
+# does, so tests use restart-component to take the API server away for
+# real.
 cmd_restart_component() {
   local name=${1:?component name} down=${2:-0} bin=${3:-}
   local pidfile="${CLUSTER_DIR}/pids/${name}.pid" pid
   [[ -f "${pidfile}" ]] || die "no pid file ${pidfile}: is the cluster running?"
   pid=$(tr -dc '0-9' <"${pidfile}")
   [[ -n "${pid}" && -d "/proc/${pid}" ]] || die "${name} (pid ${pid:-?}) is not running"
-  local -a args=()
-  mapfile -d '' -t args <"/proc/${pid}/cmdline"
-  ((${#args[@]} > 0)) || die "cannot read the command line of ${name} (pid ${pid})"
-  local cwd exe
-  cwd=$(readlink "/proc/${pid}/cwd")
+  local exe
   exe=$(readlink "/proc/${pid}/exe")
   [[ "${exe}" == "${UPGATE_CACHE}/bin/"* ]] || die "${name} (pid ${pid}) runs ${exe}, not a binary of ours"
-  [[ -n "${bin}" ]] || bin=${exe}
-  [[ -x "${bin}" ]] || die "no executable ${bin}"
-  local logfile="${CLUSTER_DIR}/logs/${name}.log"
+  # Record every component, not only this one: the controller-manager and
+  # the scheduler exit when they cannot renew their leader lease while the
+  # API server is away, and `revive` starts them again from this record.
+  record_components
   log "stopping ${name} (pid ${pid})"
   kill -TERM "${pid}"
   if ! wait_pids_gone 30 "${pid}"; then
@@ -342,12 +388,26 @@ cmd_restart_component() {
     log "${name} stays down for ${down}s"
     sleep "${down}"
   fi
-  log "starting ${name} from ${bin}"
-  (cd "${cwd}" && exec setsid "${bin}" "${args[@]:1}" >>"${logfile}" 2>&1 </dev/null) &
-  pid=$!
-  disown "${pid}" 2>/dev/null || true
-  echo "${pid}" >"${pidfile}.tmp" && mv -f "${pidfile}.tmp" "${pidfile}"
-  log "${name} runs again as pid ${pid}"
+  start_component "${name}" "${bin}"
+}
+
+# cmd_revive: start again every recorded component whose process has
+# exited, as a kubelet restarts a static pod. A component that never
+# exited is left alone.
+cmd_revive() {
+  local rec name pid n=0
+  for rec in "${CLUSTER_DIR}"/cmdlines/*; do
+    [[ -f "${rec}" && "${rec}" != *.tmp ]] || continue
+    name=$(basename "${rec}")
+    pid=$(tr -dc '0-9' <"${CLUSTER_DIR}/pids/${name}.pid" 2>/dev/null || true)
+    if [[ -n "${pid}" && -d "/proc/${pid}" ]]; then
+      continue
+    fi
+    log "${name} (pid ${pid:-?}) has exited"
+    start_component "${name}"
+    n=$((n + 1))
+  done
+  log "revived ${n} component(s)"
 }
 
 cmd_kubeconfig() {
@@ -372,6 +432,7 @@ main() {
     seed-hazards) cmd_seed_hazards ;;
     kubectl) need_bins; k "$@" ;;
     restart-component) cmd_restart_component "$@" ;;
+    revive) cmd_revive ;;
     -h | --help | help) usage ;;
     *) log "unknown command: ${cmd}"; usage ;;
   esac

@@ -20,16 +20,22 @@
 #   OPA_VERSION      github.com/open-policy-agent/opa    (default v1.22.3)
 #   HELM_VERSION     helm.sh/helm/v3                     (default v3.22.0)
 #   GOVULNCHECK_VERSION golang.org/x/vuln                (default v1.9.0)
+#   VULNDB_VERSION   golang.org/x/vulndb                 (default below)
 #
-# govulncheck (make vulncheck) also needs the Go vulnerability database,
-# fetched from vuln.go.dev when it runs; where that host cannot be reached
-# it cannot check anything and says so.
+# govulncheck (make vulncheck) also needs the Go vulnerability database.
+# vuln.go.dev cannot be reached from every machine that builds upgate (CI's
+# cannot), but the database's own source, golang.org/x/vulndb, is served by
+# the Go module proxy with every entry as OSV JSON under data/osv. Its own
+# `indexdb` command turns that folder into a database govulncheck reads
+# with -db file://..., so the check runs everywhere, against entries as new
+# as VULNDB_VERSION's date: bump it to see newer ones.
 set -euo pipefail
 
 COSIGN_VERSION="${COSIGN_VERSION:-v2.6.5}"
 OPA_VERSION="${OPA_VERSION:-v1.22.3}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 GOVULNCHECK_VERSION="${GOVULNCHECK_VERSION:-v1.9.0}"
+VULNDB_VERSION="${VULNDB_VERSION:-v0.0.0-20261105234957-e22db6528018}"
 UPGATE_CACHE="${UPGATE_CACHE:-$HOME/.cache/upgate}"
 TOOLS_DIR="${UPGATE_CACHE}/tools"
 
@@ -98,6 +104,27 @@ install_tool cosign github.com/sigstore/cosign/v2/cmd/cosign "${COSIGN_VERSION}"
 install_tool opa github.com/open-policy-agent/opa "${OPA_VERSION}"
 install_tool helm helm.sh/helm/v3/cmd/helm "${HELM_VERSION}" "$(helm_ldflags)"
 install_tool govulncheck golang.org/x/vuln/cmd/govulncheck "${GOVULNCHECK_VERSION}"
+install_tool indexdb golang.org/x/vulndb/cmd/indexdb "${VULNDB_VERSION}"
+
+# The vulnerability database, indexed from golang.org/x/vulndb's OSV files
+# into TOOLS_DIR/.versions/vulndb-VERSION and linked as TOOLS_DIR/vulndb.
+vulndb_dir="${TOOLS_DIR}/.versions/vulndb-${VULNDB_VERSION}"
+if [[ -f "${vulndb_dir}/index/db.json" ]]; then
+	log "vulndb ${VULNDB_VERSION}: present"
+else
+	log "vulndb ${VULNDB_VERSION}: indexing golang.org/x/vulndb@${VULNDB_VERSION}/data/osv"
+	src="$(go mod download -json "golang.org/x/vulndb@${VULNDB_VERSION}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
+	[[ -d "${src}/data/osv" ]] || die "golang.org/x/vulndb@${VULNDB_VERSION} has no data/osv folder"
+	tmp="$(mktemp -d "${TOOLS_DIR}/.build-vulndb.XXXXXX")"
+	if ! "${TOOLS_DIR}/indexdb" -vulns "${src}/data/osv" -out "${tmp}/db"; then
+		rm -rf "${tmp}"
+		die "indexing the vulnerability database failed"
+	fi
+	rm -rf "${vulndb_dir}"
+	mv "${tmp}/db" "${vulndb_dir}"
+	rmdir "${tmp}"
+fi
+ln -sfn ".versions/vulndb-${VULNDB_VERSION}" "${TOOLS_DIR}/vulndb"
 
 # promtool checks the chart's alert rules; it comes from Debian's
 # prometheus package (the design's choice), linked into the tools dir so
