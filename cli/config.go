@@ -66,6 +66,11 @@ type Config struct {
 	Yes bool
 	// ControlPlaneTimeout bounds each hop's wait for the control plane.
 	ControlPlaneTimeout time.Duration
+	// APIRetryTimeout bounds how long one of run's API calls keeps
+	// retrying while the API server is away (0: no retries).
+	APIRetryTimeout time.Duration
+	// LockLeaseDuration is the executor Lease's duration (0: the default).
+	LockLeaseDuration time.Duration
 
 	// Service settings.
 	Listen              string
@@ -141,6 +146,8 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 		"control-plane-timeout": &c.ControlPlaneTimeout,
 		"driver-timeout":        &c.DriverTimeout,
 		"check-timeout":         &c.CheckTimeout,
+		"api-retry-timeout":     &c.APIRetryTimeout,
+		"lock-lease-duration":   &c.LockLeaseDuration,
 	} {
 		if *d, err = duration(v, key); err != nil {
 			return nil, err

@@ -175,6 +175,8 @@ cluster could not be reached or locked.`,
 	f.Duration("driver-timeout", 0, "limit for each driver call (a node's upgrade, the etcd backup, the add-on stage); the command driver's processes are stopped and the node fails after it (0: 30m)")
 	f.Duration("gate-wait", 30*time.Second, "how long a node's gate may take to clear (PDB status catching up) before the node counts as blocked")
 	f.String("lock-namespace", executor.DefaultLockNamespace, "namespace of the executor lock, the Lease "+executor.DefaultLockName)
+	f.Duration("lock-lease-duration", executor.DefaultLockLeaseDuration, "how long the executor Lease stays held after its last renewal: the run stops when it cannot renew it for three quarters of this, and a crashed run's Lease blocks the next for up to this")
+	f.Duration("api-retry-timeout", time.Minute, "how long each API call keeps retrying, with backoff, while the API server is away (connection refused, 503), as when the control-plane stage restarts it; 0: no retries")
 	f.String("on-drain-timeout", string(executor.DrainTimeoutAbort), "a worker whose drain times out: abort (stop, node cordoned), skip (uncordon, go on, retry once after the others) or quarantine (stay cordoned, go on)")
 	f.BoolP("yes", "y", false, "do not ask before changing the cluster (needed without a terminal, as in CI)")
 	return cmd
@@ -199,6 +201,12 @@ func validateRun(cfg *Config) error {
 	}
 	if cfg.LockNamespace == "" {
 		return usageErrorf("--lock-namespace must not be empty")
+	}
+	if cfg.LockLeaseDuration < 3*time.Second {
+		return usageErrorf("--lock-lease-duration: %s is too short to renew (at least 3s)", cfg.LockLeaseDuration)
+	}
+	if cfg.APIRetryTimeout < 0 {
+		return usageErrorf("--api-retry-timeout must not be negative")
 	}
 	if _, err := executor.ParseDrainTimeoutAction(cfg.OnDrainTimeout); err != nil {
 		return usageErrorf("--on-drain-timeout: %s", oneLine(err))
@@ -280,12 +288,12 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 	if err := a.confirm(ctx, cfg, rs); err != nil {
 		return err
 	}
-	client, err := a.runClient(cfg)
+	client, lockClient, err := a.runClients(cfg)
 	if err != nil {
 		return err
 	}
 
-	lock := &executor.Lock{Client: client, Namespace: cfg.LockNamespace}
+	lock := &executor.Lock{Client: lockClient, Namespace: cfg.LockNamespace, LeaseDuration: cfg.LockLeaseDuration}
 	if err := lock.Acquire(ctx); err != nil {
 		return runtimeErrorf("%s", oneLine(err))
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"golang.org/x/term"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/upgate-dev/upgate/executor"
 	"github.com/upgate-dev/upgate/reports"
@@ -132,27 +131,4 @@ func (a *app) confirm(ctx context.Context, cfg *Config, rs *runState) error {
 func stdinIsTerminal(r io.Reader) bool {
 	f, ok := r.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// runClient is the clientset the executor acts through.
-func (a *app) runClient(cfg *Config) (kubernetes.Interface, error) {
-	if a.seams.clientset != nil {
-		cs, err := a.seams.clientset()
-		if err != nil {
-			return nil, runtimeErrorf("cannot reach a cluster: %s", oneLine(err))
-		}
-		return cs, nil
-	}
-	rc, err := a.kube.ToRESTConfig()
-	if err != nil {
-		return nil, runtimeErrorf("cannot reach a cluster: %s (pass --kubeconfig or --context)", oneLine(err))
-	}
-	if cfg.Timeout > 0 {
-		rc.Timeout = cfg.Timeout
-	}
-	client, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return nil, runtimeErrorf("cannot reach a cluster: %s", oneLine(err))
-	}
-	return client, nil
 }

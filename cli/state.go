@@ -49,6 +49,9 @@ func (a *app) collect(ctx context.Context, cfg *Config) (*inventory.Inventory, e
 	if cfg.Timeout > 0 {
 		rc.Timeout = cfg.Timeout
 	}
+	// run's gate and validation read through retries too (check's
+	// config leaves APIRetryTimeout zero: a CI gate reports at once).
+	a.retryAPI(rc, cfg)
 	c, err := collector.New(rc, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", collector.ErrCollect, err)

@@ -16,18 +16,35 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 )
 
-// Lock defaults: the Lease `upgate-executor` in kube-system, renewed every
-// 2s, lost 10s after renewals stop succeeding, free 15s after its holder
-// stopped renewing. The 5s between "lost" and "free" is the margin in which
-// a holder that lost its lease knows it and no other executor can hold it
-// yet (see Runner.fail for what upgate still writes in it).
+// Lock defaults: the Lease `upgate-executor` in kube-system, free 60s
+// after its holder stopped renewing it. Its holder renews it every twelfth
+// of that (5s) and counts it lost three quarters of it (45s) after its
+// renewals stopped succeeding. The quarter between "lost" and "free" is
+// the margin in which a holder that lost its lease knows it and no other
+// executor can hold it yet (see Runner.fail for what upgate still writes
+// in it).
+//
+// Why 60s and not the 15s of kube-controller-manager's election: the
+// executor restarts the API server itself in the control-plane stage, and
+// a lease that counts as lost after 10s without the API server would stop
+// every run whose API server takes longer than that to come back. Nobody
+// can take the lease while the API server is away, so riding out its
+// absence costs nothing in safety; the price is that a crashed run's
+// lease blocks the next run for up to a minute.
 const (
-	DefaultLockName      = "upgate-executor"
-	DefaultLockNamespace = "kube-system"
-	lockLeaseDuration    = 15 * time.Second
-	lockRenewDeadline    = 10 * time.Second
-	lockRetryPeriod      = 2 * time.Second
+	DefaultLockName          = "upgate-executor"
+	DefaultLockNamespace     = "kube-system"
+	DefaultLockLeaseDuration = 60 * time.Second
 )
+
+// timingFor derives the renew deadline and retry period from a lease
+// duration, in the proportions above.
+func timingFor(lease time.Duration) lockTiming {
+	if lease <= 0 {
+		lease = DefaultLockLeaseDuration
+	}
+	return lockTiming{lease: lease, renew: lease * 3 / 4, retry: lease / 12}
+}
 
 var (
 	// ErrLockHeld is returned when another executor holds the lock.
@@ -43,7 +60,6 @@ type lockTiming struct {
 	lease, renew, retry time.Duration
 }
 
-var defaultLockTiming = lockTiming{lockLeaseDuration, lockRenewDeadline, lockRetryPeriod}
 
 // Lock is the one-executor-at-a-time Lease, taken with client-go's leader
 // election. Acquire tries for a bounded time (the lease duration and two
@@ -58,6 +74,9 @@ type Lock struct {
 	Namespace string // zero: kube-system
 	Name      string // zero: upgate-executor
 	Identity  string // zero: hostname and a random suffix
+	// LeaseDuration is how long the Lease stays held after its last
+	// renewal; zero: DefaultLockLeaseDuration.
+	LeaseDuration time.Duration
 
 	timing   lockTiming // zero: defaultLockTiming
 	lost     atomic.Bool
@@ -84,7 +103,7 @@ func (l *Lock) Acquire(ctx context.Context) error {
 		l.Identity = fmt.Sprintf("%s_%s", host, rand.String(8))
 	}
 	if l.timing == (lockTiming{}) {
-		l.timing = defaultLockTiming
+		l.timing = timingFor(l.LeaseDuration)
 	}
 	l.lost.Store(false)
 	l.released.Store(false)
