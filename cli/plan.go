@@ -8,6 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/upgate-dev/upgate/executor"
+	"github.com/upgate-dev/upgate/inventory"
+	"github.com/upgate-dev/upgate/kubever"
 	"github.com/upgate-dev/upgate/policies"
 	"github.com/upgate-dev/upgate/reports"
 )
@@ -91,7 +93,69 @@ func (a *app) plan(ctx context.Context, cfg *Config) (*evaluation, *executor.Pla
 		return nil, nil, err
 	}
 	opts := executor.PlanOptions{Rules: rules, PartialOK: cfg.PartialOK}
-	return ev, executor.NewPlan(ev.inv, ev.current, ev.target, targetString(cfg.Target, ev.target), findings, opts), nil
+	label := targetString(cfg.Target, ev.target)
+	p := executor.NewPlan(ev.inv, ev.current, ev.target, label, findings, opts)
+	if len(p.Hops) < 2 {
+		return ev, p, nil
+	}
+	// Several hops: the checks of scope hop judge each hop on the state
+	// it starts from against its own version, not today's state against
+	// the final target (a kubelet three minors behind the target is not
+	// too old when a hop moves it on the way).
+	hopFindings, err := judgeHops(ctx, cfg, ev, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, f := range findings {
+		if !f.In(reports.ScopeHop) {
+			hopFindings = append(hopFindings, f)
+		}
+	}
+	return ev, executor.NewPlan(ev.inv, ev.current, ev.target, label, hopFindings, opts), nil
+}
+
+// judgeHops evaluates the policies once per hop of p, on the state the hop
+// starts from (executor.AtHop) against the hop's version, and returns the
+// findings of scope hop, each message saying which hop it is about. A
+// finding that fires in several hops is kept once, from the first.
+func judgeHops(ctx context.Context, cfg *Config, ev *evaluation, p *executor.Plan) ([]reports.Finding, error) {
+	var out []reports.Finding
+	seen := map[string]bool{}
+	for i, h := range p.Hops {
+		target, err := kubever.Parse(h.To)
+		if err != nil {
+			return nil, fmt.Errorf("hop %d (%s → %s): %w", i+1, h.From, h.To, err)
+		}
+		hcfg := *cfg
+		hcfg.ServerVersion = ""
+		err = executor.AtHop(ev.inv, p, i, func(inv *inventory.Inventory) error {
+			if i > 0 {
+				// The hop starts with the control plane at its From.
+				hcfg.ServerVersion = h.From
+			}
+			hev, err := judge(ctx, &hcfg, ev.engine, inv, target, reports.PhasePreflight, nil)
+			if err != nil {
+				return err
+			}
+			for _, f := range hev.result.InScope(reports.ScopeHop) {
+				if f.Severity == reports.SeverityInfo {
+					continue // "already at" a catch-up hop's version says nothing
+				}
+				key := f.Check + "\x00" + f.Node + "\x00" + f.Subject.String()
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+				f.Message = fmt.Sprintf("hop %d of %d (%s → %s): %s", i+1, len(p.Hops), h.From, h.To, f.Message)
+				out = append(out, f)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // hopRules are the release facts of the embedded policies that plan hops.

@@ -60,7 +60,6 @@ type lockTiming struct {
 	lease, renew, retry time.Duration
 }
 
-
 // Lock is the one-executor-at-a-time Lease, taken with client-go's leader
 // election. Acquire tries for a bounded time (the lease duration and two
 // retries: long enough for a crashed holder's lease to lapse), never forever.
