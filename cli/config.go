@@ -66,6 +66,8 @@ type Config struct {
 	Yes bool
 	// ControlPlaneTimeout bounds each hop's wait for the control plane.
 	ControlPlaneTimeout time.Duration
+	// CCMTimeout bounds each hop's wait for the cloud-controller-manager.
+	CCMTimeout time.Duration
 
 	// Service settings.
 	Listen              string
@@ -139,6 +141,7 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 		"interval": &c.Interval, "drain-timeout": &c.DrainTimeout,
 		"ready-timeout": &c.ReadyTimeout, "gate-wait": &c.GateWait,
 		"control-plane-timeout": &c.ControlPlaneTimeout,
+		"ccm-timeout":           &c.CCMTimeout,
 		"driver-timeout":        &c.DriverTimeout,
 		"check-timeout":         &c.CheckTimeout,
 	} {

@@ -381,7 +381,7 @@ func (r *Runner) Run(ctx context.Context, p *Plan, target Target) (*Result, erro
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", ref, err)
 		}
-		if err := r.runHop(context.WithValue(ctx, hopKey{}, ref), ref, h, ht, target, i == len(hops)-1, res); err != nil {
+		if err := r.runHop(WithHop(ctx, ref), ref, h, ht, target, i == len(hops)-1, res); err != nil {
 			return res, err
 		}
 	}
