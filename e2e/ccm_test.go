@@ -76,6 +76,20 @@ func TestRunMovesTheCCMBeforeWorkers(t *testing.T) {
 		return kubectl(t, "", "-n", "kube-system", "get", "deployment", "cloud-controller-manager", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
 	}
 
+	// The check the workers wait on fires now, for each CCM pod.
+	ccmFindings := func() int {
+		n := 0
+		for _, f := range liveReport(t, "--config", cfg, "--target", runTarget).Findings {
+			if f.Check == "addon.ccm-behind-target" && f.Subject.Namespace == "kube-system" && strings.HasPrefix(f.Subject.Name, "cloud-controller-manager-") {
+				n++
+			}
+		}
+		return n
+	}
+	if n := ccmFindings(); n != 2 {
+		t.Fatalf("addon.ccm-behind-target fires for %d CCM pods before the run, want 2", n)
+	}
+
 	t.Run("dry run says what the stage would do and changes nothing", func(t *testing.T) {
 		code, out, _ := runUpgate(t, cfg, "--dry-run")
 		if code != 0 {
@@ -103,6 +117,10 @@ func TestRunMovesTheCCMBeforeWorkers(t *testing.T) {
 		if !strings.HasSuffix(line, ":"+runTargetFull) {
 			t.Errorf("CCM pod not at the target: %s", line)
 		}
+	}
+
+	if n := ccmFindings(); n != 0 {
+		t.Errorf("addon.ccm-behind-target still fires for %d CCM pods after the run", n)
 	}
 
 	// The output: the driver moved the Deployment, the check cleared, and
