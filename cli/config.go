@@ -71,6 +71,8 @@ type Config struct {
 	APIRetryTimeout time.Duration
 	// LockLeaseDuration is the executor Lease's duration (0: the default).
 	LockLeaseDuration time.Duration
+	// CCMTimeout bounds each hop's wait for the cloud-controller-manager.
+	CCMTimeout time.Duration
 
 	// Service settings.
 	Listen              string
@@ -144,6 +146,7 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 		"interval": &c.Interval, "drain-timeout": &c.DrainTimeout,
 		"ready-timeout": &c.ReadyTimeout, "gate-wait": &c.GateWait,
 		"control-plane-timeout": &c.ControlPlaneTimeout,
+		"ccm-timeout":           &c.CCMTimeout,
 		"driver-timeout":        &c.DriverTimeout,
 		"check-timeout":         &c.CheckTimeout,
 		"api-retry-timeout":     &c.APIRetryTimeout,

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/upgate-dev/upgate/executor"
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/policies"
 	"github.com/upgate-dev/upgate/reports"
@@ -148,4 +149,54 @@ func TestPlanTakesScopeRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// run's cloud-controller-manager gate takes addon.ccm-behind-target
+// judged against the hop's version, not the run's target: in a run to
+// v1.37, the hop to v1.35.4 leaves a v1.35.1 CCM alone, the hop to v1.36.6
+// waits for it. A CCM whose tag is no version is not held against it
+// (skew.version-unknown says so), and an ignored finding holds nothing.
+func TestLiveGateCloudControllerJudgesTheHop(t *testing.T) {
+	ctx := context.Background()
+	engine, err := policies.New(ctx, policies.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &liveGate{cfg: &Config{Target: "v1.37", ServerVersion: "v1.35.4", MaxUnavailable: 1}, engine: engine,
+		state: fromFiles("../policies/testdata/addon/ccm")}
+	hop := func(n int, from, to string) context.Context {
+		return executor.WithHop(ctx, executor.HopRef{Number: n, Of: 3, From: from, To: to})
+	}
+	same, err := g.cloudController(hop(1, "v1.34.3", "v1.35.4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(same) != 0 {
+		t.Errorf("hop to v1.35.4: %q, want nothing: the CCM is at the hop's minor", gateKeys(same))
+	}
+	behind, err := g.cloudController(hop(2, "v1.35.4", "v1.36.6"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"addon.ccm-behind-target Pod/kube-system/cloud-controller-manager-cp-1 @cp-1"}; !slices.Equal(gateKeys(behind), want) {
+		t.Errorf("hop to v1.36.6: %q, want %q", gateKeys(behind), want)
+	}
+	if !strings.Contains(behind[0].Message, "below the target v1.36.6") {
+		t.Errorf("message %q does not judge the hop's version", behind[0].Message)
+	}
+	// Not a node's gate: the check is declared for scopes run and hop.
+	if fs, _ := g.gate(hop(2, "v1.35.4", "v1.36.6"), "cp-1"); slices.ContainsFunc(fs, func(f reports.Finding) bool { return f.Check == policies.CheckCCMBehindTarget }) {
+		t.Errorf("a node's gate holds %s", policies.CheckCCMBehindTarget)
+	}
+
+	t.Run("ignored", func(t *testing.T) {
+		res := &policies.Result{Findings: []reports.Finding{
+			{Check: policies.CheckCCMBehindTarget, Severity: reports.SeverityWarn, Ignored: true, Scope: []reports.Scope{reports.ScopeRun, reports.ScopeHop}},
+			{Check: policies.CheckCCMBehindTarget, Severity: reports.SeverityWarn, Scope: []reports.Scope{reports.ScopeRun}},
+			{Check: "skew.control-plane-too-old", Severity: reports.SeverityBlock, Scope: []reports.Scope{reports.ScopeRun, reports.ScopeHop}},
+		}}
+		if got := res.CloudControllerBehind(); len(got) != 0 {
+			t.Errorf("CloudControllerBehind() = %+v, want none: ignored, not of scope hop, another check", got)
+		}
+	})
 }

@@ -41,9 +41,18 @@ evaluated again just before it is touched), cordon, drain through the
 eviction API (PDBs respected), upgrade through the node driver, wait Ready
 with the kubelet at the hop's version, uncordon, validate (postflight
 checks for that node). A node with several roles goes once per hop, in its
-earliest stage. The cloud-controller-manager stage is reported, not
-performed: upgrade it with your provider's tooling. The add-on stage runs
-after every node of the hop is done, through the driver.
+earliest stage. The add-on stage runs after every node of the hop is done,
+through the driver.
+
+The cloud-controller-manager stage (the CCM moves before any node at the
+new version joins): after the control plane reports the hop's version, the
+driver moves the cloud-controller-manager (the kube-system pods labelled
+component=cloud-controller-manager) to the hop's version; then no worker
+of the hop starts while addon.ccm-behind-target, judged against the hop's
+version, still fires (not ignored): the run looks again every 2s for up to
+--ccm-timeout, then stops resumably (exit 1) naming the check. Without
+such a pod the stage says so and does nothing; when every one is already at
+the hop's version (a resumed run) the driver is not called again.
 
 --dry-run prints the steps hop by hop with the version each node goes to;
 with --format json it writes the Plan report instead (as ` + "`upgate plan`" + `).
@@ -52,15 +61,26 @@ Drivers (--driver):
   kwok     simulate the upgrade on kwok nodes: set the node's kubelet and
            kube-proxy versions (status subresource) and, on control-plane
            nodes, the image tags of its kube-apiserver, controller-manager
-           and scheduler mirror pods; then the kube-proxy DaemonSet's image
-           (add-on stage). A minor target (v1.37) becomes v1.37.0.
+           and scheduler mirror pods; in the cloud-controller-manager stage
+           the image tag of the CCM container (named
+           cloud-controller-manager, else the first) of each kube-system
+           Deployment and DaemonSet labelled component=cloud-controller-manager
+           (and such mirror pods), waiting for the rollout (up to 5m); then
+           the kube-proxy DaemonSet's image (add-on stage). A minor target
+           (v1.37) becomes v1.37.0. Tags at or past the target, digests and
+           tags that are no version are left as they are, so a second call
+           changes nothing.
            It has no etcd data to back up and says so.
   command  run --driver-command through /bin/sh for each node, with
            UPGATE_NODE, UPGATE_TARGET (the hop's version) and UPGATE_STAGE
            set (and once per hop with UPGATE_STAGE=etcd-backup and no node,
-           before any node, and once with UPGATE_STAGE=addons after every
-           node); its output is streamed with the node's name; a non-zero
-           exit fails the node. It runs in its own process group: when the
+           before any node, once with UPGATE_STAGE=cloud-controller-manager
+           and no node after the control plane and before any worker (unless
+           there is no CCM pod or it is already at the hop's version; it
+           must be idempotent), and once with UPGATE_STAGE=addons after
+           every node); its output is streamed with the node's name; a
+           non-zero exit fails the node (the CCM stage: the run stops
+           before any worker, exit 3). It runs in its own process group: when the
            run stops, the lock is lost or --driver-timeout passes, the
            command and every process it started get SIGTERM, then SIGKILL
            10s later; processes it leaves behind when it exits are stopped
@@ -128,7 +148,9 @@ executed; for each node and hop its stage, every step with its start and
 end, the gate's findings, the outcome (done, skipped, failed, quarantined,
 not-started) and the reason; the etcd backups taken and where they are
 kept (a command driver says so with a line UPGATE_BACKUP_LOCATION=PATH
-while UPGATE_STAGE=etcd-backup; the kwok driver takes none); the verdict
+while UPGATE_STAGE=etcd-backup; the kwok driver takes none); under stages,
+each hop's cloud-controller-manager stage with its start, end, result (ok,
+skipped, failed, blocked, interrupted) and what it did; the verdict
 (passed for a dry run, done, incomplete, blocked, failed or stopped).
 --sign-key signs it as check signs a report: FILE.sig, which upgate verify
 and cosign verify-blob accept.
@@ -142,8 +164,9 @@ driver call in flight and exits 3. The node in hand keeps its phase and
 cordon; upgate.dev/reason says the lock was lost (written only if the node
 is still this run's); the next run resumes it.
 
-Exit codes: 0 done, 1 blocked by the gate (before any node, or at a node's
-gate) or not confirmed, 2 bad input (--yes missing without a terminal), 3 a
+Exit codes: 0 done, 1 blocked by the gate (before any node, at a node's
+gate, or a cloud-controller-manager still behind after --ccm-timeout) or not
+confirmed, 2 bad input (--yes missing without a terminal), 3 a
 node failed, was skipped or quarantined, the run was interrupted, or the
 cluster could not be reached or locked.`,
 		Example: `  upgate run --target v1.37 --dry-run
@@ -172,6 +195,7 @@ cluster could not be reached or locked.`,
 	f.Duration("drain-timeout", 0, "limit for one node's drain, PDB retries included; the node fails and stays cordoned after it (0: 5m)")
 	f.Duration("ready-timeout", 0, "limit for a node to be Ready with its kubelet at the target after the driver (0: 5m)")
 	f.Duration("control-plane-timeout", 0, "limit, in each hop, for the control plane to report the hop's version after its control-plane stage (0: 5m)")
+	f.Duration("ccm-timeout", 0, "limit, in each hop, for the cloud-controller-manager to reach the hop's version after its stage (addon.ccm-behind-target no longer firing); no worker starts before, and the run stops resumably (exit 1) after it (0: 5m)")
 	f.Duration("driver-timeout", 0, "limit for each driver call (a node's upgrade, the etcd backup, the add-on stage); the command driver's processes are stopped and the node fails after it (0: 30m)")
 	f.Duration("gate-wait", 30*time.Second, "how long a node's gate may take to clear (PDB status catching up) before the node counts as blocked")
 	f.String("lock-namespace", executor.DefaultLockNamespace, "namespace of the executor lock, the Lease "+executor.DefaultLockName)
@@ -315,6 +339,7 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 	runner, err := executor.NewRunner(&executor.Runner{
 		Client: client, Out: a.streams.Out, ErrOut: a.streams.ErrOut,
 		Driver: driver, Gate: g.gate, Validate: g.validate, Hold: lock.Held, Holder: lock.Identity,
+		CloudControllerGate: g.cloudController, CloudControllerTimeout: cfg.CCMTimeout,
 		DrainTimeout: cfg.DrainTimeout, ReadyTimeout: cfg.ReadyTimeout, DriverTimeout: cfg.DriverTimeout,
 		ControlPlaneTimeout: cfg.ControlPlaneTimeout, GateWait: cfg.GateWait,
 		OnDrainTimeout: executor.DrainTimeoutAction(cfg.OnDrainTimeout),
@@ -416,6 +441,17 @@ func (g *liveGate) gate(ctx context.Context, node string) ([]reports.Finding, er
 		return nil, err
 	}
 	return res.NodeGate(node), nil
+}
+
+// cloudController returns the findings that keep the hop's workers from
+// starting after its cloud-controller-manager stage: addon.ccm-behind-
+// target, judged against the hop's version (HopOf), not the run's target.
+func (g *liveGate) cloudController(ctx context.Context) ([]reports.Finding, error) {
+	res, err := g.evaluate(ctx, reports.PhasePreflight)
+	if err != nil {
+		return nil, err
+	}
+	return res.CloudControllerBehind(), nil
 }
 
 // validate returns the findings that fail the node after its upgrade,

@@ -156,6 +156,13 @@ func HopOf(ctx context.Context) (HopRef, bool) {
 	return h, ok
 }
 
+// WithHop returns ctx as a run's Gate, Validate and CloudControllerGate
+// see it within hop h: HopOf(ctx) returns h. For evaluating those
+// functions outside a run (tests, tools).
+func WithHop(ctx context.Context, h HopRef) context.Context {
+	return context.WithValue(ctx, hopKey{}, h)
+}
+
 func (h HopRef) String() string {
 	if h.From == "" {
 		return fmt.Sprintf("hop %d/%d to %s", h.Number, h.Of, h.To)

@@ -17,8 +17,10 @@ const AnnotationRunTarget = "upgate.dev/run-target"
 
 // runHop runs one hop: etcd backup, nodes in flight, etcd and control-plane
 // nodes one at a time, then a wait until the control plane reports the
-// hop's version, the cloud-controller-manager note, workers MaxUnavailable
-// at a time, and add-ons. Every node is taken to the hop's version ht.
+// hop's version, the cloud-controller-manager stage (see
+// runCloudController), workers MaxUnavailable at a time, and add-ons.
+// Every node, and the cloud-controller-manager, is taken to the hop's
+// version ht.
 func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target, last bool, res *Result) error {
 	r.printf("== %s ==\n", ref)
 	live, err := r.liveNodes(ctx)
@@ -64,8 +66,21 @@ func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target
 		}
 	}
 	if r.DryRun {
-		for _, s := range order {
+		// In the order the run goes: nodes in flight, etcd and
+		// control-plane nodes, the cloud-controller-manager, workers.
+		dry := func(s step) {
 			r.printf("[%s] %s %s: %s to %s %s\n", ref, s.stage, s.planned.Name, s.decision.Action, ht.Label, s.decision.Why)
+		}
+		for _, s := range order {
+			if s.stage != StageWorkers || s.decision.Action == ActionResume {
+				dry(s)
+			}
+		}
+		r.dryRunCloudController(ctx, ref, ht)
+		for _, s := range order {
+			if s.stage == StageWorkers && s.decision.Action != ActionResume {
+				dry(s)
+			}
 		}
 		return nil
 	}
@@ -114,7 +129,11 @@ func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target
 	if err := r.waitControlPlane(ctx, ref, ht); err != nil {
 		return err
 	}
-	r.printf("[%s] %s\n", StageCloudCtrl, "not handled by the node driver: upgrade the cloud-controller-manager to "+ht.Label+" before new nodes join (check addon.ccm-behind-target)")
+	// The cloud-controller-manager moves before any node at the hop's
+	// version joins, and no worker starts while it is behind.
+	if err := r.runCloudController(ctx, ref, ht, res); err != nil {
+		return err
+	}
 	before := len(res.Outcomes)
 	if err := r.runWorkers(ctx, workers, ht, res); err != nil {
 		return err

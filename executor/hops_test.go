@@ -216,6 +216,7 @@ type driverCall struct {
 	hop       HopRef
 	apiserver string // the control plane's version (oldest kube-apiserver)
 	nodeCP    string // the node's own kube-apiserver, for control-plane nodes
+	ccm       string // the oldest cloud-controller-manager pod's version, if any
 }
 
 func (c driverCall) String() string {
@@ -235,16 +236,20 @@ type recordingDriver struct {
 	// frozen: the mirror pods never move (a control plane that does not
 	// come up at the new version).
 	frozen bool
+	// ccmFrozen: the cloud-controller-manager pods never move (a CCM
+	// whose rollout does not finish).
+	ccmFrozen bool
 
 	mu      sync.Mutex
 	calls   []driverCall
 	pending []*lateImage
 }
 
-// lateImage is a mirror pod's new image, set after left more looks.
+// lateImage is a pod's new image, set after left more looks at the pods
+// its selector lists.
 type lateImage struct {
-	pod, image string
-	left       int
+	pod, image, selector string
+	left                 int
 }
 
 func newRecordingDriver(c *hopCluster) *recordingDriver {
@@ -252,13 +257,18 @@ func newRecordingDriver(c *hopCluster) *recordingDriver {
 	gvr := corev1.SchemeGroupVersion.WithResource("pods")
 	c.cs.PrependReactor("list", "pods", func(a clienttesting.Action) (bool, runtime.Object, error) {
 		l, ok := a.(clienttesting.ListAction)
-		if !ok || l.GetNamespace() != "kube-system" || l.GetListRestrictions().Labels.String() != "component=kube-apiserver" {
+		if !ok || l.GetNamespace() != "kube-system" {
 			return false, nil, nil
 		}
+		sel := l.GetListRestrictions().Labels.String()
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		var still []*lateImage
 		for _, li := range d.pending {
+			if li.selector != sel {
+				still = append(still, li)
+				continue
+			}
 			if li.left--; li.left > 0 {
 				still = append(still, li)
 				continue
@@ -285,6 +295,14 @@ func (d *recordingDriver) record(ctx context.Context, stage StageName, node *cor
 	if v, _, err := ControlPlaneVersion(ctx, d.client); err == nil {
 		c.apiserver = kubever.Canonical(v)
 	}
+	if pods, err := d.client.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "ccm-test=true"}); err == nil {
+		for _, p := range pods.Items {
+			_, v, ok := kubever.FromImage(p.Spec.Containers[0].Image)
+			if old, err := kubever.Parse(c.ccm); ok && (err != nil || v.LessThan(old)) {
+				c.ccm = kubever.Canonical(v)
+			}
+		}
+	}
 	if node != nil {
 		c.node = node.Name
 		if pod, err := d.client.CoreV1().Pods("kube-system").Get(ctx, "kube-apiserver-"+node.Name, metav1.GetOptions{}); err == nil {
@@ -308,6 +326,27 @@ func (d *recordingDriver) UpgradeAddons(ctx context.Context, target string) erro
 	return nil
 }
 
+// UpgradeCloudController records the call and moves the
+// cloud-controller-manager pods' images to the target late, as a rollout
+// would: after two more looks at them.
+func (d *recordingDriver) UpgradeCloudController(ctx context.Context, target string) error {
+	d.record(ctx, StageCloudCtrl, nil, target)
+	if d.ccmFrozen {
+		return nil
+	}
+	pods, err := d.client.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "ccm-test=true"})
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, p := range pods.Items {
+		d.pending = append(d.pending, &lateImage{pod: p.Name, image: retag(p.Spec.Containers[0].Image, mustTargetNoT(target).Full()),
+			selector: CloudControllerSelector, left: 2})
+	}
+	return nil
+}
+
 func (d *recordingDriver) Upgrade(ctx context.Context, n *corev1.Node, target string) error {
 	d.record(ctx, StageOf(ctx), n, target)
 	full := mustTargetNoT(target).Full()
@@ -324,7 +363,7 @@ func (d *recordingDriver) Upgrade(ctx context.Context, n *corev1.Node, target st
 		return nil // a worker, or a control plane that does not move
 	}
 	d.mu.Lock()
-	d.pending = append(d.pending, &lateImage{pod: pod.Name, image: retag(pod.Spec.Containers[0].Image, full), left: 2})
+	d.pending = append(d.pending, &lateImage{pod: pod.Name, image: retag(pod.Spec.Containers[0].Image, full), selector: "component=kube-apiserver", left: 2})
 	d.mu.Unlock()
 	return nil
 }
@@ -377,9 +416,16 @@ func checkCalls(t *testing.T, d *recordingDriver) {
 			if own == nil || minorsAhead(v, own) != 1 {
 				t.Errorf("%s: the node's kube-apiserver was at %s: not one minor below the call", c, c.nodeCP)
 			}
+		case StageCloudCtrl:
+			if !atOrPast(api, mustTargetNoT(c.version)) {
+				t.Errorf("%s: the control plane was at %s: the cloud-controller-manager would be newer than kube-apiserver", c, c.apiserver)
+			}
 		case StageWorkers:
 			if !atOrPast(api, mustTargetNoT(c.version)) {
 				t.Errorf("%s: the control plane was at %s: a worker would be newer than kube-apiserver", c, c.apiserver)
+			}
+			if ccm, err := kubever.Parse(c.ccm); c.ccm != "" && (err != nil || minorsAhead(v, ccm) > 0) {
+				t.Errorf("%s: the cloud-controller-manager was at %s: a worker started before it reached the hop's minor", c, c.ccm)
 			}
 		}
 	}

@@ -221,6 +221,14 @@ func NewPlan(inv *inventory.Inventory, current, target *version.Version, targetL
 		p.Stages = append(p.Stages, Stage{Name: name, Nodes: nodes, Note: stageNote(name)})
 	}
 	p.Hops = scheduleHops(p.Stages, current, t, opts.Rules, inflight)
+	ccm := ccmOf(inv)
+	for i := range p.Hops {
+		for j := range p.Hops[i].Stages {
+			if st := &p.Hops[i].Stages[j]; st.Name == StageCloudCtrl {
+				st.Note = ccmNote(ccm, p.Hops[i].To)
+			}
+		}
+	}
 	p.Blocked = Gated(p, opts.PartialOK)
 	p.Verdict = VerdictPassed
 	if p.Blocked {
@@ -239,6 +247,34 @@ func stageNote(name StageName) string {
 		return "kube-proxy, CoreDNS and other cluster add-ons"
 	}
 	return ""
+}
+
+// ccmOf lists the inventory's cloud-controller-manager pods as the run's
+// stage reads them.
+func ccmOf(inv *inventory.Inventory) []ccmPod {
+	var out []ccmPod
+	for _, c := range inv.Components() {
+		if c.Name == inventory.ComponentCloudController {
+			tag, _, _ := kubever.FromImage(c.Raw)
+			out = append(out, ccmPod{name: c.Pod, tag: tag, version: c.Version})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// ccmNote says what a hop's cloud-controller-manager stage will do.
+func ccmNote(pods []ccmPod, to string) string {
+	t, err := ParseTarget(to)
+	switch {
+	case len(pods) == 0:
+		return "no cloud-controller-manager in kube-system (no pod labelled " + CloudControllerSelector + "): nothing to do"
+	case err != nil:
+		return stageNote(StageCloudCtrl)
+	case len(ccmBehind(pods, t)) == 0:
+		return "the cloud-controller-manager is at or past " + t.Label + ": nothing to do"
+	}
+	return fmt.Sprintf("upgrade %s to %s through the driver; no worker starts while addon.ccm-behind-target fires", describePods(ccmBehind(pods, t)), t.Label)
 }
 
 // Hops lists the minor-version steps from current to target. Each step

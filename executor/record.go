@@ -112,7 +112,8 @@ type NodeRecord struct {
 }
 
 // RunRecord is the contract's Run record: the plan a run executed, what it
-// did to each node, the etcd backups it took, and its verdict.
+// did to each node and in the stages about no node, the etcd backups it
+// took, and its verdict.
 type RunRecord struct {
 	APIVersion     string `json:"apiVersion"`
 	Kind           string `json:"kind"`
@@ -128,9 +129,12 @@ type RunRecord struct {
 	UpgateVersion  string    `json:"upgateVersion,omitempty"`
 	// Plan is the plan the run executed (null when it stopped before one
 	// was made).
-	Plan        *Plan        `json:"plan"`
-	Nodes       []NodeRecord `json:"nodes"`
-	EtcdBackups []Backup     `json:"etcdBackups"`
+	Plan  *Plan        `json:"plan"`
+	Nodes []NodeRecord `json:"nodes"`
+	// Stages are the stages of each hop about no node, in the order they
+	// ran: the cloud-controller-manager stage.
+	Stages      []StageRecord `json:"stages"`
+	EtcdBackups []Backup      `json:"etcdBackups"`
 	// EtcdBackupNote says why the list is empty when a driver took none.
 	EtcdBackupNote string `json:"etcdBackupNote,omitempty"`
 }
@@ -159,13 +163,14 @@ func NewRunRecord(in RecordInput) *RunRecord {
 		DryRun: in.DryRun, OnDrainTimeout: in.OnDrainTimeout,
 		StartedAt: in.StartedAt.UTC(), FinishedAt: in.FinishedAt.UTC(),
 		UpgateVersion: in.UpgateVersion,
-		Nodes:         []NodeRecord{}, EtcdBackups: []Backup{},
+		Nodes:         []NodeRecord{}, Stages: []StageRecord{}, EtcdBackups: []Backup{},
 	}
 	rec.Verdict, rec.Reason = verdictOf(in)
 	res := in.Result
 	if res == nil {
 		res = &Result{}
 	}
+	rec.Stages = append(rec.Stages, res.Stages...)
 	rec.EtcdBackups = append(rec.EtcdBackups, res.Backups...)
 	rec.EtcdBackupNote = res.BackupNote
 	if in.Plan == nil {

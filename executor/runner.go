@@ -45,6 +45,17 @@ type AddonUpgrader interface {
 	UpgradeAddons(ctx context.Context, target string) error
 }
 
+// CloudControllerUpgrader is a Driver that also upgrades the
+// cloud-controller-manager: once per hop, after the control plane reports
+// the hop's version and before any worker of the hop, with the hop's
+// version (the CCM moves before any node at the new version joins). Like
+// Upgrade it must be idempotent: a resumed run may call it again. A driver
+// without it leaves the CCM to the operator's tooling; the workers wait
+// for it all the same (see Runner.CloudControllerGate).
+type CloudControllerUpgrader interface {
+	UpgradeCloudController(ctx context.Context, target string) error
+}
+
 // GateFunc evaluates the policies for one node and returns the blocking
 // findings about it (and those about no node that block the whole run).
 // HopOf(ctx) names the hop the node is in: judge the hop's version (To),
@@ -70,6 +81,10 @@ var (
 	// ErrControlPlaneBehind: a hop's nodes are done but the control plane
 	// did not report the hop's version in time; the next hop did not start.
 	ErrControlPlaneBehind = errors.New("control plane behind the hop")
+	// ErrCloudControllerFailed: the driver could not upgrade the
+	// cloud-controller-manager (or its pods could not be read); no worker
+	// of the hop was touched.
+	ErrCloudControllerFailed = errors.New("cloud-controller-manager stage failed")
 )
 
 // Defaults of the Runner's zero values.
@@ -78,6 +93,7 @@ const (
 	DefaultReadyTimeout = 5 * time.Minute
 	DefaultPollInterval = 2 * time.Second
 	DefaultCPTimeout    = 5 * time.Minute
+	DefaultCCMTimeout   = 5 * time.Minute
 	// DefaultDriverTimeout bounds one driver call: long enough for a
 	// kubeadm upgrade of a control-plane node with its image pulls, short
 	// enough that a hung driver does not keep a node cordoned, and the
@@ -137,6 +153,18 @@ type Runner struct {
 	// stage, for the control plane (the oldest kube-apiserver) to report
 	// the hop's version; workers and the next hop wait for it. Zero means 5m.
 	ControlPlaneTimeout time.Duration
+	// CloudControllerGate evaluates, after a hop's cloud-controller-manager
+	// stage and before its first worker, the findings that say the
+	// cloud-controller-manager is not where the hop needs it: the CLI's
+	// returns addon.ccm-behind-target judged against the hop's version
+	// (HopOf(ctx).To), whatever its severity, unless ignored. While it
+	// returns any, the run looks again every PollInterval for up to
+	// CloudControllerTimeout, then stops with ErrBlocked naming them, no
+	// worker of the hop touched; the next run resumes the hop. Nil: the
+	// driver's own result is the only check.
+	CloudControllerGate func(ctx context.Context) ([]reports.Finding, error)
+	// CloudControllerTimeout bounds that wait. Zero means 5m.
+	CloudControllerTimeout time.Duration
 	// PollInterval is how often waits look again. Zero means 2s.
 	PollInterval time.Duration
 	// MaxUnavailable is how many workers are upgraded at once (etcd and
@@ -175,7 +203,7 @@ func NewRunner(r *Runner) (*Runner, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("executor: Runner needs %s", strings.Join(missing, ", "))
 	}
-	if r.DrainTimeout < 0 || r.ReadyTimeout < 0 || r.DriverTimeout < 0 || r.GateWait < 0 || r.PollInterval < 0 || r.ControlPlaneTimeout < 0 {
+	if r.DrainTimeout < 0 || r.ReadyTimeout < 0 || r.DriverTimeout < 0 || r.GateWait < 0 || r.PollInterval < 0 || r.ControlPlaneTimeout < 0 || r.CloudControllerTimeout < 0 {
 		return nil, errors.New("executor: timeouts must not be negative")
 	}
 	if r.MaxUnavailable < 0 {
@@ -200,6 +228,9 @@ func NewRunner(r *Runner) (*Runner, error) {
 	}
 	if r.ControlPlaneTimeout == 0 {
 		r.ControlPlaneTimeout = DefaultCPTimeout
+	}
+	if r.CloudControllerTimeout == 0 {
+		r.CloudControllerTimeout = DefaultCCMTimeout
 	}
 	if r.MaxUnavailable == 0 {
 		r.MaxUnavailable = 1
@@ -243,10 +274,12 @@ const (
 	ResultNotStarted  = "not started"
 )
 
-// Result is what a run did, node by node, in the order it went, and the
-// etcd backups it took.
+// Result is what a run did, node by node, in the order it went, the
+// stages about no node (the cloud-controller-manager's) and the etcd
+// backups it took.
 type Result struct {
 	Outcomes []Outcome
+	Stages   []StageRecord
 	Backups  []Backup
 	// BackupNote says why no backup is listed when the driver took none.
 	BackupNote string
@@ -306,8 +339,9 @@ func orderStages(stages []Stage, decisions map[string]Decision) []step {
 // before the next hop starts, and the driver is called with the hop's
 // version. A plan without hops (one built by hand) is one hop to target
 // with its Stages. It returns an error wrapping ErrBlocked, ErrNodeFailed,
-// ErrTargetConflict, ErrStopped, ErrControlPlaneBehind or ErrAddonsFailed
-// when it did not finish; running it again continues where it stopped.
+// ErrTargetConflict, ErrStopped, ErrControlPlaneBehind,
+// ErrCloudControllerFailed or ErrAddonsFailed when it did not finish;
+// running it again continues where it stopped.
 func (r *Runner) Run(ctx context.Context, p *Plan, target Target) (*Result, error) {
 	res := &Result{}
 	hops := p.Hops
@@ -347,7 +381,7 @@ func (r *Runner) Run(ctx context.Context, p *Plan, target Target) (*Result, erro
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", ref, err)
 		}
-		if err := r.runHop(context.WithValue(ctx, hopKey{}, ref), ref, h, ht, target, i == len(hops)-1, res); err != nil {
+		if err := r.runHop(WithHop(ctx, ref), ref, h, ht, target, i == len(hops)-1, res); err != nil {
 			return res, err
 		}
 	}

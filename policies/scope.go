@@ -110,3 +110,23 @@ func (r *Result) NodeValidation(node string) []reports.Finding {
 	}
 	return out
 }
+
+// CheckCCMBehindTarget is the check that keeps a hop's workers waiting
+// after its cloud-controller-manager stage.
+const CheckCCMBehindTarget = "addon.ccm-behind-target"
+
+// CloudControllerBehind returns the findings that keep a hop's workers
+// from starting after its cloud-controller-manager stage: addon.ccm-behind-
+// target, as its policy declares it for scope hop, not ignored, whatever
+// its severity (a warning in `check`, but the contract's order is that the
+// CCM moves before any node at the new version joins). Evaluate the
+// preflight phase against the hop's version for it.
+func (r *Result) CloudControllerBehind() []reports.Finding {
+	var out []reports.Finding
+	for _, f := range r.Findings {
+		if f.Check == CheckCCMBehindTarget && f.In(reports.ScopeHop) && !f.Ignored {
+			out = append(out, f)
+		}
+	}
+	return out
+}
