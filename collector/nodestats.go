@@ -26,6 +26,10 @@ const (
 	maxStatsError = 200
 )
 
+// errNoProxyClient: the clientset has no REST client to reach the node
+// proxy with (client-go's fake clientset).
+var errNoProxyClient = errors.New("the client has no REST client for the node proxy")
+
 // statsSummary is the part of the kubelet's Summary API
 // (k8s.io/kubelet/pkg/apis/stats/v1alpha1) that is read: the node's root
 // filesystem, node.fs.
@@ -94,7 +98,7 @@ func (c *Collector) NodeStats(ctx context.Context, names []string) ([]inventory.
 func (c *Collector) nodeStat(ctx context.Context, st *inventory.NodeStat) error {
 	rc := c.cs.CoreV1().RESTClient()
 	if r, ok := rc.(*rest.RESTClient); rc == nil || (ok && r == nil) {
-		return errNoRESTClient // client-go's fake
+		return errNoProxyClient // client-go's fake
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.NodeStatsTimeout)
 	defer cancel()
