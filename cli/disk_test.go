@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,4 +161,32 @@ func TestRunReadinessDiskFree(t *testing.T) {
 			t.Error("snapshot without --node-stats carries node stats")
 		}
 	})
+}
+
+// The readiness line groups nodes by why their summary was not read and
+// stays short on a large cluster.
+func TestDiskReadinessLine(t *testing.T) {
+	inv := &inventory.Inventory{}
+	free := uint64(50e9)
+	for i := range 12 {
+		name := fmt.Sprintf("n%02d", i)
+		inv.Nodes = append(inv.Nodes, corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}})
+		switch {
+		case i < 2:
+			inv.NodeStats = append(inv.NodeStats, inventory.NodeStat{Node: name, AvailableBytes: &free})
+		case i < 9:
+			inv.NodeStats = append(inv.NodeStats, inventory.NodeStat{Node: name, Error: "HTTP 400: address not allowed"})
+		default:
+			inv.NodeStats = append(inv.NodeStats, inventory.NodeStat{Node: name, Error: fmt.Sprintf("reason %d", i)})
+		}
+	}
+	got := diskReadiness(inv)
+	want := "Readiness (health.node-disk-free, 1 GB free on each node's root filesystem): kubelet stats summary on 2 of 12 nodes" +
+		"; DiskPressure condition on n02, n03, n04, n05, n06 and 2 more (stats summary not read: HTTP 400: address not allowed)" +
+		"; DiskPressure condition on n09 (stats summary not read: reason 9)" +
+		"; DiskPressure condition on n10 (stats summary not read: reason 10)" +
+		"; DiskPressure condition on 1 more nodes, for 1 other reasons."
+	if got != want {
+		t.Errorf("\n got %s\nwant %s", got, want)
+	}
 }

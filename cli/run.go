@@ -390,6 +390,15 @@ func diskReadiness(inv *inventory.Inventory) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s kubelet stats summary on %d of %d nodes", head, read, len(inv.Nodes))
+	more := ""
+	if len(reasons) > 3 {
+		rest := 0
+		for _, r := range reasons[3:] {
+			rest += len(byReason[r])
+		}
+		more = fmt.Sprintf("; DiskPressure condition on %d more nodes, for %d other reasons", rest, len(reasons)-3)
+		reasons = reasons[:3]
+	}
 	for _, r := range reasons {
 		nodes := byReason[r]
 		names := strings.Join(nodes[:min(len(nodes), 5)], ", ")
@@ -398,7 +407,7 @@ func diskReadiness(inv *inventory.Inventory) string {
 		}
 		fmt.Fprintf(&b, "; DiskPressure condition on %s (stats summary not read: %s)", names, r)
 	}
-	b.WriteString(".")
+	b.WriteString(more + ".")
 	return b.String()
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 
 	"github.com/upgate-dev/upgate/inventory"
@@ -110,6 +111,25 @@ func (c *Collector) nodeStat(ctx context.Context, st *inventory.NodeStat) error 
 	return parseStatsSummary(body, st)
 }
 
+// proxyMessage is the API server's (or the kubelet's) own words for a
+// failed request, with its HTTP status: an answer client-go cannot decode
+// as a Status is kept as a cause behind "unknown reason".
+func proxyMessage(err error) string {
+	var se *apierrors.StatusError
+	if !errors.As(err, &se) {
+		return err.Error()
+	}
+	st := se.Status()
+	if st.Details != nil {
+		for _, c := range st.Details.Causes {
+			if c.Type == metav1.CauseTypeUnexpectedServerResponse && c.Message != "" {
+				return fmt.Sprintf("HTTP %d: %s", st.Code, c.Message)
+			}
+		}
+	}
+	return fmt.Sprintf("HTTP %d: %s", st.Code, st.Message)
+}
+
 // statsReason says in a few words why a summary was not read.
 func statsReason(err error, timeout time.Duration) string {
 	var why string
@@ -121,7 +141,7 @@ func statsReason(err error, timeout time.Duration) string {
 	case errors.Is(err, context.DeadlineExceeded), apierrors.IsTimeout(err):
 		why = fmt.Sprintf("no answer within %s", timeout)
 	default:
-		why = strings.Join(strings.Fields(err.Error()), " ")
+		why = strings.Join(strings.Fields(proxyMessage(err)), " ")
 	}
 	if len(why) > maxStatsError {
 		why = why[:maxStatsError] + "..."
