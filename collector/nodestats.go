@@ -103,10 +103,12 @@ func (c *Collector) nodeStat(ctx context.Context, st *inventory.NodeStat) error 
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.NodeStatsTimeout)
 	defer cancel()
-	body, err := rc.Get().Resource("nodes").Name(st.Node).SubResource("proxy").Suffix("stats/summary").
-		SetHeader("Accept", "application/json").Do(ctx).Raw()
+	res := rc.Get().Resource("nodes").Name(st.Node).SubResource("proxy").Suffix("stats/summary").
+		SetHeader("Accept", "application/json").Do(ctx)
+	body, err := res.Raw()
 	if err != nil {
-		return err
+		// Error decodes the API server's Status (Raw's error does not).
+		return res.Error()
 	}
 	return parseStatsSummary(body, st)
 }

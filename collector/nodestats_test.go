@@ -76,9 +76,13 @@ func statsServer(t *testing.T) (*httptest.Server, *int) {
 		case "worker-8":
 			// What the API server says when it will not proxy to a node's
 			// address (a loopback one, in the local cluster).
-			w.Header().Set("Content-Type", "text/plain")
+			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write([]byte("address not allowed\n"))
+			_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","message":"address not allowed","reason":"BadRequest","code":400}`))
+		case "worker-9":
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(http.StatusBadGateway)
+			_, _ = w.Write([]byte("dial tcp 192.0.2.1:10250: connect: connection refused\n"))
 		case "worker-6":
 			_, _ = w.Write([]byte(`{"node":{"nodeName":"worker-6"}}`))
 		default:
@@ -108,7 +112,7 @@ func nodes(names ...string) []runtime.Object {
 
 func TestCollectReadsNodeStats(t *testing.T) {
 	srv, most := statsServer(t)
-	names := []string{"worker-1", "worker-2", "worker-3", "worker-4", "worker-5", "worker-6", "worker-7", "worker-8"}
+	names := []string{"worker-1", "worker-2", "worker-3", "worker-4", "worker-5", "worker-6", "worker-7", "worker-8", "worker-9"}
 	c := NewForClient(newProxyFake(t, srv, nodes(names...)...),
 		Options{NodeStats: true, NodeStatsConcurrency: 3, NodeStatsTimeout: 300 * time.Millisecond})
 	inv, err := c.Collect(t.Context())
@@ -138,6 +142,7 @@ func TestCollectReadsNodeStats(t *testing.T) {
 		"worker-5": "no answer within 300ms",
 		"worker-6": "the stats summary gives no node.fs.availableBytes",
 		"worker-8": "HTTP 400: address not allowed",
+		"worker-9": "HTTP 502: dial tcp 192.0.2.1:10250: connect: connection refused",
 	} {
 		s := by[node]
 		if s.Read() || s.AvailableBytes != nil || !strings.HasPrefix(s.Error, want) {
@@ -149,7 +154,7 @@ func TestCollectReadsNodeStats(t *testing.T) {
 	}
 	var warned bool
 	for _, w := range c.Warnings() {
-		if strings.Contains(w, "kubelet stats summary not read on 6 of 8 nodes (worker-2: forbidden") {
+		if strings.Contains(w, "kubelet stats summary not read on 7 of 9 nodes (worker-2: forbidden") {
 			warned = true
 		}
 	}
