@@ -4,6 +4,7 @@ package charts
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -273,6 +274,61 @@ func asStrings(v any) []string {
 		}
 	}
 	return out
+}
+
+// grants lists "resource verb" for every rule of the roles whose name
+// contains part.
+func grants(docs []map[string]any, part string) []string {
+	var out []string
+	for _, d := range docs {
+		if d["kind"] != "ClusterRole" && d["kind"] != "Role" {
+			continue
+		}
+		name, _ := d["metadata"].(map[string]any)["name"].(string)
+		if !strings.Contains(name, part) {
+			continue
+		}
+		rules, _ := d["rules"].([]any)
+		for _, r := range rules {
+			rule := r.(map[string]any)
+			for _, res := range asStrings(rule["resources"]) {
+				for _, v := range asStrings(rule["verbs"]) {
+					out = append(out, res+" "+v)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// The executor reads kubelet stats summaries through the node proxy (its
+// readiness check); the read-only checker never gets nodes/proxy, and
+// rbac.executorNodeStats=false leaves it out of the executor's too.
+func TestNodeProxyOnlyForTheExecutor(t *testing.T) {
+	docs := helmTemplate(t, "--set", "rbac.executor=true")
+	if !slices.Contains(grants(docs, "executor"), "nodes/proxy get") {
+		t.Errorf("executor grants %v, want nodes/proxy get", grants(docs, "executor"))
+	}
+	for _, d := range docs {
+		if d["kind"] != "ClusterRole" && d["kind"] != "Role" {
+			continue
+		}
+		name, _ := d["metadata"].(map[string]any)["name"].(string)
+		if strings.Contains(name, "executor") {
+			continue
+		}
+		for _, g := range grants([]map[string]any{d}, "") {
+			if strings.HasPrefix(g, "nodes/proxy ") {
+				t.Errorf("%s grants %s: the checker stays read-only", name, g)
+			}
+		}
+	}
+	docs = helmTemplate(t, "--set", "rbac.executor=true", "--set", "rbac.executorNodeStats=false")
+	for _, g := range grants(docs, "executor") {
+		if strings.HasPrefix(g, "nodes/proxy ") {
+			t.Errorf("rbac.executorNodeStats=false still grants %s", g)
+		}
+	}
 }
 
 func TestExecutorRBACOptInWithoutSecrets(t *testing.T) {

@@ -58,6 +58,7 @@ version, an object that names a member twice (kind and Kind).`,
 	cmd.Flags().String("phase", string(reports.PhasePreflight), "preflight (before the upgrade) or postflight (after it, with --baseline)")
 	cmd.Flags().String("baseline", "", "postflight: the state before the upgrade (snapshot, manifests or a JSON report with its snapshot)")
 	cmd.Flags().Bool("embed-snapshot", false, "json format: record the evaluated state in the report, so it can serve as a --baseline")
+	cmd.Flags().Bool("node-stats", false, nodeStatsUsage)
 	return cmd
 }
 

@@ -41,6 +41,10 @@ type Config struct {
 
 	IgnoreSafetyChecks bool
 	EmbedSnapshot      bool
+	// NodeStats reads each node's kubelet stats summary (root filesystem
+	// free bytes, for health.node-disk-free) through the node proxy; run
+	// does by default, check, plan and snapshot when asked.
+	NodeStats bool
 	// Exceptions come from the config file only: they need selectors.
 	Exceptions []policies.Exception
 	// RoleSelectors override how node roles are derived (config file
@@ -123,6 +127,7 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 		SignKey:            v.GetString("sign-key"),
 		IgnoreSafetyChecks: v.GetBool("ignore-safety-checks"),
 		EmbedSnapshot:      v.GetBool("embed-snapshot"),
+		NodeStats:          v.GetBool("node-stats"),
 		DryRun:             v.GetBool("dry-run"),
 		Mode:               v.GetString("mode"),
 		PartialOK:          v.GetBool("partial-ok"),

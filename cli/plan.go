@@ -72,6 +72,7 @@ a cluster or runtime failure.`,
 	}
 	addCheckFlags(cmd.Flags())
 	cmd.Flags().Bool("partial-ok", false, "plan to skip flagged workers (skip: true); a flagged etcd or control-plane node still blocks")
+	cmd.Flags().Bool("node-stats", false, nodeStatsUsage)
 	return cmd
 }
 

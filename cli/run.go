@@ -36,6 +36,17 @@ control-plane nodes move in every hop; a worker only when staying behind
 would leave its kubelet outside the skew policy in the next hop, and always
 in the last hop. The driver is always called with the hop's version.
 
+Readiness, before any node is touched (dry run included): the checks of
+scope run, among them health.node-disk-free, which wants 1 GB (10^9
+bytes, Kismatic's threshold) free on each node's root filesystem. run
+reads the free bytes from each node's kubelet stats summary through the
+API server's node proxy (GET /api/v1/nodes/NAME/proxy/stats/summary,
+needs get on nodes/proxy; 16 nodes at a time, 5s each); where a summary
+cannot be read (forbidden, not served, timed out) the node's DiskPressure
+condition stands in for it. A line "Readiness (health.node-disk-free ...)"
+says which source each node was judged by, and a finding names its source.
+--node-stats=false does not ask the node proxy: DiskPressure only.
+
 Per node: gate (policies for that node against the hop's version,
 evaluated again just before it is touched), cordon, drain through the
 eviction API (PDBs respected), upgrade through the node driver, wait Ready
@@ -203,6 +214,7 @@ cluster could not be reached or locked.`,
 	f.Duration("api-retry-timeout", time.Minute, "how long each API call keeps retrying, with backoff, while the API server is away (connection refused, 503), as when the control-plane stage restarts it; 0: no retries")
 	f.String("on-drain-timeout", string(executor.DrainTimeoutAbort), "a worker whose drain times out: abort (stop, node cordoned), skip (uncordon, go on, retry once after the others) or quarantine (stay cordoned, go on)")
 	f.BoolP("yes", "y", false, "do not ask before changing the cluster (needed without a terminal, as in CI)")
+	f.Bool("node-stats", true, "read each node's kubelet stats summary through the node proxy (get on nodes/proxy) for the readiness check health.node-disk-free; false: judge by DiskPressure only")
 	return cmd
 }
 
@@ -273,6 +285,9 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 	}
 	rs.plan = p
 	label := p.TargetVersion
+	if !(cfg.DryRun && cfg.Format == "json") {
+		fmt.Fprintln(a.streams.Out, diskReadiness(ev.inv))
+	}
 	if cfg.DryRun && cfg.Format == "json" {
 		// The Plan report goes to stdout; --output is the run record.
 		if err := p.WriteJSON(a.streams.Out); err != nil {
@@ -335,7 +350,12 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 	case "command":
 		driver = &executor.CommandDriver{Command: cfg.DriverCommand, Out: a.streams.Out, ErrOut: a.streams.ErrOut}
 	}
-	g := &liveGate{a: a, cfg: cfg, engine: ev.engine, baseline: ev.inv}
+	// The readiness read the stats summaries once, before any node; each
+	// node's gate does not read them again (health.node-disk-free is of
+	// scope run).
+	gateCfg := *cfg
+	gateCfg.NodeStats = false
+	g := &liveGate{a: a, cfg: &gateCfg, engine: ev.engine, baseline: ev.inv}
 	runner, err := executor.NewRunner(&executor.Runner{
 		Client: client, Out: a.streams.Out, ErrOut: a.streams.ErrOut,
 		Driver: driver, Gate: g.gate, Validate: g.validate, Hold: lock.Held, Holder: lock.Identity,
@@ -367,6 +387,61 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 	default:
 		return runtimeErrorf("%s", oneLine(err))
 	}
+}
+
+// diskReadiness says where the readiness check health.node-disk-free took
+// each node's root filesystem from: the kubelet stats summary, or, where
+// it was not read (and why), the DiskPressure condition. The verdict is
+// the policy's; this only names the sources.
+func diskReadiness(inv *inventory.Inventory) string {
+	const head = "Readiness (health.node-disk-free, 1 GB free on each node's root filesystem):"
+	if len(inv.NodeStats) == 0 {
+		return head + " kubelet stats summaries not collected; judged by each node's DiskPressure condition."
+	}
+	stats := map[string]inventory.NodeStat{}
+	for _, s := range inv.NodeStats {
+		stats[s.Node] = s
+	}
+	read := 0
+	var reasons []string
+	byReason := map[string][]string{}
+	for _, n := range inv.Nodes {
+		s, ok := stats[n.Name]
+		switch {
+		case ok && s.Read():
+			read++
+			continue
+		case !ok:
+			s.Error = "no stats summary was recorded for this node"
+		case s.Error == "":
+			s.Error = "the stats summary gave no available bytes"
+		}
+		if byReason[s.Error] == nil {
+			reasons = append(reasons, s.Error)
+		}
+		byReason[s.Error] = append(byReason[s.Error], n.Name)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s kubelet stats summary on %d of %d nodes", head, read, len(inv.Nodes))
+	more := ""
+	if len(reasons) > 3 {
+		rest := 0
+		for _, r := range reasons[3:] {
+			rest += len(byReason[r])
+		}
+		more = fmt.Sprintf("; DiskPressure condition on %d more nodes, for %d other reasons", rest, len(reasons)-3)
+		reasons = reasons[:3]
+	}
+	for _, r := range reasons {
+		nodes := byReason[r]
+		names := strings.Join(nodes[:min(len(nodes), 5)], ", ")
+		if len(nodes) > 5 {
+			names += fmt.Sprintf(" and %d more", len(nodes)-5)
+		}
+		fmt.Fprintf(&b, "; DiskPressure condition on %s (stats summary not read: %s)", names, r)
+	}
+	b.WriteString(more + ".")
+	return b.String()
 }
 
 func writeOutcomes(a *app, res *executor.Result) {

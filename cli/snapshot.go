@@ -23,6 +23,10 @@ and last-applied-configuration's apiVersion stay), flexVolume options and
 CSI volume attributes are dropped (the API versions they name are kept).
 The file is written with mode 0600: only its owner may read it.
 
+--node-stats also records each node's kubelet stats summary (root
+filesystem free bytes, or why it could not be read), which check and plan
+--from then judge health.node-disk-free by.
+
 With --from, converts manifests (kubectl get -o yaml|json) into a snapshot.`,
 		Example: `  upgate snapshot -o before.json
   upgate check --from before.json --target v1.36`,
@@ -49,6 +53,7 @@ With --from, converts manifests (kubectl get -o yaml|json) into a snapshot.`,
 	f.StringSlice("from", nil, "read manifests or snapshots instead of the live cluster (repeatable; file, directory or -)")
 	addMaxInputSizeFlag(f)
 	f.Duration("timeout", 0, "limit for each API call (0: no limit beyond the command's)")
+	f.Bool("node-stats", false, nodeStatsUsage+"; the snapshot carries them (nodeStats) for --from")
 	return cmd
 }
 

@@ -25,7 +25,7 @@ func (a *app) loadState(ctx context.Context, cfg *Config) (*inventory.Inventory,
 }
 
 func (a *app) collect(ctx context.Context, cfg *Config) (*inventory.Inventory, error) {
-	opts := collector.Options{Timeout: cfg.Timeout}
+	opts := collector.Options{Timeout: cfg.Timeout, NodeStats: cfg.NodeStats}
 	if a.log.Enabled(ctx, slog.LevelDebug) {
 		opts.Progress = a.streams.ErrOut
 	}
@@ -65,6 +65,10 @@ func (a *app) collect(ctx context.Context, cfg *Config) (*inventory.Inventory, e
 	a.log.Debug("collected cluster state", "seconds", time.Since(start).Seconds(), "nodes", len(inv.Nodes), "pods", len(inv.Pods))
 	return inv, nil
 }
+
+// nodeStatsUsage is the help of --node-stats for the commands where it is
+// off by default.
+const nodeStatsUsage = "also read each node's kubelet stats summary (root filesystem free bytes, for health.node-disk-free) through the API server's node proxy: needs get on nodes/proxy, which the checker's read-only RBAC has not"
 
 func readOptions(cfg *Config) inventory.ReadOptions {
 	return inventory.ReadOptions{MaxBytes: cfg.MaxInputSize}

@@ -34,6 +34,16 @@ type Options struct {
 	Timeout time.Duration
 	// Progress, when set, receives one line per finished list.
 	Progress io.Writer
+	// NodeStats also reads each node's kubelet stats summary through the
+	// API server's node proxy (root filesystem free bytes), which needs
+	// get on nodes/proxy; a node whose summary cannot be read is recorded
+	// with the reason, never a failure (see NodeStats).
+	NodeStats bool
+	// NodeStatsConcurrency bounds how many summaries are read at once;
+	// zero means 16.
+	NodeStatsConcurrency int
+	// NodeStatsTimeout bounds each node's summary; zero means 5s.
+	NodeStatsTimeout time.Duration
 }
 
 const (
@@ -100,7 +110,8 @@ func NewForClient(cs kubernetes.Interface, opts Options) *Collector {
 }
 
 // Collect lists every modelled kind, the server version and the deprecated
-// API requests into a sorted inventory. On any failure to read cluster
+// API requests into a sorted inventory, and, with Options.NodeStats, each
+// node's kubelet stats summary once the nodes are listed. On any failure to read cluster
 // state it returns an error wrapping ErrCollect and no inventory. Warnings
 // (data that is optional, such as /metrics without RBAC for it) are
 // available from Warnings afterwards.
@@ -143,6 +154,18 @@ func (c *Collector) Collect(ctx context.Context) (*inventory.Inventory, error) {
 	})
 	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	if c.opts.NodeStats {
+		names := make([]string, len(inv.Nodes))
+		for i := range inv.Nodes {
+			names[i] = inv.Nodes[i].Name
+		}
+		if inv.NodeStats, err = c.NodeStats(ctx, names); err != nil {
+			return nil, err
+		}
+		if w := statsWarning(inv.NodeStats); w != "" {
+			warnings = append(warnings, w)
+		}
 	}
 	c.setWarnings(warnings)
 	inv.Sort()

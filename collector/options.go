@@ -15,6 +15,12 @@ func (o Options) validate() error {
 	if o.PageSize < 0 {
 		errs = append(errs, fmt.Errorf("page size %d is negative", o.PageSize))
 	}
+	if o.NodeStatsConcurrency < 0 {
+		errs = append(errs, fmt.Errorf("node stats concurrency %d is negative", o.NodeStatsConcurrency))
+	}
+	if o.NodeStatsTimeout < 0 {
+		errs = append(errs, fmt.Errorf("node stats timeout %s is negative", o.NodeStatsTimeout))
+	}
 	if o.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout %s is negative", o.Timeout))
 	}
@@ -30,6 +36,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PageSize <= 0 {
 		o.PageSize = defaultPageSize
+	}
+	if o.NodeStatsConcurrency <= 0 {
+		o.NodeStatsConcurrency = defaultNodeStatsConcurrency
+	}
+	if o.NodeStatsTimeout <= 0 {
+		o.NodeStatsTimeout = defaultNodeStatsTimeout
 	}
 	return o
 }

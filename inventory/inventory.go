@@ -53,6 +53,11 @@ type Inventory struct {
 	// DeprecatedRequests are the API server's own record of requests made
 	// to deprecated APIs (apiserver_requested_deprecated_apis).
 	DeprecatedRequests []DeprecatedRequest
+	// NodeStats are what each node's kubelet stats summary said about its
+	// root filesystem, or why it could not be read; empty when they were
+	// not asked for (the collector reads them only when told to: they need
+	// get on nodes/proxy, which the read-only checker has not).
+	NodeStats []NodeStat
 	// Others counts objects of kinds no check reads, by kind; only their
 	// API versions are kept.
 	Others map[string]int
@@ -95,6 +100,24 @@ type DeprecatedRequest struct {
 	Subresource    string `json:"subresource,omitempty"`
 	RemovedRelease string `json:"removedRelease,omitempty"`
 }
+
+// NodeStat is one node's root filesystem as its kubelet's stats summary
+// (GET /api/v1/nodes/NAME/proxy/stats/summary, node.fs) reported it, or
+// why the summary could not be read.
+type NodeStat struct {
+	Node string `json:"node"`
+	// AvailableBytes and CapacityBytes are node.fs.availableBytes and
+	// node.fs.capacityBytes; nil when the summary was not read or left
+	// them out.
+	AvailableBytes *uint64 `json:"availableBytes,omitempty"`
+	CapacityBytes  *uint64 `json:"capacityBytes,omitempty"`
+	// Error says why the summary gave no available bytes (forbidden, not
+	// served, timed out, not JSON); empty when it did.
+	Error string `json:"error,omitempty"`
+}
+
+// Read reports whether the summary gave the node's available bytes.
+func (s NodeStat) Read() bool { return s.AvailableBytes != nil && s.Error == "" }
 
 // Counts returns how many objects of each kind the inventory holds, the
 // "computed from" part of a report.
@@ -170,6 +193,7 @@ func (inv *Inventory) Sort() {
 		a, b := inv.DeprecatedRequests[i], inv.DeprecatedRequests[j]
 		return a.Group+"/"+a.Version+"/"+a.Resource+"/"+a.Subresource < b.Group+"/"+b.Version+"/"+b.Resource+"/"+b.Subresource
 	})
+	sort.SliceStable(inv.NodeStats, func(i, j int) bool { return inv.NodeStats[i].Node < inv.NodeStats[j].Node })
 	sort.Strings(inv.Sources)
 	sort.Strings(inv.Unreadable)
 }

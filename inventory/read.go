@@ -587,6 +587,7 @@ func (d *decoder) snapshotHead(source string, raw []byte) error {
 		d.inv.CollectedAt = s.CollectedAt
 	}
 	d.inv.DeprecatedRequests = append(d.inv.DeprecatedRequests, s.DeprecatedRequests...)
+	d.inv.NodeStats = append(d.inv.NodeStats, s.NodeStats...)
 	// A snapshot carries the API usages the collector recorded; its items
 	// are stored at one version with managedFields already dropped.
 	d.inv.APIUsages = append(d.inv.APIUsages, s.APIUsages...)

@@ -151,6 +151,43 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 }
 
+// A snapshot carries the kubelet stats summaries read, sorted by node,
+// so that --from replays what the collector saw.
+func TestSnapshotCarriesNodeStats(t *testing.T) {
+	inv, err := Read([]string{"testdata"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	free, capacity := uint64(524288000), uint64(20e9)
+	inv.NodeStats = []NodeStat{
+		{Node: "worker-2", Error: "forbidden: nodes/proxy get is not granted"},
+		{Node: "worker-1", AvailableBytes: &free, CapacityBytes: &capacity},
+	}
+	var first bytes.Buffer
+	if err := inv.WriteSnapshot(&first); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(first.Bytes(), []byte(`"nodeStats":[{"node":"worker-1","availableBytes":524288000,"capacityBytes":20000000000},{"node":"worker-2","error":"forbidden: nodes/proxy get is not granted"}]`)) {
+		t.Fatalf("snapshot does not carry the node stats in node order:\n%.600s", first.String())
+	}
+	back, err := Read([]string{"-"}, bytes.NewReader(first.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.NodeStats) != 2 || !back.NodeStats[0].Read() || *back.NodeStats[0].AvailableBytes != free ||
+		back.NodeStats[1].Read() || back.NodeStats[1].Error == "" {
+		t.Errorf("read back %+v", back.NodeStats)
+	}
+	back.Sources = inv.Sources
+	var second bytes.Buffer
+	if err := back.WriteSnapshot(&second); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(first.Bytes(), second.Bytes()) {
+		t.Error("snapshot with node stats changed on a round trip")
+	}
+}
+
 func TestCurrentVersion(t *testing.T) {
 	inv, err := Read([]string{"testdata/list.json"}, nil)
 	if err != nil {

@@ -33,8 +33,10 @@ type Snapshot struct {
 	Counts             map[string]int      `json:"counts"`
 	APIUsages          []APIUsage          `json:"apiUsages,omitempty"`
 	DeprecatedRequests []DeprecatedRequest `json:"deprecatedRequests,omitempty"`
-	Others             map[string]int      `json:"others,omitempty"`
-	Items              []json.RawMessage   `json:"items"`
+	// NodeStats are the kubelet stats summaries read, when they were.
+	NodeStats []NodeStat        `json:"nodeStats,omitempty"`
+	Others    map[string]int    `json:"others,omitempty"`
+	Items     []json.RawMessage `json:"items"`
 }
 
 // canonical is the group version each modelled kind is written at.
@@ -72,7 +74,7 @@ func (inv *Inventory) snapshotHead() *Snapshot {
 		APIVersion: SnapshotAPIVersion, Kind: SnapshotKind,
 		ServerVersion: inv.ServerVersion, CollectedAt: inv.CollectedAt.UTC(),
 		Sources: inv.Sources, Counts: inv.Counts(),
-		APIUsages: inv.APIUsages, DeprecatedRequests: inv.DeprecatedRequests, Others: inv.Others,
+		APIUsages: inv.APIUsages, DeprecatedRequests: inv.DeprecatedRequests, NodeStats: inv.NodeStats, Others: inv.Others,
 	}
 }
 

@@ -68,6 +68,57 @@ findings contains f if {
 	f := lib.finding(rego.metadata.rule(), node_subject(n.name), n.name, msg)
 }
 
+# min_free_bytes is the free space each node's root filesystem needs
+# before the upgrade: 1 GB, Kismatic's threshold, in SI bytes (10^9, not
+# 1 GiB) as Kismatic states it.
+min_free_bytes := 1000000000
+
+# METADATA
+# title: Node root filesystem short of space
+# description: >-
+#   Readiness before any node is touched, dry run included: each node needs
+#   at least 1 GB (10^9 bytes, Kismatic's threshold) free on its root
+#   filesystem, where the upgrade writes new images and the kubelet's and
+#   runtime's state. The free bytes come from the kubelet's stats summary
+#   (node.fs.availableBytes, read through the API server's node proxy by
+#   upgate run, and by check, plan and snapshot with --node-stats). Where
+#   the summary was not read, the node's DiskPressure condition stands in
+#   for it; the message says which source was used, and why. A summary
+#   that was read decides alone (DiskPressure is health.node-pressure's).
+# custom:
+#   check: health.node-disk-free
+#   severity: block
+#   scope: [run]
+#   remediation: >-
+#     Free space on the node's root filesystem (remove unused images with
+#     crictl rmi --prune, old logs) or grow it, then run again. If the
+#     stats summary could not be read, grant get on nodes/proxy (the
+#     chart's rbac.executor does) so the free bytes are measured.
+findings contains f if {
+	some d in object.get(health, "disk", [])
+	msg := disk_short(d)
+	f := lib.finding(rego.metadata.rule(), node_subject(d.name), d.name, msg)
+}
+
+# disk_short says why a node's root filesystem is short of space, naming
+# the source: the stats summary's bytes when it was read, else DiskPressure.
+disk_short(d) := sprintf("node %s has %d bytes (%d MB%s) free on its root filesystem, less than the 1 GB (%d bytes) the upgrade needs; source: kubelet stats summary", [d.name, d.available_bytes, megabytes(d.available_bytes), of_capacity(d), min_free_bytes]) if {
+	d.available_bytes < min_free_bytes
+} else := sprintf("node %s reports DiskPressure=True: its root filesystem may have less than the 1 GB the upgrade needs; source: DiskPressure condition, %s", [d.name, no_summary(d)]) if {
+	object.get(d, "available_bytes", null) == null
+	d.disk_pressure
+}
+
+megabytes(b) := floor(b / 1000000)
+
+of_capacity(d) := sprintf(" of %d MB", [megabytes(d.capacity_bytes)]) if {
+	d.capacity_bytes
+} else := ""
+
+no_summary(d) := sprintf("because the kubelet stats summary could not be read (%s)", [d.summary_error]) if {
+	d.summary_error
+} else := "because the kubelet stats summary was not collected (upgate run reads it; check, plan and snapshot with --node-stats)"
+
 # METADATA
 # title: Node already cordoned
 # description: >-

@@ -40,6 +40,55 @@ test_node_pressure_silent_without_pressure if {
 	count(of(run({"nodes": [{"name": "worker-1", "ready": "False"}]}), "health.node-pressure")) == 0
 }
 
+# health.node-disk-free
+
+test_node_disk_free_fires_on_stats_summary if {
+	d := {"name": "worker-1", "available_bytes": 524288000, "capacity_bytes": 20000000000}
+	[f] := of(run({"disk": [d]}), "health.node-disk-free")
+	f.severity == "block"
+	f.scope == ["run"]
+	f.subject == {"kind": "Node", "name": "worker-1"}
+	f.node == "worker-1"
+	f.message == "node worker-1 has 524288000 bytes (524 MB of 20000 MB) free on its root filesystem, less than the 1 GB (1000000000 bytes) the upgrade needs; source: kubelet stats summary"
+}
+
+test_node_disk_free_summary_decides_over_disk_pressure if {
+	# Enough space measured: DiskPressure alone is health.node-pressure's.
+	count(of(run({"disk": [{"name": "worker-1", "available_bytes": 1000000000, "disk_pressure": true}]}), "health.node-disk-free")) == 0
+	[f] := of(run({"disk": [{"name": "worker-2", "available_bytes": 999999999}]}), "health.node-disk-free")
+	f.message == "node worker-2 has 999999999 bytes (999 MB) free on its root filesystem, less than the 1 GB (1000000000 bytes) the upgrade needs; source: kubelet stats summary"
+}
+
+test_node_disk_free_fires_on_zero_bytes if {
+	[f] := of(run({"disk": [{"name": "worker-1", "available_bytes": 0, "disk_pressure": true}]}), "health.node-disk-free")
+	contains(f.message, "has 0 bytes (0 MB)")
+	endswith(f.message, "source: kubelet stats summary")
+}
+
+test_node_disk_free_silent_with_enough_space if {
+	d := {"name": "worker-1", "available_bytes": 50000000000, "capacity_bytes": 100000000000}
+	count(of(run({"disk": [d]}), "health.node-disk-free")) == 0
+}
+
+test_node_disk_free_falls_back_to_disk_pressure if {
+	d := {"name": "worker-3", "summary_error": "forbidden: reading it needs get on nodes/proxy", "disk_pressure": true}
+	[f] := of(run({"disk": [d]}), "health.node-disk-free")
+	f.severity == "block"
+	f.node == "worker-3"
+	f.message == "node worker-3 reports DiskPressure=True: its root filesystem may have less than the 1 GB the upgrade needs; source: DiskPressure condition, because the kubelet stats summary could not be read (forbidden: reading it needs get on nodes/proxy)"
+}
+
+test_node_disk_free_disk_pressure_when_not_collected if {
+	[f] := of(run({"disk": [{"name": "worker-3", "disk_pressure": true}]}), "health.node-disk-free")
+	f.message == "node worker-3 reports DiskPressure=True: its root filesystem may have less than the 1 GB the upgrade needs; source: DiskPressure condition, because the kubelet stats summary was not collected (upgate run reads it; check, plan and snapshot with --node-stats)"
+}
+
+test_node_disk_free_silent_without_summary_or_pressure if {
+	d := {"name": "worker-3", "summary_error": "not found: the kubelet (or what stands in for it) does not serve /stats/summary"}
+	count(of(run({"disk": [d]}), "health.node-disk-free")) == 0
+	count(of(run({"nodes": [{"name": "worker-3", "unschedulable": true}]}), "health.node-disk-free")) == 0
+}
+
 # health.node-cordoned
 
 test_node_cordoned_fires if {

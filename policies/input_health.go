@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"cmp"
 	"sort"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -42,7 +43,17 @@ import (
 //	    "reason": "CrashLoopBackOff",    // condition is not True; reason: a
 //	}]                                   // waiting container's, else the
 //	                                     // condition's, else the phase
+//	input.health.disk = [{            // nodes whose root filesystem is measured
+//	    "name",                       //   or in doubt
+//	    "available_bytes": 524288000, // node.fs of the kubelet stats summary,
+//	    "capacity_bytes": 2e10,       //   when it was read
+//	    "summary_error": "forbidden: ...", // it was asked for and not read: why
+//	    "disk_pressure": true,        // the DiskPressure condition is True
+//	}]
 //
+// A node is listed under disk when its stats summary was asked for (every
+// node then: bytes or the reason) or when it reports DiskPressure; a node
+// whose summary was not asked for and that reports no DiskPressure is not.
 // Control-plane pods are listed only under control_plane_pods.
 //
 // Only what a status reports is judged, so that manifests written by hand
@@ -162,10 +173,49 @@ func buildHealth(ix *index) (ast.Value, error) {
 
 	var f fields
 	f.term("nodes", ast.ArrayTerm(nodes...))
+	f.term("disk", healthDisk(inv))
 	f.term("workloads", ast.ArrayTerm(workloads...))
 	f.term("pods", ast.ArrayTerm(pods...))
 	f.term("control_plane_pods", ast.ArrayTerm(cpPods...))
 	return f.obj().Value, nil
+}
+
+// healthDisk lists each node's root filesystem as input.health.disk
+// describes it: the stats summary's bytes where it was read, else why not,
+// and the DiskPressure condition. Which source a rule uses is the rule's
+// business.
+func healthDisk(inv *inventory.Inventory) *ast.Term {
+	asked := len(inv.NodeStats) > 0
+	stats := make(map[string]*inventory.NodeStat, len(inv.NodeStats))
+	for i := range inv.NodeStats {
+		stats[inv.NodeStats[i].Node] = &inv.NodeStats[i]
+	}
+	var out []*ast.Term
+	for i := range inv.Nodes {
+		n := &inv.Nodes[i]
+		var f fields
+		switch st := stats[n.Name]; {
+		case st != nil && st.Read():
+			f.term("available_bytes", ast.UIntNumberTerm(*st.AvailableBytes))
+			if st.CapacityBytes != nil {
+				f.term("capacity_bytes", ast.UIntNumberTerm(*st.CapacityBytes))
+			}
+		case st != nil:
+			f.str("summary_error", cmp.Or(st.Error, "the stats summary gave no available bytes"))
+		case asked:
+			f.str("summary_error", "no stats summary was recorded for this node")
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeDiskPressure {
+				f.flag("disk_pressure", c.Status == corev1.ConditionTrue)
+			}
+		}
+		if len(f) == 0 {
+			continue
+		}
+		out = append(out, append(fields{kv("name", str(n.Name))}, f...).obj())
+	}
+	return ast.ArrayTerm(out...)
 }
 
 func healthReplicas(r *int32) int32 {
