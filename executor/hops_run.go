@@ -64,6 +64,9 @@ func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target
 		}
 	}
 	if r.DryRun {
+		if work && r.Snapshotter != nil {
+			r.printf("[%s] %s: would take an etcd snapshot: %s\n", ref, StageEtcdBackup, r.Snapshotter)
+		}
 		for _, s := range order {
 			r.printf("[%s] %s %s: %s to %s %s\n", ref, s.stage, s.planned.Name, s.decision.Action, ht.Label, s.decision.Why)
 		}
@@ -77,15 +80,9 @@ func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target
 
 	// Etcd backup: before anything in the hop changes, whenever it has work.
 	if work {
-		r.printf("[%s] backing up etcd\n", StageEtcdBackup)
-		start := r.Now().UTC()
-		if err := r.callDriver(ctx, StageEtcdBackup, r.Driver.EtcdBackup); err != nil {
-			if serr := r.stopped(ctx); serr != nil {
-				return fmt.Errorf("%w: %s: before the etcd backup finished, no node of the hop was touched", serr, ref)
-			}
-			return fmt.Errorf("%w: %s: etcd backup failed, no node of the hop was touched: %v", ErrNodeFailed, ref, err)
+		if err := r.backupEtcd(ctx, ref, ht, res); err != nil {
+			return err
 		}
-		r.recordBackup(res, ht, start)
 	} else {
 		r.printf("[%s] skipped: no node needs upgrading in %s\n", StageEtcdBackup, ref)
 	}
