@@ -228,6 +228,9 @@ func (s *Saver) status(ctx context.Context, cli *clientv3.Client, endpoint strin
 	sctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
 	defer cancel()
 	st, err := cli.Status(sctx, endpoint)
+	if err != nil && ctx.Err() == nil && sctx.Err() != nil {
+		return nil, fmt.Errorf("no answer to a status request within %s (is etcd listening there, and are the endpoint's scheme and certificates right?): %w", s.cfg.DialTimeout, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
