@@ -77,8 +77,9 @@ type Snapshot struct {
 	Size int64
 	// Endpoint is the member it came from.
 	Endpoint string
-	// EtcdVersion is that member's etcd version, Revision the store's
-	// revision when the snapshot began.
+	// EtcdVersion is that member's etcd server version (its status), and
+	// Revision the store's revision just before the snapshot began: the
+	// snapshot holds that revision, or a later one.
 	EtcdVersion string
 	Revision    int64
 	// SHA256 is the hex SHA-256 of the file.
@@ -245,7 +246,8 @@ func (s *Saver) saveFrom(ctx context.Context, endpoint string) (snap *Snapshot, 
 	defer cli.Close()
 	// A quick status first: an unreachable member fails in DialTimeout,
 	// not after the snapshot stream's retries.
-	if _, err := s.status(ctx, cli, endpoint); err != nil {
+	st, err := s.status(ctx, cli, endpoint)
+	if err != nil {
 		return nil, err
 	}
 	tmp, err := os.CreateTemp(s.cfg.Dir, "."+FilePrefix+"*.part")
@@ -289,11 +291,11 @@ func (s *Saver) saveFrom(ctx context.Context, endpoint string) (snap *Snapshot, 
 		return nil, fmt.Errorf("snapshot %s written, but fsync of its directory failed: %w", path, err)
 	}
 	snap = &Snapshot{
-		Path: path, Size: size, Endpoint: endpoint, EtcdVersion: resp.Version,
-		SHA256: fmt.Sprintf("%x", file.Sum(nil)), TakenAt: taken,
+		Path: path, Size: size, Endpoint: endpoint, EtcdVersion: st.Version,
+		Revision: st.Header.GetRevision(), SHA256: fmt.Sprintf("%x", file.Sum(nil)), TakenAt: taken,
 	}
-	if resp.Header != nil {
-		snap.Revision = resp.Header.Revision
+	if r := resp.Header.GetRevision(); r > snap.Revision {
+		snap.Revision = r
 	}
 	return snap, nil
 }
