@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -230,7 +231,8 @@ func (s *Saver) status(ctx context.Context, cli *clientv3.Client, endpoint strin
 	defer cancel()
 	st, err := cli.Status(sctx, endpoint)
 	if err != nil && ctx.Err() == nil && sctx.Err() != nil {
-		return nil, fmt.Errorf("no answer to a status request within %s (is etcd listening there, and are the endpoint's scheme and certificates right?): %w", s.cfg.DialTimeout, err)
+		// gRPC keeps why it could not connect to itself: look again.
+		return nil, fmt.Errorf("no answer to a status request within %s: %s", s.cfg.DialTimeout, s.diagnose(endpoint))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
@@ -298,6 +300,44 @@ func (s *Saver) saveFrom(ctx context.Context, endpoint string) (snap *Snapshot, 
 		snap.Revision = r
 	}
 	return snap, nil
+}
+
+// diagnose says why endpoint does not answer, from a connection of its
+// own: refused, no TLS where TLS was expected, a certificate etcd or
+// upgate refuses.
+func (s *Saver) diagnose(endpoint string) string {
+	host := endpoint
+	if _, rest, ok := strings.Cut(endpoint, "://"); ok {
+		host = rest
+	}
+	host = strings.TrimSuffix(host, "/")
+	d := &net.Dialer{Timeout: s.cfg.DialTimeout}
+	if s.tls == nil {
+		c, err := d.Dial("tcp", host)
+		if err != nil {
+			return oneLine(err)
+		}
+		c.Close()
+		return "it accepts connections but did not answer as etcd does (is it TLS? then write https://)"
+	}
+	cfg := s.tls.Clone()
+	if h, _, err := net.SplitHostPort(host); err == nil && cfg.ServerName == "" {
+		cfg.ServerName = h
+	}
+	c, err := tls.DialWithDialer(d, "tcp", host, cfg)
+	if err != nil {
+		return "TLS: " + oneLine(err)
+	}
+	defer c.Close()
+	// With TLS 1.3 a refused client certificate shows on the first read.
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := c.Read(make([]byte, 1)); err != nil {
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			return "TLS: " + oneLine(err)
+		}
+	}
+	return "TLS connects, but etcd did not answer in time"
 }
 
 // linkNew gives the temporary file its dated name, never replacing a file:
