@@ -181,7 +181,7 @@ func TestSaveOverTLS(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("a snapshot without the client certificate: %v, want an error about the certificate", err)
 	}
-	s, err = New(Config{Endpoints: []string{client}, Dir: filepath.Join(dir, "refused")})
+	s, err = New(Config{Endpoints: []string{client}, Dir: filepath.Join(dir, "refused"), DialTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
