@@ -243,9 +243,9 @@ func validateRun(cfg *Config) error {
 		return usageErrorf("--sign-key needs --output FILE: the run record is signed into FILE.sig")
 	}
 	if len(cfg.EtcdEndpoints) == 0 {
-		for flag, v := range map[string]string{"etcd-cacert": cfg.EtcdCACert, "etcd-cert": cfg.EtcdCert, "etcd-key": cfg.EtcdKey} {
-			if v != "" {
-				return usageErrorf("--%s needs --etcd-endpoints (the etcd client URLs to snapshot)", flag)
+		for _, f := range []struct{ flag, v string }{{"etcd-cacert", cfg.EtcdCACert}, {"etcd-cert", cfg.EtcdCert}, {"etcd-key", cfg.EtcdKey}} {
+			if f.v != "" {
+				return usageErrorf("--%s needs --etcd-endpoints (the etcd client URLs to snapshot)", f.flag)
 			}
 		}
 	}
