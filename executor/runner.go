@@ -256,7 +256,8 @@ const (
 type Result struct {
 	Outcomes []Outcome
 	Backups  []Backup
-	// BackupNote says why no backup is listed when the driver took none.
+	// BackupNote says why no backup is listed: neither upgate (no
+	// Snapshotter) nor the driver took one.
 	BackupNote string
 }
 
