@@ -77,6 +77,14 @@ type Config struct {
 	LockLeaseDuration time.Duration
 	// CCMTimeout bounds each hop's wait for the cloud-controller-manager.
 	CCMTimeout time.Duration
+	// EtcdEndpoints, when set, make run take its own etcd snapshot in
+	// each hop's etcd-backup stage, with the TLS files EtcdCACert,
+	// EtcdCert and EtcdKey, into EtcdBackupDir.
+	EtcdEndpoints []string
+	EtcdCACert    string
+	EtcdCert      string
+	EtcdKey       string
+	EtcdBackupDir string
 
 	// Service settings.
 	Listen              string
@@ -138,6 +146,11 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 		OnDrainTimeout:     v.GetString("on-drain-timeout"),
 		Yes:                v.GetBool("yes"),
 		Listen:             v.GetString("listen"),
+		EtcdEndpoints:      stringSlice(v, "etcd-endpoints"),
+		EtcdCACert:         v.GetString("etcd-cacert"),
+		EtcdCert:           v.GetString("etcd-cert"),
+		EtcdKey:            v.GetString("etcd-key"),
+		EtcdBackupDir:      v.GetString("etcd-backup-dir"),
 	}
 	c.StaleAfterIntervals = v.GetInt("stale-after-intervals")
 	var err error

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/upgate-dev/upgate/etcdsnapshot"
 	"github.com/upgate-dev/upgate/executor"
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
@@ -99,6 +100,28 @@ Drivers (--driver):
 Without --driver only --dry-run is possible. Each driver call is bounded
 by --driver-timeout (0: 30m).
 
+Etcd backup: with --etcd-endpoints, each hop's etcd-backup stage (before
+any node of the hop, so before the first etcd or control-plane node) takes
+a snapshot through etcd's own client library (the Maintenance API that
+etcdctl and etcdutl snapshot save use) from the first endpoint that serves
+one, with --etcd-cacert, --etcd-cert and --etcd-key for TLS, into
+--etcd-backup-dir as etcd-snapshot-<UTC time>.db (mode 0600; streamed to a
+temporary file, checked against etcd's SHA-256 trailer, fsynced, then
+given its name; upgate never overwrites or deletes a snapshot: keep or
+prune them yourself). Restore one with etcdutl snapshot restore. Then the
+driver's own backup runs (the command driver gets the snapshot's path in
+UPGATE_ETCD_SNAPSHOT, to copy it elsewhere). If the snapshot or the
+driver's backup fails, the run stops there (exit 3) before any node of the
+hop is touched, whatever --mode. Without --etcd-endpoints, and with a
+driver that takes no backup (kwok), the run goes on and says plainly, in
+its output and its record, that no etcd backup was taken. A dry run takes
+no snapshot: it says what it would take and whether etcd answers.
+On a kubeadm control-plane node:
+  --etcd-endpoints https://127.0.0.1:2379
+  --etcd-cacert /etc/kubernetes/pki/etcd/ca.crt
+  --etcd-cert /etc/kubernetes/pki/apiserver-etcd-client.crt
+  --etcd-key /etc/kubernetes/pki/apiserver-etcd-client.key
+
 Progress lives in the cluster: before each side effect the node gets
 annotations upgate.dev/target (the version of the hop it is in),
 upgate.dev/run-target (the run's --target), upgate.dev/phase (gated,
@@ -158,10 +181,13 @@ or interrupted), apiVersion upgate.dev/v1alpha1, kind Run: the plan it
 executed; for each node and hop its stage, every step with its start and
 end, the gate's findings, the outcome (done, skipped, failed, quarantined,
 not-started) and the reason; the etcd backups taken and where they are
-kept (a command driver says so with a line UPGATE_BACKUP_LOCATION=PATH
-while UPGATE_STAGE=etcd-backup; the kwok driver takes none); under stages,
-each hop's cloud-controller-manager stage with its start, end, result (ok,
-skipped, failed, blocked, interrupted) and what it did; the verdict
+kept (etcdBackups: upgate's own snapshots with their path, sizeBytes,
+endpoint, etcdVersion, revision and sha256; a command driver says where
+its backup is with a line UPGATE_BACKUP_LOCATION=PATH while
+UPGATE_STAGE=etcd-backup; the kwok driver takes none), or etcdBackupNote
+saying that none was taken; under stages, each hop's
+cloud-controller-manager stage with its start, end, result (ok, skipped,
+failed, blocked, interrupted) and what it did; the verdict
 (passed for a dry run, done, incomplete, blocked, failed or stopped).
 --sign-key signs it as check signs a report: FILE.sig, which upgate verify
 and cosign verify-blob accept.
@@ -177,12 +203,17 @@ is still this run's); the next run resumes it.
 
 Exit codes: 0 done, 1 blocked by the gate (before any node, at a node's
 gate, or a cloud-controller-manager still behind after --ccm-timeout) or not
-confirmed, 2 bad input (--yes missing without a terminal), 3 a
-node failed, was skipped or quarantined, the run was interrupted, or the
+confirmed, 2 bad input (--yes missing without a terminal, an etcd
+certificate that cannot be read), 3 the etcd backup failed, a node
+failed, was skipped or quarantined, the run was interrupted, or the
 cluster could not be reached or locked.`,
 		Example: `  upgate run --target v1.37 --dry-run
   upgate run --target v1.37 --dry-run --format json
   upgate run --target v1.37 --driver kwok --yes --on-drain-timeout quarantine --output run.json
+  upgate run --target v1.37 --driver command --driver-command ./upgrade-node.sh --yes \
+    --etcd-endpoints https://127.0.0.1:2379 --etcd-cacert /etc/kubernetes/pki/etcd/ca.crt \
+    --etcd-cert /etc/kubernetes/pki/apiserver-etcd-client.crt --etcd-key /etc/kubernetes/pki/apiserver-etcd-client.key \
+    --etcd-backup-dir /var/backups/etcd --output run.json
   upgate run --target v1.37.2 --driver command --driver-command './upgrade-node.sh "$UPGATE_NODE" "$UPGATE_TARGET"'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -215,6 +246,11 @@ cluster could not be reached or locked.`,
 	f.String("on-drain-timeout", string(executor.DrainTimeoutAbort), "a worker whose drain times out: abort (stop, node cordoned), skip (uncordon, go on, retry once after the others) or quarantine (stay cordoned, go on)")
 	f.BoolP("yes", "y", false, "do not ask before changing the cluster (needed without a terminal, as in CI)")
 	f.Bool("node-stats", true, "read each node's kubelet stats summary through the node proxy (get on nodes/proxy) for the readiness check health.node-disk-free; false: judge by DiskPressure only")
+	f.StringSlice("etcd-endpoints", nil, "etcd client URLs (comma list, e.g. https://127.0.0.1:2379): upgate takes its own etcd snapshot from the first that serves one, in each hop's etcd-backup stage, before the driver's backup; a failed snapshot stops the run before any node")
+	f.String("etcd-cacert", "", "CA bundle that verifies etcd's serving certificate (kubeadm: /etc/kubernetes/pki/etcd/ca.crt)")
+	f.String("etcd-cert", "", "client certificate for etcd (kubeadm: /etc/kubernetes/pki/apiserver-etcd-client.crt); needs --etcd-key")
+	f.String("etcd-key", "", "key of --etcd-cert (kubeadm: /etc/kubernetes/pki/apiserver-etcd-client.key)")
+	f.String("etcd-backup-dir", "etcd-backups", "directory for the etcd snapshots (etcd-snapshot-<UTC time>.db, mode 0600); created if missing; upgate never deletes or overwrites a snapshot")
 	return cmd
 }
 
@@ -250,7 +286,53 @@ func validateRun(cfg *Config) error {
 	if cfg.SignKey != "" && (cfg.Output == "" || cfg.Output == "-") {
 		return usageErrorf("--sign-key needs --output FILE: the run record is signed into FILE.sig")
 	}
+	if len(cfg.EtcdEndpoints) == 0 {
+		for _, f := range []struct{ flag, v string }{{"etcd-cacert", cfg.EtcdCACert}, {"etcd-cert", cfg.EtcdCert}, {"etcd-key", cfg.EtcdKey}} {
+			if f.v != "" {
+				return usageErrorf("--%s needs --etcd-endpoints (the etcd client URLs to snapshot)", f.flag)
+			}
+		}
+	}
+	if (cfg.EtcdCert == "") != (cfg.EtcdKey == "") {
+		return usageErrorf("--etcd-cert and --etcd-key go together: give both or neither")
+	}
 	return nil
+}
+
+// etcdSaver is the snapshotter --etcd-endpoints asks for, nil without it.
+// Its certificate files are read now: a bad one is bad input (exit 2),
+// found before anything changes.
+func etcdSaver(cfg *Config) (*etcdsnapshot.Saver, error) {
+	if len(cfg.EtcdEndpoints) == 0 {
+		return nil, nil
+	}
+	s, err := etcdsnapshot.New(etcdsnapshot.Config{
+		Endpoints: cfg.EtcdEndpoints, CACert: cfg.EtcdCACert, Cert: cfg.EtcdCert, Key: cfg.EtcdKey,
+		Dir: cfg.EtcdBackupDir,
+	})
+	if err != nil {
+		return nil, usageErrorf("--etcd-endpoints: %s", oneLine(err))
+	}
+	return s, nil
+}
+
+// dryRunBackup says what the etcd-backup stage would do, for a dry run's
+// output (probe: ask the endpoints whether they answer) and its record.
+func dryRunBackup(ctx context.Context, cfg *Config, saver *etcdsnapshot.Saver, probe bool) string {
+	switch {
+	case saver != nil && probe:
+		endpoint, version, rev, size, err := saver.Probe(ctx)
+		if err != nil {
+			return fmt.Sprintf("dry run: would take an etcd snapshot from %s, but it would FAIL and the run would stop before any node: %s", saver, oneLine(err))
+		}
+		return fmt.Sprintf("dry run: would take an etcd snapshot from %s; no snapshot was taken (%s answers: etcd %s, revision %d, database %d bytes)", saver, endpoint, version, rev, size)
+	case saver != nil:
+		return fmt.Sprintf("dry run: would take an etcd snapshot from %s; no snapshot was taken", saver)
+	case cfg.Driver == "command":
+		return "dry run: would call the driver command with UPGATE_STAGE=etcd-backup; upgate takes no snapshot of its own without --etcd-endpoints"
+	default:
+		return "dry run: NO etcd backup would be taken: upgate takes its own snapshot only with --etcd-endpoints, and the kwok driver (or no driver) takes none"
+	}
 }
 
 func (a *app) run(ctx context.Context, cfg *Config) (err error) {
@@ -265,6 +347,10 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 	}
 	if len(cfg.From) > 0 && !cfg.DryRun {
 		return usageErrorf("--from reads files: it goes with --dry-run only, a run acts on the live cluster")
+	}
+	saver, err := etcdSaver(cfg)
+	if err != nil {
+		return err
 	}
 	rs := &runState{started: time.Now()}
 	if cfg.Output != "" {
@@ -289,6 +375,7 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 		fmt.Fprintln(a.streams.Out, diskReadiness(ev.inv))
 	}
 	if cfg.DryRun && cfg.Format == "json" {
+		rs.res = &executor.Result{BackupNote: dryRunBackup(ctx, cfg, saver, false)}
 		// The Plan report goes to stdout; --output is the run record.
 		if err := p.WriteJSON(a.streams.Out); err != nil {
 			return err
@@ -314,7 +401,9 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 		return blockedf("the gate is closed: no node was touched; upgate check --target %s gives the way out of each finding", label)
 	}
 	if cfg.DryRun {
-		_, err = fmt.Fprintln(a.streams.Out, "Dry run: nothing was changed.")
+		note := dryRunBackup(ctx, cfg, saver, true)
+		rs.res = &executor.Result{BackupNote: note}
+		_, err = fmt.Fprintf(a.streams.Out, "[%s] %s\nDry run: nothing was changed.\n", executor.StageEtcdBackup, note)
 		return err
 	}
 	if cfg.Driver == "" {
@@ -358,7 +447,7 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 	g := &liveGate{a: a, cfg: &gateCfg, engine: ev.engine, baseline: ev.inv}
 	runner, err := executor.NewRunner(&executor.Runner{
 		Client: client, Out: a.streams.Out, ErrOut: a.streams.ErrOut,
-		Driver: driver, Gate: g.gate, Validate: g.validate, Hold: lock.Held, Holder: lock.Identity,
+		Driver: driver, Snapshotter: snapshotter(saver), Gate: g.gate, Validate: g.validate, Hold: lock.Held, Holder: lock.Identity,
 		CloudControllerGate: g.cloudController, CloudControllerTimeout: cfg.CCMTimeout,
 		DrainTimeout: cfg.DrainTimeout, ReadyTimeout: cfg.ReadyTimeout, DriverTimeout: cfg.DriverTimeout,
 		ControlPlaneTimeout: cfg.ControlPlaneTimeout, GateWait: cfg.GateWait,
@@ -384,6 +473,8 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 		return &exitError{code: ExitBlocked, err: err}
 	case errors.Is(err, executor.ErrTargetConflict):
 		return usageError(err)
+	case errors.Is(err, executor.ErrBackupFailed):
+		return runtimeErrorf("%s; fix the backup (--etcd-endpoints, --etcd-cacert, --etcd-cert, --etcd-key, --etcd-backup-dir, or the driver's), then upgate run --target %s again", oneLine(err), label)
 	default:
 		return runtimeErrorf("%s", oneLine(err))
 	}
@@ -442,6 +533,14 @@ func diskReadiness(inv *inventory.Inventory) string {
 	}
 	b.WriteString(more + ".")
 	return b.String()
+}
+
+// snapshotter keeps a nil *Saver a nil interface.
+func snapshotter(s *etcdsnapshot.Saver) executor.EtcdSnapshotter {
+	if s == nil {
+		return nil
+	}
+	return s
 }
 
 func writeOutcomes(a *app, res *executor.Result) {

@@ -326,3 +326,71 @@ func TestRunFlagsValidated(t *testing.T) {
 		}
 	}
 }
+
+// TestRunEtcdBackupFailureTouchesNoNode: an etcd that cannot be reached
+// stops the run in its etcd-backup stage, exit 3 with one line saying so,
+// before any node is touched; the record says why and lists no backup.
+func TestRunEtcdBackupFailureTouchesNoNode(t *testing.T) {
+	cs := fakeCluster(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "run.json")
+	backups := filepath.Join(dir, "backups")
+	code, out, stderr := runOn(t, context.Background(), cs, false, "", append(runArgs, "--yes", "--output", file,
+		"--etcd-endpoints", "http://127.0.0.1:1", "--etcd-backup-dir", backups)...)
+	if code != 3 || !strings.Contains(stderr, "etcd backup failed") || !strings.Contains(stderr, "127.0.0.1:1") || strings.Count(stderr, "\n") != 1 {
+		t.Fatalf("exit %d, stderr %q; want 3 and one line naming the failed backup and its endpoint\n%s", code, stderr, out)
+	}
+	if testing.Verbose() {
+		t.Logf("stderr: %s\nstdout:\n%s", stderr, out)
+	}
+	untouched(t, cs)
+	rec := readRecord(t, file)
+	if rec.Verdict != "failed" || !strings.Contains(rec.Reason, "etcd backup failed") || len(rec.EtcdBackups) != 0 {
+		t.Errorf("record verdict %q reason %q backups %v", rec.Verdict, rec.Reason, rec.EtcdBackups)
+	}
+	for _, n := range rec.Nodes {
+		if n.Outcome != "not-started" {
+			t.Errorf("node %s outcome %s", n.Name, n.Outcome)
+		}
+	}
+	if entries, _ := os.ReadDir(backups); len(entries) != 0 {
+		t.Errorf("a failed snapshot left %d file(s)", len(entries))
+	}
+}
+
+// TestRunEtcdFlags: the etcd flags are checked before anything happens,
+// and a dry run says what the backup stage would do without taking one.
+func TestRunEtcdFlags(t *testing.T) {
+	dir := t.TempDir()
+	for name, args := range map[string][]string{
+		"a CA without endpoints": {"--etcd-cacert", "ca.crt"},
+		"a cert without its key": {"--etcd-endpoints", "https://127.0.0.1:2379", "--etcd-cert", "c.crt"},
+		"a CA file missing":      {"--etcd-endpoints", "https://127.0.0.1:2379", "--etcd-cacert", filepath.Join(dir, "none.crt")},
+		"not an endpoint":        {"--etcd-endpoints", "etcd"},
+	} {
+		cs := fakeCluster(t)
+		code, _, stderr := runOn(t, context.Background(), cs, false, "", append(append(runArgs, "--yes"), args...)...)
+		if code != 2 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "--etcd-") {
+			t.Errorf("%s: exit %d, stderr %q; want 2 and one line naming the flag", name, code, stderr)
+		}
+		untouched(t, cs)
+	}
+
+	backups := filepath.Join(dir, "backups")
+	file := filepath.Join(dir, "dry.json")
+	code, out, stderr := runOn(t, context.Background(), nil, false, "", "run", "--dry-run", "--from", "testdata/cluster.yaml", "--target", "v1.36",
+		"--etcd-endpoints", "http://127.0.0.1:1", "--etcd-backup-dir", backups, "--output", file)
+	if code != 0 || !strings.Contains(out, "would take an etcd snapshot") || !strings.Contains(out, "FAIL") {
+		t.Errorf("dry run: exit %d, stderr %q\n%s", code, stderr, out)
+	}
+	if _, err := os.Stat(backups); !os.IsNotExist(err) {
+		t.Errorf("a dry run made the backup directory: %v", err)
+	}
+	if rec := readRecord(t, file); !strings.Contains(rec.EtcdBackupNote, "would take an etcd snapshot") {
+		t.Errorf("dry run record note %q", rec.EtcdBackupNote)
+	}
+	code, out, _ = runOn(t, context.Background(), nil, false, "", "run", "--dry-run", "--from", "testdata/cluster.yaml", "--target", "v1.36")
+	if code != 0 || !strings.Contains(out, "NO etcd backup would be taken") {
+		t.Errorf("dry run without endpoints: exit %d\n%s", code, out)
+	}
+}

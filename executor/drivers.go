@@ -55,7 +55,7 @@ var kwokComponents = []string{"kube-apiserver", "kube-controller-manager", "kube
 // EtcdBackup has nothing to back up: a kwok cluster's nodes hold no etcd
 // data. It says so rather than pretending.
 func (d *KwokDriver) EtcdBackup(context.Context) error {
-	_, err := fmt.Fprintf(d.Out, "[%s] kwok driver: simulated nodes hold no etcd data, so there is nothing to back up; no snapshot was taken\n", StageEtcdBackup)
+	_, err := fmt.Fprintf(d.Out, "[%s] kwok driver: simulated nodes hold no etcd data, so there is nothing to back up; the driver took no backup of its own\n", StageEtcdBackup)
 	return err
 }
 
@@ -404,7 +404,9 @@ func (d *CommandDriver) UpgradeAddons(ctx context.Context, target string) error 
 	return d.run(ctx, "", target, StageAddons)
 }
 
-// EtcdBackup runs the command with UPGATE_STAGE=etcd-backup and no node.
+// EtcdBackup runs the command with UPGATE_STAGE=etcd-backup and no node;
+// UPGATE_ETCD_SNAPSHOT is the path of the snapshot upgate just took, when
+// it took one (--etcd-endpoints).
 func (d *CommandDriver) EtcdBackup(ctx context.Context) error {
 	d.backup.reset()
 	return d.run(ctx, "", "", StageEtcdBackup)
@@ -422,6 +424,9 @@ func (d *CommandDriver) run(ctx context.Context, node, target string, stage Stag
 	}
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", d.Command)
 	cmd.Env = append(os.Environ(), "UPGATE_NODE="+node, "UPGATE_TARGET="+target, "UPGATE_STAGE="+string(stage))
+	if snap := EtcdSnapshotOf(ctx); snap != "" {
+		cmd.Env = append(cmd.Env, "UPGATE_ETCD_SNAPSHOT="+snap)
+	}
 	label := string(stage)
 	if node != "" {
 		label += " " + node

@@ -66,6 +66,9 @@ func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target
 		}
 	}
 	if r.DryRun {
+		if work && r.Snapshotter != nil {
+			r.printf("[%s] %s: would take an etcd snapshot: %s\n", ref, StageEtcdBackup, r.Snapshotter)
+		}
 		// In the order the run goes: nodes in flight, etcd and
 		// control-plane nodes, the cloud-controller-manager, workers.
 		dry := func(s step) {
@@ -92,15 +95,9 @@ func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target
 
 	// Etcd backup: before anything in the hop changes, whenever it has work.
 	if work {
-		r.printf("[%s] backing up etcd\n", StageEtcdBackup)
-		start := r.Now().UTC()
-		if err := r.callDriver(ctx, StageEtcdBackup, r.Driver.EtcdBackup); err != nil {
-			if serr := r.stopped(ctx); serr != nil {
-				return fmt.Errorf("%w: %s: before the etcd backup finished, no node of the hop was touched", serr, ref)
-			}
-			return fmt.Errorf("%w: %s: etcd backup failed, no node of the hop was touched: %v", ErrNodeFailed, ref, err)
+		if err := r.backupEtcd(ctx, ref, ht, res); err != nil {
+			return err
 		}
-		r.recordBackup(res, ht, start)
 	} else {
 		r.printf("[%s] skipped: no node needs upgrading in %s\n", StageEtcdBackup, ref)
 	}

@@ -62,16 +62,27 @@ func (t *stepTimer) end(ctx context.Context, result, msg string) {
 	t.r.event(ctx, t.s.planned.Name, result != StepOK, eventReason(t.name), rec.Message)
 }
 
-// Backup is an etcd backup a run took: in which hop, when, and where the
-// driver keeps it.
+// Backup is an etcd backup a run took: in which hop, when, by whom, and
+// where it is kept.
 type Backup struct {
 	Hop        string    `json:"hop"`
 	StartedAt  time.Time `json:"startedAt"`
 	FinishedAt time.Time `json:"finishedAt"`
-	// Location is where the driver says the backup is kept; empty when
-	// it did not say (Note then says so).
+	// Location is where the backup is kept: the absolute path of upgate's
+	// own snapshot, or where the driver says it keeps its backup; empty
+	// when the driver did not say (Note then says so).
 	Location string `json:"location"`
 	Note     string `json:"note,omitempty"`
+	// TakenBy is upgate (its own snapshot, --etcd-endpoints) or driver.
+	TakenBy string `json:"takenBy,omitempty"`
+	// SizeBytes, Endpoint, EtcdVersion, Revision and SHA256 describe
+	// upgate's own snapshot: the file's size, the etcd member it came
+	// from, that member's version, the store's revision, the file's hash.
+	SizeBytes   int64  `json:"sizeBytes,omitempty"`
+	Endpoint    string `json:"endpoint,omitempty"`
+	EtcdVersion string `json:"etcdVersion,omitempty"`
+	Revision    int64  `json:"revision,omitempty"`
+	SHA256      string `json:"sha256,omitempty"`
 }
 
 // BackupReporter is a Driver that says what its last EtcdBackup took:
@@ -135,7 +146,8 @@ type RunRecord struct {
 	// ran: the cloud-controller-manager stage.
 	Stages      []StageRecord `json:"stages"`
 	EtcdBackups []Backup      `json:"etcdBackups"`
-	// EtcdBackupNote says why the list is empty when a driver took none.
+	// EtcdBackupNote says why the list is empty: no backup was taken
+	// (or, in a dry run, what the run would take).
 	EtcdBackupNote string `json:"etcdBackupNote,omitempty"`
 }
 
@@ -277,24 +289,4 @@ func (rec *RunRecord) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(rec)
-}
-
-// recordBackup notes the etcd backup the driver just took for the hop.
-func (r *Runner) recordBackup(res *Result, ht Target, start time.Time) {
-	b := Backup{Hop: ht.Label, StartedAt: start, FinishedAt: r.Now().UTC()}
-	br, ok := r.Driver.(BackupReporter)
-	if !ok {
-		b.Note = "the driver does not say where it keeps its backups"
-		res.Backups = append(res.Backups, b)
-		return
-	}
-	loc, taken := br.LastBackup()
-	if !taken {
-		res.BackupNote = "the driver took no etcd backup (the kwok driver's simulated nodes hold no etcd data)"
-		return
-	}
-	if b.Location = loc; loc == "" {
-		b.Note = "the driver did not say where it keeps the backup (a command driver says so with a line " + BackupLocationPrefix + "PATH on its stdout)"
-	}
-	res.Backups = append(res.Backups, b)
 }

@@ -78,6 +78,9 @@ var (
 	// ErrAddonsFailed: every node is done, but the driver could not
 	// upgrade the add-ons.
 	ErrAddonsFailed = errors.New("add-on upgrade failed")
+	// ErrBackupFailed: a hop's etcd backup (upgate's own snapshot or the
+	// driver's) failed; no node of the hop was touched.
+	ErrBackupFailed = errors.New("etcd backup failed")
 	// ErrControlPlaneBehind: a hop's nodes are done but the control plane
 	// did not report the hop's version in time; the next hop did not start.
 	ErrControlPlaneBehind = errors.New("control plane behind the hop")
@@ -113,6 +116,11 @@ type Runner struct {
 	Out, ErrOut io.Writer
 	// Driver upgrades nodes. Required unless DryRun.
 	Driver Driver
+	// Snapshotter takes upgate's own etcd snapshot in each hop's
+	// etcd-backup stage, before the driver's EtcdBackup; when it fails the
+	// run stops before any node of the hop is touched. Nil: only the
+	// driver backs etcd up.
+	Snapshotter EtcdSnapshotter
 	// Gate evaluates the policies for one node just before it is touched.
 	// Required.
 	Gate GateFunc
@@ -281,7 +289,8 @@ type Result struct {
 	Outcomes []Outcome
 	Stages   []StageRecord
 	Backups  []Backup
-	// BackupNote says why no backup is listed when the driver took none.
+	// BackupNote says why no backup is listed: neither upgate (no
+	// Snapshotter) nor the driver took one.
 	BackupNote string
 }
 
