@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -83,6 +84,11 @@ func (r *Runner) event(ctx context.Context, node string, warning bool, reason, m
 		Count:          1,
 	}
 	if _, err := r.Client.CoreV1().Events(metav1.NamespaceDefault).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+		// Only a refusal is for the admin to fix; an API server that was
+		// away cost one Event and may answer the next.
+		if !apierrors.IsForbidden(err) {
+			return
+		}
 		r.eventWarn.Do(func() {
 			r.mu.Lock()
 			defer r.mu.Unlock()

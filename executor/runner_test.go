@@ -414,3 +414,63 @@ func TestCommandDriver(t *testing.T) {
 		t.Errorf("a non-zero exit did not fail the node")
 	}
 }
+
+// slowDriver upgrades like fakeDriver after a pause, as a control-plane
+// node's driver does while it restarts the API server.
+type slowDriver struct {
+	fakeDriver
+	pause time.Duration
+}
+
+func (d *slowDriver) Upgrade(ctx context.Context, n *corev1.Node, target string) error {
+	time.Sleep(d.pause)
+	return d.fakeDriver.Upgrade(ctx, n, target)
+}
+
+// TestRunSlowDriverStillRecords: the grace for recording a node's steps
+// counts from the run's stop, not from the node's first step. A driver
+// longer than that grace (a control-plane node's, which restarts the API
+// server) once left the node failed with "record upgraded failed: context
+// deadline exceeded" though everything had worked.
+func TestRunSlowDriverStillRecords(t *testing.T) {
+	defer func(g time.Duration) { detachedGrace = g }(detachedGrace)
+	detachedGrace = 20 * time.Millisecond
+	cs := fake.NewClientset(liveNode("cp-1", "v1.36.3", nil, false), liveNode("w-1", "v1.36.3", nil, false))
+	d := &slowDriver{fakeDriver: fakeDriver{client: cs}, pause: 10 * detachedGrace}
+	r, out := newTestRunner(t, cs, d, noFindings)
+	if _, err := r.Run(context.Background(), plan("w-1"), mustTarget(t, "v1.37")); err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	for _, name := range []string{"cp-1", "w-1"} {
+		n, _ := cs.CoreV1().Nodes().Get(context.Background(), name, metav1.GetOptions{})
+		if p := ReadProgress(n); p.Phase != PhaseDone || n.Spec.Unschedulable {
+			t.Errorf("%s: phase %s, unschedulable %t; want done and schedulable\n%s", name, p.Phase, n.Spec.Unschedulable, out)
+		}
+	}
+}
+
+// TestDetachedOutlivesTheRunByItsGrace: a detached context lives while the
+// run's does, then its grace, then ends; its cancel ends it at once.
+func TestDetachedOutlivesTheRunByItsGrace(t *testing.T) {
+	defer func(g time.Duration) { detachedGrace = g }(detachedGrace)
+	detachedGrace = 50 * time.Millisecond
+	run, stop := context.WithCancel(context.Background())
+	d, cancel := detached(run)
+	defer cancel()
+	if _, ok := d.Deadline(); ok || d.Err() != nil {
+		t.Fatalf("a detached context of a live run must have no deadline: err %v", d.Err())
+	}
+	stop()
+	if d.Err() != nil {
+		t.Fatalf("the grace did not begin when the run stopped: %v", d.Err())
+	}
+	<-d.Done()
+	if !errors.Is(context.Cause(d), errDetachedGrace) {
+		t.Errorf("ended by %v, want the grace", context.Cause(d))
+	}
+	d2, cancel2 := detached(context.Background())
+	cancel2()
+	if d2.Err() == nil {
+		t.Errorf("cancel did not end a detached context")
+	}
+}

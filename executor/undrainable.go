@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,11 +67,37 @@ var (
 	errNotStarted = errors.New("not started")
 )
 
+// detachedGrace is how long recording may go on once the run's context
+// is cancelled.
+var detachedGrace = 30 * time.Second // tests shorten it
+
+// errDetachedGrace ends a detached context detachedGrace after the run's.
+var errDetachedGrace = errors.New("the record's grace after the run stopped ran out")
+
 // detached is a context for recording what happened to a node after the
 // run's context was cancelled: the record is what makes a cordoned node
-// explicable.
+// explicable. It lives as long as the run's context and detachedGrace
+// beyond it: its clock starts when the run stops, not when the node's
+// steps begin, so a driver that takes minutes (a control-plane node whose
+// API server restarts) leaves the record its full grace.
 func detached(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	d, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	var grace *time.Timer
+	var mu sync.Mutex
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		grace = time.AfterFunc(detachedGrace, func() { cancel(errDetachedGrace) })
+	})
+	return d, func() {
+		stop()
+		mu.Lock()
+		if grace != nil {
+			grace.Stop()
+		}
+		mu.Unlock()
+		cancel(context.Canceled)
+	}
 }
 
 // finishing is a context for a step that, once begun, finishes even when
