@@ -124,3 +124,12 @@ func upgate(t *testing.T, args ...string) (int, string, string) {
 	}
 	return code, stdout.String(), stderr.String()
 }
+
+// cacheDir is where hack/ keeps built binaries (UPGATE_CACHE).
+func cacheDir() string {
+	if d := os.Getenv("UPGATE_CACHE"); d != "" {
+		return d
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "upgate")
+}

@@ -18,11 +18,17 @@
 #   K8S_VERSION    k8s.io/kubernetes     (default v1.36.3)
 #   ETCD_VERSION   go.etcd.io/etcd       (default v3.6.16)
 #   KWOK_VERSION   sigs.k8s.io/kwok      (default v0.8.0)
+#   UPGRADE_VERSION  the control plane a real upgrade goes to: its
+#                  kube-apiserver, kube-controller-manager and kube-scheduler
+#                  are built into bin/<UPGRADE_VERSION>/ beside the others
+#                  (default v1.37.2; empty: not built). The same etcd serves
+#                  both, and hack/cluster-driver.sh swaps them in.
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.36.3}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
+UPGRADE_VERSION="${UPGRADE_VERSION-v1.37.2}"
 UPGATE_CACHE="${UPGATE_CACHE:-$HOME/.cache/upgate}"
 
 BIN_DIR="${UPGATE_CACHE}/bin/${K8S_VERSION}"
@@ -44,6 +50,10 @@ die() { log "ERROR: $*" >&2; exit 1; }
 case "${K8S_VERSION}" in
   v1.*) ;;
   *) die "K8S_VERSION must look like v1.Y.Z, got '${K8S_VERSION}'" ;;
+esac
+case "${UPGRADE_VERSION}" in
+  "" | v1.*) ;;
+  *) die "UPGRADE_VERSION must look like v1.Y.Z or be empty, got '${UPGRADE_VERSION}'" ;;
 esac
 
 mkdir -p "${BIN_DIR}" "${SRC_DIR}"
@@ -94,12 +104,13 @@ run_go() {
 
 # We hold the lock, so any temporary output left in the cache belongs to a
 # build that was killed (e.g. its go child outlived it): drop it.
-find "${BIN_DIR}" -maxdepth 1 -name '.*.tmp.*' -exec rm -rf {} +
+find "${BIN_DIR}" "${UPGATE_CACHE}/bin/${UPGRADE_VERSION:-none}" -maxdepth 1 -name '.*.tmp.*' -exec rm -rf {} + 2>/dev/null || true
 find "${BIN_DIR}" -maxdepth 1 -name '.gobin.*' -exec rm -rf {} +
 
 START_ALL=$(date +%s)
 
-# have NAME: true if the cached binary exists and is executable.
+# have NAME: true if the cached binary exists and is executable (BIN_DIR is
+# the caller's, which build_k8s sets for the version it builds).
 have() { [[ -x "${BIN_DIR}/$1" ]]; }
 
 # finish NAME TMP START: move a freshly built binary into place atomically.
@@ -112,11 +123,19 @@ finish() {
 }
 
 K8S_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+# What a control-plane upgrade swaps: kubectl stays at K8S_VERSION.
+UPGRADE_BINS=(kube-apiserver kube-controller-manager kube-scheduler)
 
 # ---------------------------------------------------------------- kubernetes
+# build_k8s VERSION BINS...: build BINS of k8s.io/kubernetes VERSION into
+# ${UPGATE_CACHE}/bin/VERSION/.
 build_k8s() {
+  local K8S_VERSION=$1
+  shift
+  local BIN_DIR="${UPGATE_CACHE}/bin/${K8S_VERSION}"
+  mkdir -p "${BIN_DIR}"
   local missing=() b
-  for b in "${K8S_BINS[@]}"; do have "$b" || missing+=("$b"); done
+  for b in "$@"; do have "$b" || missing+=("$b"); done
   if [[ ${#missing[@]} -eq 0 ]]; then
     log "kubernetes ${K8S_VERSION}: all binaries cached"
     return
@@ -254,9 +273,12 @@ build_kwok() {
 }
 
 log "cache: ${BIN_DIR}"
-build_k8s
+build_k8s "${K8S_VERSION}" "${K8S_BINS[@]}"
 build_etcd
 build_kwok
+if [[ -n "${UPGRADE_VERSION}" && "${UPGRADE_VERSION}" != "${K8S_VERSION}" ]]; then
+  build_k8s "${UPGRADE_VERSION}" "${UPGRADE_BINS[@]}"
+fi
 
 # Record what was built, for humans and for hack/cluster.sh.
 printf 'kubernetes=%s\netcd=%s\nkwok=%s\n' "${K8S_VERSION}" "${ETCD_VERSION}" "${KWOK_VERSION}" \

@@ -23,6 +23,8 @@
 #                 from BINARY when given (a control-plane upgrade), else
 #                 from the binary it ran; the cluster's pid file follows it.
 #                 It first records how every component runs, for `revive`
+#   etcd-endpoints  print the etcd URLs the running kube-apiserver uses
+#                 (its --etcd-servers), for upgate run --etcd-endpoints
 #   revive        start again, as recorded, every component that has exited
 #                 since the last restart-component (the controller-manager
 #                 and scheduler exit when they lose their leader lease while
@@ -196,6 +198,17 @@ cmd_up() {
   else
     log "creating cluster (kwokctl, binary runtime, ${K8S_VERSION})"
     rm -f "${KUBECONFIG_PATH}"
+    # kwokctl picks each component's port as the first free one it finds
+    # when it creates a cluster, so two clusters created at once (a soak
+    # beside the e2e suite) get the same ports and one API server cannot
+    # bind: create them one at a time. The components kwokctl starts must
+    # not inherit the lock (8>&- below), or they would hold it for life.
+    mkdir -p "${KWOK_WORKDIR}"
+    exec 8>"${KWOK_WORKDIR}/.create.lock"
+    if ! flock -n 8; then
+      log "another cluster is being created; waiting for it"
+      flock 8
+    fi
     kwok_ctl create cluster \
       --name "${CLUSTER}" \
       --runtime binary \
@@ -207,7 +220,9 @@ cmd_up() {
       --disable-qps-limits \
       --kube-runtime-config "${KUBE_RUNTIME_CONFIG}" \
       --kubeconfig "${KUBECONFIG_PATH}" \
-      --wait 2m >&2
+      --wait 2m >&2 8>&-
+    flock -u 8
+    exec 8>&-
   fi
   chmod 0600 "${KUBECONFIG_PATH}"
 
@@ -369,7 +384,14 @@ cmd_restart_component() {
   local pidfile="${CLUSTER_DIR}/pids/${name}.pid" pid
   [[ -f "${pidfile}" ]] || die "no pid file ${pidfile}: is the cluster running?"
   pid=$(tr -dc '0-9' <"${pidfile}")
-  [[ -n "${pid}" && -d "/proc/${pid}" ]] || die "${name} (pid ${pid:-?}) is not running"
+  if [[ -z "${pid}" || ! -d "/proc/${pid}" ]]; then
+    # It exited already (the controller-manager does when the API server
+    # it talks to is restarted): start it as recorded.
+    [[ -f "${CLUSTER_DIR}/cmdlines/${name}" ]] || die "${name} (pid ${pid:-?}) is not running and there is no record of how it ran"
+    log "${name} (pid ${pid:-?}) is not running; starting it as recorded"
+    start_component "${name}" "${bin}"
+    return
+  fi
   local exe
   exe=$(readlink "/proc/${pid}/exe")
   [[ "${exe}" == "${UPGATE_CACHE}/bin/"* ]] || die "${name} (pid ${pid}) runs ${exe}, not a binary of ours"
@@ -377,10 +399,13 @@ cmd_restart_component() {
   # the scheduler exit when they cannot renew their leader lease while the
   # API server is away, and `revive` starts them again from this record.
   record_components
+  # kube-apiserver's graceful shutdown waits on its open watches; past
+  # this grace (RESTART_GRACE seconds) it is killed, as a kubelet does.
+  local grace=${RESTART_GRACE:-15}
   log "stopping ${name} (pid ${pid})"
   kill -TERM "${pid}"
-  if ! wait_pids_gone 30 "${pid}"; then
-    log "${name} did not stop in 30s; killing it"
+  if ! wait_pids_gone "${grace}" "${pid}"; then
+    log "${name} did not stop in ${grace}s; killing it"
     kill -KILL "${pid}" 2>/dev/null || true
     wait_pids_gone 10 "${pid}" || die "${name} (pid ${pid}) does not die"
   fi
@@ -410,6 +435,27 @@ cmd_revive() {
   log "revived ${n} component(s)"
 }
 
+# cmd_etcd_endpoints: the running kube-apiserver's --etcd-servers, read
+# from its command line. The local etcd speaks plain http on loopback, so
+# no certificate flags go with it.
+cmd_etcd_endpoints() {
+  local pid arg
+  pid=$(tr -dc '0-9' <"${CLUSTER_DIR}/pids/kube-apiserver.pid" 2>/dev/null || true)
+  [[ -n "${pid}" && -d "/proc/${pid}" ]] || die "kube-apiserver is not running"
+  local next=0
+  while IFS= read -r -d '' arg; do
+    if ((next)); then
+      echo "${arg}"
+      return
+    fi
+    case "${arg}" in
+      --etcd-servers=*) echo "${arg#--etcd-servers=}"; return ;;
+      --etcd-servers) next=1 ;;
+    esac
+  done <"/proc/${pid}/cmdline"
+  die "kube-apiserver (pid ${pid}) has no --etcd-servers flag"
+}
+
 cmd_kubeconfig() {
   [[ -f "${KUBECONFIG_PATH}" ]] || die "no kubeconfig at ${KUBECONFIG_PATH}; run hack/cluster.sh up"
   echo "${KUBECONFIG_PATH}"
@@ -433,6 +479,7 @@ main() {
     kubectl) need_bins; k "$@" ;;
     restart-component) cmd_restart_component "$@" ;;
     revive) cmd_revive ;;
+    etcd-endpoints) cmd_etcd_endpoints ;;
     -h | --help | help) usage ;;
     *) log "unknown command: ${cmd}"; usage ;;
   esac

@@ -1,0 +1,132 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// upgradeTarget is the control plane hack/build-cluster-bins.sh builds
+// beside the seeded one (UPGRADE_VERSION).
+const upgradeTarget = "v1.37.2"
+
+// TestRealControlPlaneUpgrade upgrades the local cluster from v1.36.3 to
+// v1.37.2 for real: hack/cluster-driver.sh, upgate's command driver here,
+// stops the kube-apiserver, controller-manager and scheduler processes and
+// starts the v1.37.2 binaries on the same etcd data, so the API server
+// goes away under the run, and kwok's nodes get their kubelet versions.
+// Six workers carry a Deployment and a StatefulSet under PDBs; a watcher
+// started before the run sees every moment. The run must end with
+// /version at v1.37.2, every node at the target and schedulable, a
+// postflight that passes, no PDB below its minimum and never more than
+// --max-unavailable workers unschedulable at once.
+//
+// It runs last in the suite (files sort after the others) and puts the
+// v1.36.3 control plane back when it ends.
+func TestRealControlPlaneUpgrade(t *testing.T) {
+	newBins := filepath.Join(cacheDir(), "bin", upgradeTarget)
+	oldBins := filepath.Join(cacheDir(), "bin", seededServer)
+	if _, err := os.Stat(filepath.Join(newBins, "kube-apiserver")); err != nil {
+		t.Fatalf("no %s control plane in %s: hack/build-cluster-bins.sh builds it (UPGRADE_VERSION)", upgradeTarget, newBins)
+	}
+	cfg := runConfig(t)
+	c := kubeClient(t)
+	t.Cleanup(func() {
+		// The v1.36.3 processes back on the same data, then the rest.
+		for _, comp := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+			if out, err := cluster("restart-component", comp, "0", filepath.Join(oldBins, comp)); err != nil {
+				t.Errorf("put %s %s back: %v\n%s", comp, seededServer, err, out)
+			}
+			if comp == "kube-apiserver" {
+				waitAPI(t)
+			}
+		}
+		revive(t)
+		kubectl(t, "", "delete", "namespace", soakNS, "--ignore-not-found", "--wait=true")
+		restoreCluster(t)
+		kubectl(t, "", append([]string{"delete", "node", "--ignore-not-found"}, soakExtraWorkers...)...)
+	})
+	kubectl(t, "", "delete", "namespace", "hazards", "--ignore-not-found", "--wait=true")
+	setKubelet(t, "worker-3", seededKubelet)
+	kubectl(t, soakNodes(), "apply", "-f", "-")
+	kubectl(t, "", "wait", "--for=condition=Ready", "node", "--all", "--timeout=120s")
+	for _, n := range soakExtraWorkers {
+		setKubelet(t, n, seededKubelet)
+	}
+	kubectl(t, soakWorkload, "apply", "-f", "-")
+	// Every worker takes part here: the bare pod that blocks worker-6's
+	// gate belongs to the soak's partial-run trials.
+	kubectl(t, "", "-n", soakNS, "delete", "pod", "pinned", "--wait=true")
+	waitSoakWorkload(t)
+
+	dir := t.TempDir()
+	before := filepath.Join(dir, "before.json")
+	if code, _, stderr := upgate(t, "snapshot", "-o", before); code != 0 {
+		t.Fatalf("snapshot before the upgrade: exit %d: %s", code, stderr)
+	}
+	workers := append(append([]string{}, workerNodes...), soakExtraWorkers...)
+	w := watchRollout(t, c, soakNS, workers, nil)
+
+	record := filepath.Join(dir, "run.json")
+	driver := filepath.Join(repoRoot, "hack", "cluster-driver.sh")
+	start := time.Now()
+	code, out, stderr := upgate(t, "run", "--yes", "--config", cfg, "--target", upgradeTarget,
+		"--driver", "command", "--driver-command", driver,
+		"--max-unavailable", "2", "--drain-timeout", "2m", "--ready-timeout", "1m", "--gate-wait", "30s",
+		"--output", record)
+	took := time.Since(start).Round(time.Second)
+	t.Logf("upgate run to %s: exit %d in %s\n--- stdout\n%s--- stderr\n%s", upgradeTarget, code, took, out, stderr)
+	if code != 0 {
+		t.Fatalf("the upgrade did not finish: exit %d", code)
+	}
+	// The API server really went away and came back at the new version.
+	if !strings.Contains(stderr+out, "swapping kube-apiserver for "+newBins) {
+		t.Errorf("the driver never swapped the API server's binary")
+	}
+	var v struct {
+		ServerVersion struct{ GitVersion string } `json:"serverVersion"`
+	}
+	if err := json.Unmarshal([]byte(kubectl(t, "", "version", "-o", "json")), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.ServerVersion.GitVersion != upgradeTarget {
+		t.Errorf("/version says %s, want %s", v.ServerVersion.GitVersion, upgradeTarget)
+	}
+	for _, name := range append(append([]string{}, allNodes...), soakExtraWorkers...) {
+		n := getNode(t, name)
+		if got := n.Status.NodeInfo.KubeletVersion; got != upgradeTarget {
+			t.Errorf("node %s kubelet %s, want %s", name, got, upgradeTarget)
+		}
+		if n.Spec.Unschedulable {
+			t.Errorf("node %s left cordoned", name)
+		}
+		if p := n.Annotations["upgate.dev/phase"]; p != "done" {
+			t.Errorf("node %s at phase %q, want done", name, p)
+		}
+	}
+	code, post, stderr := upgate(t, "check", "--config", cfg, "--phase", "postflight", "--baseline", before, "--target", upgradeTarget)
+	if code != 0 {
+		t.Errorf("postflight: exit %d\n%s\n%s", code, post, stderr)
+	}
+	s := w.summary()
+	var pdbs []string
+	for name, min := range s.MinAvailable {
+		pdbs = append(pdbs, fmt.Sprintf("%s fewest healthy %d (minAvailable %d)", name, s.MinHealthy[name], min))
+	}
+	report := fmt.Sprintf("UPGRADE: %s -> %s in %s; PDB violations %d: %s; most workers unschedulable at once %d (--max-unavailable 2): %s",
+		seededServer, upgradeTarget, took, len(s.Violations), strings.Join(pdbs, "; "), s.MaxUnsched, s.MaxUnschedSet)
+	fmt.Println(report)
+	t.Log(report)
+	if len(s.Violations) > 0 || s.MaxUnsched > 2 {
+		t.Errorf("invariants broken: PDB %v, max unschedulable workers %d (%s)", s.Violations, s.MaxUnsched, s.MaxUnschedSet)
+	}
+	if len(s.MinAvailable) != 2 {
+		t.Errorf("the watcher saw PDBs %v, want web and db", s.MinAvailable)
+	}
+}
