@@ -2,6 +2,8 @@ module github.com/upgate-dev/upgate
 
 go 1.26.8
 
+toolchain go1.27.3
+
 require (
 	github.com/go-logr/logr v1.4.4
 	github.com/go-viper/mapstructure/v2 v2.5.0
