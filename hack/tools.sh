@@ -21,6 +21,8 @@
 #   HELM_VERSION     helm.sh/helm/v3                     (default v3.22.0)
 #   GOVULNCHECK_VERSION golang.org/x/vuln                (default v1.9.0)
 #   VULNDB_VERSION   golang.org/x/vulndb                 (default below)
+#   GOTOOLCHAIN      the Go that builds the tools (default local; make
+#                    exports the project's, go1.27.3, see the Makefile)
 #
 # govulncheck (make vulncheck) also needs the Go vulnerability database.
 # vuln.go.dev cannot be reached from every machine that builds upgate (CI's
@@ -42,7 +44,9 @@ TOOLS_DIR="${UPGATE_CACHE}/tools"
 # Static binaries; none of these tools need cgo.
 export CGO_ENABLED=0
 # The proxy refuses @latest and every version here is pinned, so never let
-# the go command download another toolchain behind our back.
+# the go command download another toolchain behind our back: the machine's
+# own Go, unless the caller names one (make exports the project's, the Go
+# that builds upgate, which govulncheck must be built with; see below).
 export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 # `go install pkg@version` builds outside any checkout: nothing to stamp.
 export GOFLAGS="${GOFLAGS:+${GOFLAGS} }-buildvcs=false"
@@ -51,19 +55,24 @@ log() { printf '[tools %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 command -v go >/dev/null 2>&1 || die "go is not on PATH; install Go $(sed -n 's/^go //p' "$(dirname "$0")/../go.mod" 2>/dev/null || echo '1.26')"
+# The Go that builds the tools (GOTOOLCHAIN's, fetched on first use).
+GO_VERSION="$(go env GOVERSION)" || die "cannot run the Go toolchain GOTOOLCHAIN=${GOTOOLCHAIN} names"
 
-# install NAME PACKAGE VERSION [LDFLAGS]: build PACKAGE@VERSION into
-# TOOLS_DIR/.versions/NAME-VERSION/ and point TOOLS_DIR/NAME at it. A stamp
+# install NAME PACKAGE VERSION [LDFLAGS [GO]]: build PACKAGE@VERSION into
+# TOOLS_DIR/.versions/NAME-VERSION/ (NAME-VERSION-GO/ when GO, the Go
+# version building it, is given) and point TOOLS_DIR/NAME at it. A stamp
 # beside the binary records how it was built; the build is skipped when the
 # stamp matches, so changing a version or the flags rebuilds that tool only.
+# The other tools are kept whichever Go built them: the Go only matters for
+# a fresh build.
 install_tool() {
-	local name="$1" pkg="$2" version="$3" ldflags="${4:-}"
-	local dir="${TOOLS_DIR}/.versions/${name}-${version}"
-	local stamp="${pkg}@${version} ldflags=${ldflags}"
+	local name="$1" pkg="$2" version="$3" ldflags="${4:-}" built_with="${5:-}"
+	local dir="${TOOLS_DIR}/.versions/${name}-${version}${built_with:+-${built_with}}"
+	local stamp="${pkg}@${version} ldflags=${ldflags}${built_with:+ go=${built_with}}"
 	if [[ -x "${dir}/${name}" && "$(cat "${dir}/.stamp" 2>/dev/null)" == "${stamp}" ]]; then
-		log "${name} ${version}: present"
+		log "${name} ${version}${built_with:+ (${built_with})}: present"
 	else
-		log "${name} ${version}: building ${pkg}@${version}"
+		log "${name} ${version}: building ${pkg}@${version} with ${GO_VERSION}"
 		# Build into a scratch dir and move it into place only on success,
 		# so an interrupted build never leaves a binary that looks installed.
 		local tmp
@@ -78,7 +87,7 @@ install_tool() {
 		mkdir -p "$(dirname "${dir}")"
 		mv "${tmp}" "${dir}"
 	fi
-	ln -sfn ".versions/${name}-${version}/${name}" "${TOOLS_DIR}/${name}"
+	ln -sfn "${dir#"${TOOLS_DIR}/"}/${name}" "${TOOLS_DIR}/${name}"
 }
 
 # helm_ldflags: what helm's own Makefile sets for a release. Without them
@@ -103,7 +112,11 @@ mkdir -p "${TOOLS_DIR}"
 install_tool cosign github.com/sigstore/cosign/v2/cmd/cosign "${COSIGN_VERSION}"
 install_tool opa github.com/open-policy-agent/opa "${OPA_VERSION}"
 install_tool helm helm.sh/helm/v3/cmd/helm "${HELM_VERSION}" "$(helm_ldflags)"
-install_tool govulncheck golang.org/x/vuln/cmd/govulncheck "${GOVULNCHECK_VERSION}"
+# govulncheck type-checks the standard library of the Go it runs with (the
+# one building upgate) using the go/types it was built with, which refuses
+# newer source ("file requires newer Go version go1.27 (application built
+# with go1.26)"): build it with that same Go, one build per Go version.
+install_tool govulncheck golang.org/x/vuln/cmd/govulncheck "${GOVULNCHECK_VERSION}" "" "${GO_VERSION}"
 install_tool indexdb golang.org/x/vulndb/cmd/indexdb "${VULNDB_VERSION}"
 
 # The vulnerability database, indexed from golang.org/x/vulndb's OSV files
