@@ -16,6 +16,50 @@ import (
 // beside the seeded one (UPGRADE_VERSION).
 const upgradeTarget = "v1.37.2"
 
+// TestTwoHopDryRunOnTheLiveCluster: with the control-plane mirror pods,
+// kubelets and kube-proxy at v1.35.2, --target v1.37 is two hops, one
+// minor each; run --dry-run prints the Plan report with both, the first
+// to a v1.36 patch, and changes nothing.
+func TestTwoHopDryRunOnTheLiveCluster(t *testing.T) {
+	cfg := runConfig(t)
+	t.Cleanup(func() { restoreCluster(t) })
+	kubectl(t, "", "delete", "namespace", "hazards", "--ignore-not-found", "--wait=true")
+	for _, n := range allNodes {
+		setKubelet(t, n, seededKubelet)
+	}
+	for _, n := range cpNodes {
+		for _, c := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+			kubectl(t, "", "-n", "kube-system", "set", "image", "pod/"+c+"-"+n,
+				fmt.Sprintf("%s=registry.k8s.io/%s:%s", c, c, seededKubelet))
+		}
+	}
+	before := kubectl(t, "", "get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name} {.spec.unschedulable} {.metadata.annotations}{\"\\n\"}{end}")
+	code, out, stderr := upgate(t, "run", "--dry-run", "--config", cfg, "--target", runTarget, "--format", "json")
+	if code != 0 {
+		t.Fatalf("run --dry-run: exit %d\n%s\n%s", code, out, stderr)
+	}
+	var p struct {
+		Kind, CurrentVersion, Verdict string
+		Hops                          []struct{ From, To string }
+	}
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatalf("the Plan report: %v\n%s", err, out)
+	}
+	if p.Kind != "Plan" || p.CurrentVersion != seededKubelet || len(p.Hops) != 2 ||
+		p.Hops[0].From != seededKubelet || !strings.HasPrefix(p.Hops[0].To, "v1.36.") ||
+		p.Hops[1].From != p.Hops[0].To || p.Hops[1].To != runTarget {
+		t.Fatalf("plan %+v, want two hops v1.35.2 -> v1.36.x -> v1.37", p)
+	}
+	code, text, stderr := upgate(t, "run", "--dry-run", "--config", cfg, "--target", runTarget)
+	if code != 0 || !strings.Contains(text, "in 2 hops") || !strings.Contains(text, "Hop 2/2: "+p.Hops[0].To+" -> "+runTarget) {
+		t.Errorf("text dry run: exit %d\n%s\n%s", code, text, stderr)
+	}
+	after := kubectl(t, "", "get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name} {.spec.unschedulable} {.metadata.annotations}{\"\\n\"}{end}")
+	if after != before {
+		t.Errorf("the dry run changed nodes:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
 // TestRealControlPlaneUpgrade upgrades the local cluster from v1.36.3 to
 // v1.37.2 for real: hack/cluster-driver.sh, upgate's command driver here,
 // stops the kube-apiserver, controller-manager and scheduler processes and
