@@ -190,9 +190,6 @@ func TestSoak(t *testing.T) {
 	}
 	var list []trial
 	list = append(list, trial{"calibration (no fault)", nil, false})
-	for i := 1; i <= trials; i++ {
-		list = append(list, trial{fmt.Sprintf("SIGKILL %d", i), faultKill(rng), false})
-	}
 	// UPGATE_SOAK_API_DOWN=0 and UPGATE_SOAK_LEASE=0 leave those faults
 	// out.
 	if apiDown > 0 {
@@ -208,6 +205,12 @@ func TestSoak(t *testing.T) {
 	}
 	if envInt(t, "UPGATE_SOAK_LEASE", 1) > 0 {
 		list = append(list, trial{"lease stolen mid-node", faultStealLease(c), false})
+	}
+
+	// The SIGKILLs last: the API server and Lease faults, one each, are
+	// seen even when a short soak is stopped early.
+	for i := 1; i <= trials; i++ {
+		list = append(list, trial{fmt.Sprintf("SIGKILL %d", i), faultKill(rng), false})
 	}
 
 	var full time.Duration // how long an undisturbed run takes
@@ -247,7 +250,7 @@ func TestSoak(t *testing.T) {
 			deadline := time.Now().Add(5 * time.Minute)
 			for code != 0 || !soakDone(t) {
 				if time.Now().After(deadline) {
-					t.Fatalf("not resumed to the end within 5m; last exit %d\n%s", code, stderr)
+					t.Fatalf("not resumed to the end within 5m; last exit %d\n%s\nnodes:\n%s", code, stderr, soakNodeStates(t))
 				}
 				if code != 0 && !strings.Contains(stderr, "held by") && !strings.Contains(stderr, "executor lock") {
 					t.Logf("rerun after exit %d: %s", code, strings.TrimSpace(stderr))
@@ -322,6 +325,24 @@ func soakDone(t *testing.T) bool {
 		}
 	}
 	return true
+}
+
+// soakNodeStates says, per upgradable node, what keeps soakDone false.
+func soakNodeStates(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	for _, name := range soakUpgradable() {
+		n := getNode(t, name)
+		var ann []string
+		for k, v := range n.Annotations {
+			if strings.HasPrefix(k, "upgate.dev/") {
+				ann = append(ann, k+"="+v)
+			}
+		}
+		sort.Strings(ann)
+		fmt.Fprintf(&b, "  %s kubelet=%s unschedulable=%t %s\n", name, n.Status.NodeInfo.KubeletVersion, n.Spec.Unschedulable, strings.Join(ann, " "))
+	}
+	return b.String()
 }
 
 func soakAssertEnd(t *testing.T) {
