@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -38,6 +40,8 @@ type Watched struct {
 type watched struct {
 	name     string
 	informer cache.SharedIndexInformer
+	// transform is what the informer keeps of an object.
+	transform cache.TransformFunc
 	// fill adds the cached objects to inv as Collect would list them.
 	fill func(inv *inventory.Inventory) error
 
@@ -167,8 +171,20 @@ func (w *Watched) Stop() {
 // control plane's version moves during a run. The objects share their
 // nested fields with the caches: the result must be read, never changed.
 // Calls must not overlap if Warnings is read.
-func (w *Watched) Inventory(ctx context.Context) (*inventory.Inventory, error) {
+//
+// node, when not empty, is a node the caller has just changed (cordoned,
+// uncordoned, annotated): it is read from the API server first, and the
+// call waits, at most Options.SyncTimeout, until the nodes' cache holds
+// that version of it. Watch events arrive in order, so every change made
+// to any node before the call is then in the result too. Other kinds are
+// as fresh as their watches (milliseconds behind, usually).
+func (w *Watched) Inventory(ctx context.Context, node string) (*inventory.Inventory, error) {
 	c := w.c
+	if node != "" {
+		if err := w.caughtUp(ctx, node); err != nil {
+			return nil, err
+		}
+	}
 	c.setWarnings(nil)
 	inv := &inventory.Inventory{CollectedAt: time.Now().UTC()}
 	if c.host != "" {
@@ -199,6 +215,79 @@ func (w *Watched) Inventory(ctx context.Context) (*inventory.Inventory, error) {
 	return inv, nil
 }
 
+// caughtUp waits until the nodes' cache holds node as the API server has
+// it now (or a later version of it), or, when it is gone, no longer has it.
+func (w *Watched) caughtUp(ctx context.Context, node string) error {
+	var nodes *watched
+	for _, k := range w.kinds {
+		if k.name == "nodes" {
+			nodes = k
+		}
+	}
+	if nodes == nil {
+		return newError("watch nodes", errors.New("no informer for nodes"), "")
+	}
+	gctx, cancel := w.c.callContext(ctx)
+	live, err := w.c.cs.CoreV1().Nodes().Get(gctx, node, metav1.GetOptions{})
+	cancel()
+	gone := apierrors.IsNotFound(err)
+	if err != nil && !gone {
+		return newError("get node "+node, err, "get")
+	}
+	deadline := time.NewTimer(w.c.opts.SyncTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		x, exists, err := nodes.informer.GetStore().GetByKey(node)
+		if err != nil {
+			return newError("read node "+node+" from the watch cache", err, "")
+		}
+		if gone && !exists {
+			return nil
+		}
+		if !gone && exists {
+			o, ok := x.(metav1.Object)
+			switch {
+			case !ok:
+			case live.ResourceVersion != "":
+				if !olderVersion(o.GetResourceVersion(), live.ResourceVersion) {
+					return nil
+				}
+			default:
+				// No resourceVersion (client-go's fake): caught up when
+				// the cache holds what the server has.
+				if t, err := nodes.transform(live.DeepCopy()); err == nil && equality.Semantic.DeepEqual(t, x) {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return newError("watch nodes", ctx.Err(), "")
+		case <-deadline.C:
+			err := fmt.Errorf("node %s: the watch has not caught up with the API server within %s", node, w.c.opts.SyncTimeout)
+			if last := nodes.lastErr(); last != nil {
+				err = fmt.Errorf("%w (last watch error: %w)", err, last)
+			}
+			return newError("watch nodes", err, "")
+		}
+	}
+}
+
+// olderVersion says whether the cached resourceVersion is before the live
+// one. Both are etcd revisions on every API server upgate meets; were they
+// not numbers, only the same version counts as caught up.
+func olderVersion(cached, live string) bool {
+	a, errA := strconv.ParseUint(cached, 10, 64)
+	b, errB := strconv.ParseUint(live, 10, 64)
+	if errA != nil || errB != nil {
+		return cached != live
+	}
+	return a < b
+}
+
 // watch builds the kind's informer. Its transform scrubs each object as
 // collect does, keeping of managedFields only their API versions (one
 // entry each), which is all RecordUsages reads of them: fill records the
@@ -217,8 +306,7 @@ func (l lister[T, PT, L]) watch(c *Collector) *watched {
 	// The clientset says whether it serves streaming lists (client-go's
 	// fake does not); the informer falls back to a list when it does not.
 	inf := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, c.cs), PT(new(T)), 0, cache.Indexers{})
-	// SetTransform fails only once the informer runs; it does not yet.
-	_ = inf.SetTransform(func(obj any) (any, error) {
+	transform := func(obj any) (any, error) {
 		o, ok := obj.(PT)
 		if !ok {
 			return obj, nil // a tombstone: its object was transformed when added
@@ -234,8 +322,10 @@ func (l lister[T, PT, L]) watch(c *Collector) *watched {
 		inventory.Scrub(o)
 		o.SetManagedFields(versions)
 		return o, nil
-	})
-	k := &watched{name: l.name, informer: inf}
+	}
+	// SetTransform fails only once the informer runs; it does not yet.
+	_ = inf.SetTransform(transform)
+	k := &watched{name: l.name, informer: inf, transform: transform}
 	k.fill = func(inv *inventory.Inventory) error {
 		objs := inf.GetStore().List()
 		all := make([]T, len(objs))

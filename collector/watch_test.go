@@ -111,7 +111,7 @@ func TestWatchInventoryEqualsCollect(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := watchFor(t, c)
-	got, err := w.Inventory(t.Context())
+	got, err := w.Inventory(t.Context(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestWatchInventoryEqualsCollect(t *testing.T) {
 		t.Errorf("watched inventory: %d pods, %d usages, version %q", len(got.Pods), len(got.APIUsages), got.ServerVersion)
 	}
 	// Reading it again changes nothing in the caches.
-	again, err := w.Inventory(t.Context())
+	again, err := w.Inventory(t.Context(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestWatchFollowsChangesWithoutListingAgain(t *testing.T) {
 	}
 	var got *inventory.Inventory
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		if got, err = ws.Inventory(t.Context()); err != nil {
+		if got, err = ws.Inventory(t.Context(), ""); err != nil {
 			t.Fatal(err)
 		}
 		g, w := *got, *want
@@ -234,5 +234,40 @@ func TestWatchUnreachableServerFailsOnVersion(t *testing.T) {
 	w, err := NewForClient(cs, Options{}).Watch(t.Context())
 	if w != nil || !errors.Is(err, ErrCollect) || !strings.HasPrefix(err.Error(), "get server version: ") {
 		t.Fatalf("Watch = %v, %v; want no state and a server version ErrCollect", w, err)
+	}
+}
+
+func TestWatchInventoryWaitsForTheNodeJustChanged(t *testing.T) {
+	for range 20 {
+		cs := newFake(everyKind()...)
+		w := watchFor(t, NewForClient(cs, Options{}))
+		n1, err := cs.CoreV1().Nodes().Get(t.Context(), "n1", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n1.Spec.Unschedulable = true
+		if _, err := cs.CoreV1().Nodes().Update(t.Context(), n1, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// No retry: the first read after the change must hold it.
+		inv, err := w.Inventory(t.Context(), "n1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !inv.Nodes[1].Spec.Unschedulable {
+			t.Fatalf("node n1 read as schedulable right after it was cordoned")
+		}
+		w.Stop()
+	}
+}
+
+func TestOlderVersion(t *testing.T) {
+	for _, c := range []struct {
+		cached, live string
+		want         bool
+	}{{"9", "10", true}, {"10", "10", false}, {"11", "10", false}, {"a", "a", false}, {"a", "b", true}} {
+		if got := olderVersion(c.cached, c.live); got != c.want {
+			t.Errorf("olderVersion(%q, %q) = %v", c.cached, c.live, got)
+		}
 	}
 }
