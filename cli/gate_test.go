@@ -15,8 +15,8 @@ import (
 )
 
 // fromFiles stands in for the live cluster: the state read from dir.
-func fromFiles(dir string) func(context.Context) (*inventory.Inventory, error) {
-	return func(context.Context) (*inventory.Inventory, error) { return inventory.Read([]string{dir}, nil) }
+func fromFiles(dir string) func(context.Context, string) (*inventory.Inventory, error) {
+	return func(context.Context, string) (*inventory.Inventory, error) { return inventory.Read([]string{dir}, nil) }
 }
 
 func gateKeys(fs []reports.Finding) []string {

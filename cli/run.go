@@ -444,7 +444,15 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 	// scope run).
 	gateCfg := *cfg
 	gateCfg.NodeStats = false
-	g := &liveGate{a: a, cfg: &gateCfg, engine: ev.engine, baseline: ev.inv}
+	// One watched state for the whole run, started under the lock: each
+	// node's gate and validation read the informers' caches instead of
+	// listing every kind again.
+	watched, state, err := a.watch(ctx, &gateCfg)
+	if err != nil {
+		return err
+	}
+	defer watched.Stop()
+	g := &liveGate{a: a, cfg: &gateCfg, engine: ev.engine, baseline: ev.inv, state: state}
 	runner, err := executor.NewRunner(&executor.Runner{
 		Client: client, Out: a.streams.Out, ErrOut: a.streams.ErrOut,
 		Driver: driver, Snapshotter: snapshotter(saver), Gate: g.gate, Validate: g.validate, Hold: lock.Held, Holder: lock.Identity,
@@ -566,16 +574,18 @@ type liveGate struct {
 	cfg      *Config
 	engine   *policies.Engine
 	baseline *inventory.Inventory
-	// state reads the cluster as it is now; nil collects it live.
-	state func(ctx context.Context) (*inventory.Inventory, error)
+	// state reads the cluster as it is now: run's watched state (or a
+	// test's files); nil collects it live.
+	// node, when not empty, is the node being gated or validated.
+	state func(ctx context.Context, node string) (*inventory.Inventory, error)
 	mu    sync.Mutex
 }
 
-func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase) (*policies.Result, error) {
+func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase, node string) (*policies.Result, error) {
 	var inv *inventory.Inventory
 	var err error
 	if g.state != nil {
-		inv, err = g.state(ctx)
+		inv, err = g.state(ctx, node)
 	} else {
 		inv, err = g.a.collect(ctx, g.cfg)
 	}
@@ -610,7 +620,7 @@ func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase) (*policies
 // every node). The path checks are of scope run and hop: the current
 // version moves while the run goes.
 func (g *liveGate) gate(ctx context.Context, node string) ([]reports.Finding, error) {
-	res, err := g.evaluate(ctx, reports.PhasePreflight)
+	res, err := g.evaluate(ctx, reports.PhasePreflight, node)
 	if err != nil {
 		return nil, err
 	}
@@ -621,7 +631,7 @@ func (g *liveGate) gate(ctx context.Context, node string) ([]reports.Finding, er
 // starting after its cloud-controller-manager stage: addon.ccm-behind-
 // target, judged against the hop's version (HopOf), not the run's target.
 func (g *liveGate) cloudController(ctx context.Context) ([]reports.Finding, error) {
-	res, err := g.evaluate(ctx, reports.PhasePreflight)
+	res, err := g.evaluate(ctx, reports.PhasePreflight, "")
 	if err != nil {
 		return nil, err
 	}
@@ -634,7 +644,7 @@ func (g *liveGate) cloudController(ctx context.Context) ([]reports.Finding, erro
 // add-on stage upgrades it after every node, and the policy declares that
 // mismatch postflight only.
 func (g *liveGate) validate(ctx context.Context, node string) ([]reports.Finding, error) {
-	res, err := g.evaluate(ctx, reports.PhasePostflight)
+	res, err := g.evaluate(ctx, reports.PhasePostflight, node)
 	if err != nil {
 		return nil, err
 	}

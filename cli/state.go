@@ -25,6 +25,49 @@ func (a *app) loadState(ctx context.Context, cfg *Config) (*inventory.Inventory,
 }
 
 func (a *app) collect(ctx context.Context, cfg *Config) (*inventory.Inventory, error) {
+	c, err := a.collector(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	inv, err := c.Collect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	inv.RoleSelectors = cfg.RoleSelectors
+	a.log.Debug("collected cluster state", "seconds", time.Since(start).Seconds(), "nodes", len(inv.Nodes), "pods", len(inv.Pods))
+	return inv, nil
+}
+
+// watch starts the watched state run's gates and validations read: every
+// kind listed once, then kept by informers until Stop. Its state func
+// reads it as collect reads the cluster, without listing, once the watch
+// holds node as it is now (the node the executor has just changed).
+func (a *app) watch(ctx context.Context, cfg *Config) (*collector.Watched, func(ctx context.Context, node string) (*inventory.Inventory, error), error) {
+	c, err := a.collector(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	start := time.Now()
+	w, err := c.Watch(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	a.log.Debug("watching cluster state", "seconds", time.Since(start).Seconds())
+	state := func(ctx context.Context, node string) (*inventory.Inventory, error) {
+		inv, err := w.Inventory(ctx, node)
+		if err != nil {
+			return nil, err
+		}
+		inv.RoleSelectors = cfg.RoleSelectors
+		return inv, nil
+	}
+	return w, state, nil
+}
+
+// collector builds the live cluster's collector through kubectl's
+// connection flags (or the tests' clientset).
+func (a *app) collector(ctx context.Context, cfg *Config) (*collector.Collector, error) {
 	opts := collector.Options{Timeout: cfg.Timeout, NodeStats: cfg.NodeStats}
 	if a.log.Enabled(ctx, slog.LevelDebug) {
 		opts.Progress = a.streams.ErrOut
@@ -34,12 +77,7 @@ func (a *app) collect(ctx context.Context, cfg *Config) (*inventory.Inventory, e
 		if err != nil {
 			return nil, runtimeErrorf("cannot reach a cluster: %s", oneLine(err))
 		}
-		inv, err := collector.NewForClient(cs, opts).Collect(ctx)
-		if err != nil {
-			return nil, err
-		}
-		inv.RoleSelectors = cfg.RoleSelectors
-		return inv, nil
+		return collector.NewForClient(cs, opts), nil
 	}
 	rc, err := a.kube.ToRESTConfig()
 	if err != nil {
@@ -56,14 +94,7 @@ func (a *app) collect(ctx context.Context, cfg *Config) (*inventory.Inventory, e
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", collector.ErrCollect, err)
 	}
-	start := time.Now()
-	inv, err := c.Collect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	inv.RoleSelectors = cfg.RoleSelectors
-	a.log.Debug("collected cluster state", "seconds", time.Since(start).Seconds(), "nodes", len(inv.Nodes), "pods", len(inv.Pods))
-	return inv, nil
+	return c, nil
 }
 
 // nodeStatsUsage is the help of --node-stats for the commands where it is

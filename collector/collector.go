@@ -44,6 +44,8 @@ type Options struct {
 	NodeStatsConcurrency int
 	// NodeStatsTimeout bounds each node's summary; zero means 5s.
 	NodeStatsTimeout time.Duration
+	// SyncTimeout bounds Watch's first list of every kind; zero means 2m.
+	SyncTimeout time.Duration
 }
 
 const (
@@ -155,13 +157,24 @@ func (c *Collector) Collect(ctx context.Context) (*inventory.Inventory, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	if err := c.finish(ctx, inv, warnings); err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+// finish reads the stats summaries of inv's nodes (Options.NodeStats),
+// keeps the warnings and sorts inv: what Collect and Watched.Inventory do
+// once the objects are in.
+func (c *Collector) finish(ctx context.Context, inv *inventory.Inventory, warnings []string) error {
 	if c.opts.NodeStats {
 		names := make([]string, len(inv.Nodes))
 		for i := range inv.Nodes {
 			names[i] = inv.Nodes[i].Name
 		}
+		var err error
 		if inv.NodeStats, err = c.NodeStats(ctx, names); err != nil {
-			return nil, err
+			return err
 		}
 		if w := statsWarning(inv.NodeStats); w != "" {
 			warnings = append(warnings, w)
@@ -169,7 +182,7 @@ func (c *Collector) Collect(ctx context.Context) (*inventory.Inventory, error) {
 	}
 	c.setWarnings(warnings)
 	inv.Sort()
-	return inv, nil
+	return nil
 }
 
 // Warnings returns what the last Collect could not read but did not need

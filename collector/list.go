@@ -8,42 +8,61 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/upgate-dev/upgate/inventory"
 )
 
-// resource is one list the collector makes.
+// resource is one list the collector makes, and the informer Watch keeps
+// of the same kind.
 type resource struct {
 	// name is the resource as RBAC and kubectl spell it, e.g.
 	// "poddisruptionbudgets.policy", so an error says what to grant.
 	name    string
 	collect func(ctx context.Context, c *Collector, inv *inventory.Inventory, mu *sync.Mutex) error
+	// watch builds the kind's informer (watch.go).
+	watch func(c *Collector) *watched
 }
 
 // object is a pointer to a typed Kubernetes object.
 type object[T any] interface {
 	*T
 	metav1.Object
+	runtime.Object
+}
+
+// list is a typed list, such as *corev1.PodList.
+type list interface {
+	metav1.ListInterface
+	runtime.Object
+}
+
+// client is the typed client of one kind, such as CoreV1().Pods(""):
+// what both a list and an informer need.
+type client[L list] interface {
+	List(context.Context, metav1.ListOptions) (L, error)
+	Watch(context.Context, metav1.ListOptions) (watch.Interface, error)
 }
 
 // lister pages through one typed list.
-type lister[T any, PT object[T], L metav1.ListInterface] struct {
+type lister[T any, PT object[T], L list] struct {
 	name       string
 	apiVersion string // the version served, recorded as each object's usage
 	kind       string
-	list       func(context.Context, metav1.ListOptions) (L, error)
+	client     client[L]
 	items      func(L) []T
 	set        func(*inventory.Inventory, []T)
 }
 
-func listOf[T any, PT object[T], L metav1.ListInterface](
+func listOf[T any, PT object[T], L list](
 	name, apiVersion, kind string,
-	list func(context.Context, metav1.ListOptions) (L, error),
+	cl client[L],
 	items func(L) []T,
 	set func(*inventory.Inventory, []T),
 ) resource {
-	l := lister[T, PT, L]{name: name, apiVersion: apiVersion, kind: kind, list: list, items: items, set: set}
-	return resource{name: name, collect: l.collect}
+	l := lister[T, PT, L]{name: name, apiVersion: apiVersion, kind: kind, client: cl, items: items, set: set}
+	return resource{name: name, collect: l.collect, watch: l.watch}
 }
 
 // collect reads every page, recording each object's API usages and then
@@ -103,7 +122,7 @@ func (l lister[T, PT, L]) collect(ctx context.Context, c *Collector, inv *invent
 func (l lister[T, PT, L]) page(ctx context.Context, c *Collector, opts metav1.ListOptions) (L, error) {
 	ctx, cancel := c.callContext(ctx)
 	defer cancel()
-	return l.list(ctx, opts)
+	return l.client.List(ctx, opts)
 }
 
 // isExpired is the API server's answer to a continue token that is too

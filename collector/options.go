@@ -21,6 +21,9 @@ func (o Options) validate() error {
 	if o.NodeStatsTimeout < 0 {
 		errs = append(errs, fmt.Errorf("node stats timeout %s is negative", o.NodeStatsTimeout))
 	}
+	if o.SyncTimeout < 0 {
+		errs = append(errs, fmt.Errorf("sync timeout %s is negative", o.SyncTimeout))
+	}
 	if o.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout %s is negative", o.Timeout))
 	}
@@ -42,6 +45,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.NodeStatsTimeout <= 0 {
 		o.NodeStatsTimeout = defaultNodeStatsTimeout
+	}
+	if o.SyncTimeout <= 0 {
+		o.SyncTimeout = defaultSyncTimeout
 	}
 	return o
 }

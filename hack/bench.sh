@@ -80,7 +80,7 @@ bench() {
   say "#   load after: $(load)"
 }
 bench ./inventory/ "ReadScale|JSONFloorScale|SnapshotScale${BENCH_FILTER:+|${BENCH_FILTER}}"
-bench ./policies/ "ScaleBuildInput|ScaleRego|ScaleEvaluate${BENCH_FILTER:+|${BENCH_FILTER}}"
+bench ./policies/ "ScaleBuildInput|ScaleRego|ScaleEvaluate|ScaleNodeGate${BENCH_FILTER:+|${BENCH_FILTER}}"
 
 # 3. Whole runs: the binary as users run it, wall clock and peak RSS.
 BIN=$(mktemp -d)/upgate
