@@ -61,7 +61,7 @@ func TestCheckerRBACIsReadOnlyWithoutSecrets(t *testing.T) {
 	for _, r := range rules {
 		rule := r.(map[string]any)
 		for _, v := range rule["verbs"].([]any) {
-			if v != "get" && v != "list" {
+			if v != "get" && v != "list" && v != "watch" {
 				t.Errorf("checker role grants %v: %v", v, rule)
 			}
 		}
@@ -233,7 +233,7 @@ func TestExecutorHasItsOwnServiceAccount(t *testing.T) {
 			for _, r := range role["rules"].([]any) {
 				rule := r.(map[string]any)
 				for _, v := range asStrings(rule["verbs"]) {
-					if v != "get" && v != "list" {
+					if v != "get" && v != "list" && v != "watch" {
 						t.Errorf("serve's ServiceAccount may %s %v through %s", v, rule["resources"], ref["name"])
 					}
 				}
