@@ -174,6 +174,7 @@ func (l *Lock) Acquire(ctx context.Context) error {
 	defer timer.Stop()
 	select {
 	case <-started:
+		go l.watchHolder(runCtx)
 		return nil
 	case <-timer.C:
 		holder := le.GetLeader()
@@ -182,6 +183,32 @@ func (l *Lock) Acquire(ctx context.Context) error {
 	case <-ctx.Done():
 		l.Release()
 		return ctx.Err()
+	}
+}
+
+// watchHolder stops the run as soon as the Lease names another holder.
+// client-go's election keeps trying to renew for the whole renew deadline
+// (45s by default) even once it has read that someone else holds the
+// lease; an executor must not act that long beside another, so the run
+// is stopped at the first renewal attempt that sees the other holder
+// (within a retry period). While the API server is away nothing is read,
+// the recorded holder stays ours, and the run rides the absence out.
+func (l *Lock) watchHolder(ctx context.Context) {
+	t := time.NewTicker(max(l.timing.retry/2, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.done:
+			return
+		case <-t.C:
+			if !l.elector.IsLeader() && !l.released.Load() {
+				l.lost.Store(true)
+				l.stop(l.Held())
+				return
+			}
+		}
 	}
 }
 

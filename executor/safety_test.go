@@ -15,8 +15,10 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	fakediscovery "k8s.io/client-go/discovery/fake"
@@ -409,5 +411,48 @@ func TestRunDriverTimeoutBoundsAHangingScript(t *testing.T) {
 	p := ReadProgress(n)
 	if !n.Spec.Unschedulable || p.Phase != PhaseFailed || !strings.Contains(p.Reason, "driver timeout") {
 		t.Errorf("w-1 after the timeout: unschedulable %t, progress %+v", n.Spec.Unschedulable, p)
+	}
+}
+
+// TestStolenLeaseStopsTheRunAtOnce: once the Lease names another holder,
+// the run's context is cancelled at the next renewal attempt, not after
+// the renew deadline that client-go's election would otherwise wait out
+// (45s by default: an executor must not act that long beside another).
+func TestStolenLeaseStopsTheRunAtOnce(t *testing.T) {
+	cs := fake.NewClientset()
+	// The fake keeps no resource versions: refuse our renewals once the
+	// lease is stolen, as a real API server's conflict on the stale
+	// resourceVersion does.
+	var stolen atomic.Bool
+	cs.PrependReactor("update", "leases", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		l, ok := a.(k8stesting.UpdateAction).GetObject().(*coordinationv1.Lease)
+		if stolen.Load() && ok && l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity == testHolder {
+			return true, nil, apierrors.NewConflict(coordinationv1.Resource("leases"), l.Name, errors.New("the object has been modified"))
+		}
+		return false, nil, nil
+	})
+	lock := &Lock{Client: cs, Identity: testHolder, timing: lockTiming{lease: time.Minute, renew: 45 * time.Second, retry: 50 * time.Millisecond}}
+	if err := lock.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	leases := cs.CoordinationV1().Leases(DefaultLockNamespace)
+	l, err := leases.Get(context.Background(), DefaultLockName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	thief, now := "thief", metav1.NewMicroTime(time.Now())
+	l.Spec.HolderIdentity, l.Spec.RenewTime, l.Spec.AcquireTime = &thief, &now, &now
+	stolen.Store(true)
+	if _, err := leases.Update(context.Background(), l, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-lock.Context().Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the run went on 20s after its Lease named another holder (renew deadline 45s)")
+	}
+	if !errors.Is(lock.Held(), ErrLockLost) || !errors.Is(context.Cause(lock.Context()), ErrLockLost) {
+		t.Errorf("Held %v, cause %v; want ErrLockLost", lock.Held(), context.Cause(lock.Context()))
 	}
 }
