@@ -165,18 +165,9 @@ func TestSoak(t *testing.T) {
 	t.Cleanup(func() {
 		// Restore while the extra nodes still run their kube-proxy pods:
 		// a DaemonSet rollout waits on pods of a node being deleted.
-		kubectl(t, "", "delete", "namespace", soakNS, "--ignore-not-found", "--wait=true")
-		restoreCluster(t)
-		kubectl(t, "", append([]string{"delete", "node", "--ignore-not-found"}, soakExtraWorkers...)...)
+		soakTeardown(t)
 	})
-	kubectl(t, "", "delete", "namespace", "hazards", "--ignore-not-found", "--wait=true")
-	setKubelet(t, "worker-3", seededKubelet)
-	kubectl(t, soakNodes(), "apply", "-f", "-")
-	kubectl(t, "", "wait", "--for=condition=Ready", "node", "--all", "--timeout=120s")
-	for _, n := range soakExtraWorkers {
-		setKubelet(t, n, seededKubelet)
-	}
-	kubectl(t, soakWorkload, "apply", "-f", "-")
+	soakSetup(t)
 	waitSoakWorkload(t)
 
 	workers := append(append([]string{}, workerNodes...), soakExtraWorkers...)
@@ -294,6 +285,29 @@ func TestSoak(t *testing.T) {
 	if survived != len(list)-1 {
 		t.Errorf("only %d of %d faults survived", survived, len(list)-1)
 	}
+}
+
+// soakSetup grows the cluster to six workers without the hazards and
+// applies the soak's workload; soakTeardown undoes it. Restore while the
+// extra nodes still run their kube-proxy pods: a DaemonSet rollout waits
+// on pods of a node being deleted.
+func soakSetup(t *testing.T) {
+	t.Helper()
+	kubectl(t, "", "delete", "namespace", "hazards", "--ignore-not-found", "--wait=true")
+	setKubelet(t, "worker-3", seededKubelet)
+	kubectl(t, soakNodes(), "apply", "-f", "-")
+	kubectl(t, "", "wait", "--for=condition=Ready", "node", "--all", "--timeout=120s")
+	for _, n := range soakExtraWorkers {
+		setKubelet(t, n, seededKubelet)
+	}
+	kubectl(t, soakWorkload, "apply", "-f", "-")
+}
+
+func soakTeardown(t *testing.T) {
+	t.Helper()
+	kubectl(t, "", "delete", "namespace", soakNS, "--ignore-not-found", "--wait=true")
+	restoreCluster(t)
+	kubectl(t, "", append([]string{"delete", "node", "--ignore-not-found"}, soakExtraWorkers...)...)
 }
 
 func waitSoakWorkload(t *testing.T) {

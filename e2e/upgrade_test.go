@@ -92,18 +92,9 @@ func TestRealControlPlaneUpgrade(t *testing.T) {
 			}
 		}
 		revive(t)
-		kubectl(t, "", "delete", "namespace", soakNS, "--ignore-not-found", "--wait=true")
-		restoreCluster(t)
-		kubectl(t, "", append([]string{"delete", "node", "--ignore-not-found"}, soakExtraWorkers...)...)
+		soakTeardown(t)
 	})
-	kubectl(t, "", "delete", "namespace", "hazards", "--ignore-not-found", "--wait=true")
-	setKubelet(t, "worker-3", seededKubelet)
-	kubectl(t, soakNodes(), "apply", "-f", "-")
-	kubectl(t, "", "wait", "--for=condition=Ready", "node", "--all", "--timeout=120s")
-	for _, n := range soakExtraWorkers {
-		setKubelet(t, n, seededKubelet)
-	}
-	kubectl(t, soakWorkload, "apply", "-f", "-")
+	soakSetup(t)
 	// Every worker takes part here: the bare pod that blocks worker-6's
 	// gate belongs to the soak's partial-run trials.
 	kubectl(t, "", "-n", soakNS, "delete", "pod", "pinned", "--wait=true")
