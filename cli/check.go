@@ -141,6 +141,14 @@ func (a *app) evaluate(ctx context.Context, cfg *Config, phase reports.Phase) (*
 // and run's per-node gates share.
 func judge(ctx context.Context, cfg *Config, engine *policies.Engine, inv *inventory.Inventory,
 	target *version.Version, phase reports.Phase, baseline *inventory.Inventory) (*evaluation, error) {
+	return judgeNode(ctx, cfg, engine, inv, target, phase, baseline, "")
+}
+
+// judgeNode is judge for one node's gate (preflight) or validation
+// (postflight) when node is set: the engine evaluates only what can stop
+// or fail that node, on the input restricted to it (policies.Request.Node).
+func judgeNode(ctx context.Context, cfg *Config, engine *policies.Engine, inv *inventory.Inventory,
+	target *version.Version, phase reports.Phase, baseline *inventory.Inventory, node string) (*evaluation, error) {
 	if len(inv.Unreadable) > 0 {
 		return nil, runtimeErrorf("could not read %v: refusing to evaluate partial state", inv.Unreadable)
 	}
@@ -171,7 +179,7 @@ func judge(ctx context.Context, cfg *Config, engine *policies.Engine, inv *inven
 	}
 	res, err := engine.Evaluate(ctx, policies.Request{
 		Inventory: inv, Current: current, Target: target, Phase: phase,
-		Baseline: baseline, MaxUnavailable: cfg.MaxUnavailable,
+		Baseline: baseline, MaxUnavailable: cfg.MaxUnavailable, Node: node,
 	})
 	if err != nil {
 		return nil, err

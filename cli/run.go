@@ -607,7 +607,7 @@ func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase, node strin
 		baseline = g.baseline
 	}
 	g.mu.Lock()
-	ev, err := judge(ctx, g.cfg, g.engine, inv, target, phase, baseline)
+	ev, err := judgeNode(ctx, g.cfg, g.engine, inv, target, phase, baseline, node)
 	g.mu.Unlock()
 	if err != nil {
 		return nil, err

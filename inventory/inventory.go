@@ -5,7 +5,9 @@
 package inventory
 
 import (
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -198,13 +200,40 @@ func (inv *Inventory) Sort() {
 	sort.Strings(inv.Unreadable)
 }
 
+// sortByMeta sorts items stably by key (namespace, name). It sorts small
+// references and moves each object once: a run sorts 150,000 pods from
+// the watch caches before each node's gate, and swapping the objects
+// themselves cost more than the gate's evaluation.
 func sortByMeta[T any](items []T, key func(*T) (string, string)) {
-	sort.SliceStable(items, func(i, j int) bool {
-		ni, mi := key(&items[i])
-		nj, mj := key(&items[j])
-		if ni != nj {
-			return ni < nj
+	type ref struct {
+		ns, name string
+		i        int
+	}
+	cmpRef := func(a, b ref) int {
+		if c := strings.Compare(a.ns, b.ns); c != 0 {
+			return c
 		}
-		return mi < mj
-	})
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		return a.i - b.i // stable
+	}
+	refs := make([]ref, len(items))
+	sorted := true
+	for i := range items {
+		ns, name := key(&items[i])
+		refs[i] = ref{ns, name, i}
+		if i > 0 && cmpRef(refs[i-1], refs[i]) > 0 {
+			sorted = false
+		}
+	}
+	if sorted {
+		return
+	}
+	slices.SortFunc(refs, cmpRef)
+	out := make([]T, len(items))
+	for j, r := range refs {
+		out[j] = items[r.i]
+	}
+	copy(items, out)
 }

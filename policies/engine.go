@@ -35,7 +35,8 @@
 //     run.
 //   - node: evaluated in each node's gate, just before the node is
 //     touched, on the findings about that node or about no node
-//     (Result.NodeGate).
+//     (Result.NodeGate), with the input restricted to the node
+//     (Request.Node; "Node-restricted input" in input.go).
 //   - validate: evaluated after a node is upgraded, as its validation, on
 //     the findings about that node (Result.NodeValidation).
 //   - postflight: evaluated after the run against the baseline taken before
@@ -51,7 +52,9 @@
 // declares none); one that declares phases must not declare a scope outside
 // them. A finding may carry its own "scope" (lib.finding copies the rule's;
 // an empty one means the rule's), so one rule can report some findings
-// more narrowly; post.version-mismatch instead splits its rule: the
+// more narrowly (never more widely: a scope no rule of its check
+// declares is ErrInvalidPolicy, since a node's gate evaluates only the
+// topics that declare scope node); post.version-mismatch instead splits its rule: the
 // kube-proxy DaemonSet, an add-on upgraded after every node, is postflight
 // only and never fails a node's validation. A topic evaluated in both
 // phases reports each finding in the phases of its scopes only. Scopes are
@@ -125,6 +128,14 @@ type Request struct {
 	Baseline *inventory.Inventory
 	// MaxUnavailable is how many nodes are drained at once.
 	MaxUnavailable int
+	// Node, when set, evaluates that node's gate (preflight) or validation
+	// (postflight) and nothing else: only the topics that declare scope
+	// node (validate) run, on the input restricted to the node ("Node-
+	// restricted input" in input.go), so a gate costs a fraction of a
+	// whole check. Read the result with Result.NodeGate or
+	// Result.NodeValidation for the same node; its other findings are
+	// not those of a whole check.
+	Node string
 }
 
 // Result is what Evaluate found.
@@ -149,7 +160,10 @@ type topic struct {
 	scopes map[string][]reports.Scope
 	// defaults is the scope of a finding whose check no rule names.
 	defaults []reports.Scope
-	query    rego.PreparedEvalQuery
+	// open is set when a findings rule names no custom.check: only then
+	// may a finding's check be one no rule names (it takes defaults).
+	open  bool
+	query rego.PreparedEvalQuery
 }
 
 // New compiles the embedded policies with the users' and prepares one query
@@ -293,6 +307,7 @@ func discover(ctx context.Context, compiler *ast.Compiler, store storage.Store) 
 				continue
 			}
 			d.hasFindings = true
+			named := false
 			for _, a := range r.Annotations {
 				sc, err := annotatedScope(a)
 				if err != nil {
@@ -303,7 +318,11 @@ func discover(ctx context.Context, compiler *ast.Compiler, store storage.Store) 
 				}
 				if id, ok := a.Custom["check"].(string); ok && id != "" {
 					d.checks[id] = union(d.checks[id], sc)
+					named = true
 				}
+			}
+			if !named {
+				d.open = true
 			}
 		}
 	}
@@ -338,6 +357,7 @@ type decl struct {
 	phases      map[reports.Phase]bool     // custom.phases of the package
 	pkgScope    []reports.Scope            // custom.scope of the package
 	checks      map[string][]reports.Scope // custom.scope of the rules naming each check
+	open        bool                       // a findings rule names no custom.check
 	declared    []declared                 // every custom.scope, for the phase check
 }
 
@@ -352,7 +372,7 @@ type declared struct {
 // it is an invalid policy. A rule without a scope takes its package's
 // custom.scope, else the default of its phases (defaultScope).
 func (d *decl) topic(pkg string) (*topic, error) {
-	t := &topic{pkg: pkg, phases: d.phases, scopes: map[string][]reports.Scope{}}
+	t := &topic{pkg: pkg, phases: d.phases, scopes: map[string][]reports.Scope{}, open: d.open}
 	if len(t.phases) == 0 {
 		t.phases = map[reports.Phase]bool{}
 		for _, dc := range d.declared {
@@ -454,7 +474,7 @@ func (e *Engine) Evaluate(ctx context.Context, req Request) (*Result, error) {
 	res := &Result{}
 	checks := map[string]bool{}
 	for _, t := range e.topics {
-		if !t.phases[req.Phase] {
+		if !t.phases[req.Phase] || (req.Node != "" && !t.declares(nodeScope(req.Phase))) {
 			continue
 		}
 		for c, sc := range t.scopes {
@@ -473,10 +493,22 @@ func (e *Engine) Evaluate(ctx context.Context, req Request) (*Result, error) {
 					return nil, err
 				}
 				for _, f := range fs {
-					if f.Scope == nil {
-						if f.Scope = t.scopes[f.Check]; f.Scope == nil {
-							f.Scope = t.defaults
+					declared, named := t.scopes[f.Check]
+					if !named {
+						if !t.open {
+							return nil, fmt.Errorf("%w: %s.findings: a finding of check %s, which no rule of the package names in custom.check: name it in the METADATA of the rule that reports it",
+								ErrInvalidPolicy, t.pkg, f.Check)
 						}
+						declared = t.defaults
+					}
+					if f.Scope == nil {
+						f.Scope = declared
+					} else if wider := slices.DeleteFunc(slices.Clone(f.Scope), func(s reports.Scope) bool { return slices.Contains(declared, s) }); len(wider) > 0 {
+						// A node's gate evaluates only the topics that
+						// declare scope node: a finding must not widen
+						// what its rules declare.
+						return nil, fmt.Errorf("%w: %s.findings: check %s: a finding carries scope %v, which no rule of the check declares (%v): a finding may narrow its rule's scope, never widen it",
+							ErrInvalidPolicy, t.pkg, f.Check, wider, declared)
 					}
 					// A topic evaluated in both phases reports each
 					// finding in the phases of its scopes only.
@@ -495,6 +527,29 @@ func (e *Engine) Evaluate(ctx context.Context, req Request) (*Result, error) {
 	}
 	sort.Strings(res.Checks)
 	return res, nil
+}
+
+// nodeScope is the scope a node-restricted evaluation of phase serves:
+// the node's gate in preflight, its validation in postflight.
+func nodeScope(phase reports.Phase) reports.Scope {
+	if phase == reports.PhasePostflight {
+		return reports.ScopeValidate
+	}
+	return reports.ScopeNode
+}
+
+// declares reports whether any finding of the topic can be of scope s: a
+// rule declares it for its check, or, in an open topic, a finding whose
+// check no rule names gets it by default. (Evaluate holds findings to
+// that: one carrying its own scope may only narrow its check's, and a
+// check no rule names comes only from an open topic.)
+func (t *topic) declares(s reports.Scope) bool {
+	for _, sc := range t.scopes {
+		if slices.Contains(sc, s) {
+			return true
+		}
+	}
+	return t.open && slices.Contains(t.defaults, s)
 }
 
 // decodeFindings converts a findings set with checked conversions: a policy

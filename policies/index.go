@@ -16,6 +16,9 @@ type index struct {
 	// req is the evaluation request; nil when the index serves ApplyIgnores.
 	req *Request
 	inv *inventory.Inventory
+	// focus is Request.Node: the node whose gate or validation is
+	// evaluated; "" for the whole cluster.
+	focus string
 
 	// roles are every node's derived roles (contract "Roles").
 	roles map[string]inventory.Roles
@@ -52,6 +55,9 @@ func newIndex(inv *inventory.Inventory, req *Request) *index {
 		owners:     map[objRef]objRef{},
 		podsByNode: make(map[string][]*corev1.Pod, len(inv.Nodes)),
 	}
+	if req != nil {
+		ix.focus = req.Node
+	}
 	addOwner := func(kind string, m *metav1.ObjectMeta) {
 		if c, ok := controllerRef(m.OwnerReferences); ok {
 			ix.owners[objRef{kind, m.Namespace, m.Name}] = objRef{c.Kind, m.Namespace, c.Name}
@@ -70,6 +76,14 @@ func newIndex(inv *inventory.Inventory, req *Request) *index {
 		}
 	}
 	return ix
+}
+
+// about reports whether an input entry bound to node belongs in the
+// input: always for the whole cluster; in a node-restricted input (see
+// "Node-restricted input" in input.go), when it is bound to the focus node
+// or to no node.
+func (ix *index) about(node string) bool {
+	return ix.focus == "" || node == "" || node == ix.focus
 }
 
 // controllerRef returns the owner reference with controller: true.

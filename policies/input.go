@@ -37,6 +37,36 @@ import (
 // sections need it). Keep sections compact: only fields rules read, empty
 // lists and false flags omitted (Rego treats a missing key as undefined).
 
+// # Node-restricted input
+//
+// A node's gate and validation in `upgate run` (Request.Node) are
+// evaluated on the input restricted to that node, so that each costs a
+// small fraction of a whole check: entries bound to another node are left
+// out, entries bound to the node or to no node stay, and what the rules
+// compare across the cluster stays whole. Section by section:
+//
+//   - safety.pods, health.pods: the node's pods (and unbound ones).
+//   - safety.workloads: those running a pod on the node, with nodes
+//     ["<node>"], and those running none that want pods (spec.replicas
+//     unset or above 0). A workload running only elsewhere, or wanting and
+//     running none, is left out.
+//   - skew.components, post.components: every kube-apiserver (the rules
+//     compare the others with the oldest), and the other components on
+//     the node or on no node.
+//   - capacity.nodes: the node's row alone (its window's pods are placed
+//     first, as in a whole check).
+//   - pdb.budgets: the budgets that select an evictable pod on the node,
+//     each whole (all its nodes).
+//   - everything else (nodes, counts, daemonsets, health.nodes, workloads'
+//     readiness, APIs, webhooks, add-ons): whole.
+//
+// So a rule of scope node (validate) that judges one entry at a time sees
+// what it would see in a whole check; one that aggregates over pods or
+// workloads of the whole cluster belongs to scope run.
+// TestNodeRestrictedEvaluationMatchesWholeCluster holds the built-in rules
+// to that: for every node of every test cluster, the node's gate and
+// validation are the same either way.
+
 // sectionBuilder builds one top-level key of the input.
 type sectionBuilder func(ix *index) (ast.Value, error)
 

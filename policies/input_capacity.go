@@ -184,9 +184,53 @@ func buildCapacity(ix *index) (ast.Value, error) {
 		}
 	}
 
+	// Stage groups, in name order (inventory order is by name).
+	groups := map[string][]string{}
+	stageOf := map[string]string{}
+	for i := range inv.Nodes {
+		name := inv.Nodes[i].Name
+		r := ix.roles[name]
+		st := "workers"
+		switch {
+		case r.Etcd:
+			st = "etcd"
+		case r.ControlPlane:
+			st = "control-plane"
+		}
+		stageOf[name] = st
+		groups[st] = append(groups[st], name)
+	}
+	for _, g := range groups {
+		sort.Strings(g)
+	}
+	// The nodes whose rows are computed: every node, or in a
+	// node-restricted input the focus node alone (rows are independent:
+	// each places its pods afresh), whose placement needs its window's pods.
+	rows := inv.Nodes
+	needed := func(string) bool { return true }
+	if ix.focus != "" {
+		rows = nil
+		for i := range inv.Nodes {
+			if inv.Nodes[i].Name == ix.focus {
+				rows = inv.Nodes[i : i+1]
+			}
+		}
+		if len(rows) == 0 {
+			return nil, nil
+		}
+		want := map[string]bool{ix.focus: true}
+		for _, w := range capaWindow(groups[stageOf[ix.focus]], ix.focus, stageOf[ix.focus], maxUnavailable) {
+			want[w] = true
+		}
+		needed = func(name string) bool { return want[name] }
+	}
+
 	// Evictable pods by node, largest first.
 	evictable := map[string][]capaPod{}
 	for name, pods := range ix.podsByNode {
+		if !needed(name) {
+			continue
+		}
 		var list []capaPod
 		for _, p := range pods {
 			if !inventory.Evictable(p) {
@@ -212,29 +256,9 @@ func buildCapacity(ix *index) (ast.Value, error) {
 		evictable[name] = list
 	}
 
-	// Stage groups, in name order (inventory order is by name).
-	groups := map[string][]string{}
-	stageOf := map[string]string{}
-	for i := range inv.Nodes {
-		name := inv.Nodes[i].Name
-		r := ix.roles[name]
-		st := "workers"
-		switch {
-		case r.Etcd:
-			st = "etcd"
-		case r.ControlPlane:
-			st = "control-plane"
-		}
-		stageOf[name] = st
-		groups[st] = append(groups[st], name)
-	}
-	for _, g := range groups {
-		sort.Strings(g)
-	}
-
 	var results []*ast.Term
-	for i := range inv.Nodes {
-		name := inv.Nodes[i].Name
+	for i := range rows {
+		name := rows[i].Name
 		own := evictable[name]
 		if len(own) == 0 {
 			continue
@@ -602,6 +626,22 @@ func capaTolerates(tols []corev1.Toleration, taint *corev1.Taint) bool {
 // capaRequests is the pod's cpu and memory requests as the scheduler
 // counts them.
 func capaRequests(p *corev1.Pod) capaRes {
+	if len(p.Spec.InitContainers) == 0 && p.Spec.Overhead == nil && p.Spec.Resources == nil {
+		// What PodRequests computes for such a pod (the sum of its
+		// containers' requests), without its maps: a node's gate sums
+		// the requests of every pod in the cluster (the targets' room).
+		var cpu, mem resource.Quantity
+		for i := range p.Spec.Containers {
+			req := p.Spec.Containers[i].Resources.Requests
+			if q, ok := req[corev1.ResourceCPU]; ok {
+				cpu.Add(q)
+			}
+			if q, ok := req[corev1.ResourceMemory]; ok {
+				mem.Add(q)
+			}
+		}
+		return capaRes{cpu: cpu.MilliValue(), mem: mem.Value(), pods: 1}
+	}
 	r := resourcehelper.PodRequests(p, resourcehelper.PodResourcesOptions{})
 	return capaRes{cpu: r.Cpu().MilliValue(), mem: r.Memory().Value(), pods: 1}
 }

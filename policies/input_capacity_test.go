@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	resourcehelper "k8s.io/component-helpers/resource"
 
 	"github.com/upgate-dev/upgate/inventory"
 )
@@ -176,4 +177,44 @@ func TestDrainCapacityBudgetFailsClosed(t *testing.T) {
 		t.Fatal("no safety.drain-capacity finding past the bound")
 	}
 	bkMessages(t, res.Findings, []string{"safety.drain-capacity"}, "was not worked out: the fit computation reached its bound")
+}
+
+// A pod's requests are the scheduler's (component-helpers PodRequests),
+// whether capaRequests takes its short way (containers only) or not.
+func TestCapaRequestsAreTheSchedulers(t *testing.T) {
+	res := func(cpu, mem string) corev1.ResourceRequirements {
+		r := corev1.ResourceList{}
+		if cpu != "" {
+			r[corev1.ResourceCPU] = resource.MustParse(cpu)
+		}
+		if mem != "" {
+			r[corev1.ResourceMemory] = resource.MustParse(mem)
+		}
+		return corev1.ResourceRequirements{Requests: r}
+	}
+	always := corev1.ContainerRestartPolicyAlways
+	for _, tc := range []struct {
+		name string
+		spec corev1.PodSpec
+	}{
+		{"none", corev1.PodSpec{Containers: []corev1.Container{{Name: "a"}}}},
+		{"two containers", corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Resources: res("100m", "64Mi")}, {Name: "b", Resources: res("0.25", "1G")}}}},
+		{"below a millicore", corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Resources: res("0.4m", "")}, {Name: "b", Resources: res("0.4m", "1")}}}},
+		{"cpu only", corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Resources: res("2", "")}}}},
+		{"init container", corev1.PodSpec{InitContainers: []corev1.Container{{Name: "i", Resources: res("3", "2Gi")}},
+			Containers: []corev1.Container{{Name: "a", Resources: res("1", "1Gi")}}}},
+		{"sidecar", corev1.PodSpec{InitContainers: []corev1.Container{{Name: "s", RestartPolicy: &always, Resources: res("500m", "128Mi")}},
+			Containers: []corev1.Container{{Name: "a", Resources: res("1", "1Gi")}}}},
+		{"overhead", corev1.PodSpec{Overhead: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m")},
+			Containers: []corev1.Container{{Name: "a", Resources: res("1", "1Gi")}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &corev1.Pod{Spec: tc.spec}
+			r := resourcehelper.PodRequests(p, resourcehelper.PodResourcesOptions{})
+			want := capaRes{cpu: r.Cpu().MilliValue(), mem: r.Memory().Value(), pods: 1}
+			if got := capaRequests(p); got != want {
+				t.Errorf("capaRequests = %+v, PodRequests gives %+v", got, want)
+			}
+		})
+	}
 }

@@ -154,6 +154,9 @@ func buildHealth(ix *index) (ast.Value, error) {
 			cpPods = append(cpPods, f.obj())
 			continue
 		}
+		if !ix.about(p.Spec.NodeName) {
+			continue
+		}
 		c, waiting := healthWorstWaiting(p)
 		if p.Status.Phase != corev1.PodPending && p.Status.Phase != corev1.PodUnknown && waiting == nil {
 			continue

@@ -1,8 +1,10 @@
 package policies
 
 import (
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	corev1 "k8s.io/api/core/v1"
@@ -46,18 +48,54 @@ func buildPDB(ix *index) (ast.Value, error) {
 	if len(inv.PodDisruptionBudgets) == 0 {
 		return nil, nil
 	}
-	classes := pdbPodClasses(inv)
-	scale := pdbScales(ix)
-
-	var budgets []*ast.Term
+	// In a node-restricted input, only the budgets that select an
+	// evictable pod on the focus node can hold it: the others are left
+	// out before any pod of the cluster is classed.
+	var focusPods []*corev1.Pod
+	focusNamespaces := map[string]bool{}
+	if ix.focus != "" {
+		for _, p := range ix.podsByNode[ix.focus] {
+			if inventory.Evictable(p) {
+				focusPods = append(focusPods, p)
+				focusNamespaces[p.Namespace] = true
+			}
+		}
+	}
+	type selected struct {
+		pdb *policyv1.PodDisruptionBudget
+		sel labels.Selector
+	}
+	var chosen []selected
+	namespaces := map[string]bool{}
 	for i := range inv.PodDisruptionBudgets {
 		pdb := &inv.PodDisruptionBudgets[i]
+		if ix.focus != "" && !focusNamespaces[pdb.Namespace] {
+			continue
+		}
 		sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
 		if err != nil {
 			// The API server validates selectors; one that does not parse
 			// selects nothing it could enforce.
 			continue
 		}
+		if ix.focus != "" && !slices.ContainsFunc(focusPods, func(p *corev1.Pod) bool {
+			return p.Namespace == pdb.Namespace && sel.Matches(labels.Set(p.Labels))
+		}) {
+			continue
+		}
+		chosen = append(chosen, selected{pdb, sel})
+		namespaces[pdb.Namespace] = true
+	}
+	if len(chosen) == 0 {
+		return nil, nil
+	}
+	classes := pdbPodClasses(inv, namespaces)
+	// Only budgets without a status need their pods' controllers' scale.
+	scale := sync.OnceValue(func() map[objRef]int32 { return pdbScales(ix) })
+
+	var budgets []*ast.Term
+	for _, c := range chosen {
+		pdb, sel := c.pdb, c.sel
 		var pods []*corev1.Pod
 		for _, c := range classes[pdb.Namespace] {
 			if sel.Matches(c.labels) {
@@ -131,12 +169,15 @@ type pdbClass struct {
 	pods   []*corev1.Pod
 }
 
-func pdbPodClasses(inv *inventory.Inventory) map[string][]*pdbClass {
+func pdbPodClasses(inv *inventory.Inventory, namespaces map[string]bool) map[string][]*pdbClass {
 	byKey := map[string]*pdbClass{}
 	out := map[string][]*pdbClass{}
 	var b strings.Builder
 	for i := range inv.Pods {
 		p := &inv.Pods[i]
+		if !namespaces[p.Namespace] {
+			continue
+		}
 		keys := make([]string, 0, len(p.Labels))
 		for k := range p.Labels {
 			keys = append(keys, k)
@@ -216,7 +257,7 @@ func pdbHasStatus(pdb *policyv1.PodDisruptionBudget) bool {
 // healthy (Ready, not being deleted; a pod reporting no conditions counts
 // by its phase, see healthPodNotReady) minus desired, and 0 when negative
 // or when nothing is expected.
-func pdbStatusOf(ix *index, pdb *policyv1.PodDisruptionBudget, pods []*corev1.Pod, scale map[objRef]int32) pdbStatus {
+func pdbStatusOf(ix *index, pdb *policyv1.PodDisruptionBudget, pods []*corev1.Pod, scale func() map[objRef]int32) pdbStatus {
 	if pdbHasStatus(pdb) {
 		s := &pdb.Status
 		return pdbStatus{"status", s.DisruptionsAllowed, s.ExpectedPods, s.DesiredHealthy, s.CurrentHealthy}
@@ -244,7 +285,7 @@ func pdbStatusOf(ix *index, pdb *policyv1.PodDisruptionBudget, pods []*corev1.Po
 				continue
 			}
 			seen[c] = true
-			if s, ok := scale[c]; ok {
+			if s, ok := scale()[c]; ok {
 				n += s
 			} else {
 				n++ // controller not in the inventory: count the pod

@@ -129,7 +129,7 @@ func TestPDBAllowedFromSpec(t *testing.T) {
 	}
 	inv.StatefulSets[0].Spec.Replicas = &three
 	ix := newIndex(inv, &Request{})
-	scale := pdbScales(ix)
+	scale := func() map[objRef]int32 { return pdbScales(ix) }
 	io := func(s string) *intstr.IntOrString { v := intstr.Parse(s); return &v }
 	for _, tc := range []struct {
 		name                 string
@@ -190,7 +190,7 @@ func TestCleanClusterPassesBeyondKismatic(t *testing.T) {
 	if err != nil || v != nil {
 		t.Fatalf("pdb section = %v, %v; want none listed", v, err)
 	}
-	scale := pdbScales(ix)
+	scale := func() map[objRef]int32 { return pdbScales(ix) }
 	var web []*corev1.Pod
 	for i := range inv.Pods {
 		if p := &inv.Pods[i]; p.Namespace == "shop" && p.Labels["app"] == "web" {

@@ -48,7 +48,7 @@ func buildPost(ix *index) (ast.Value, error) {
 
 	var comps []*ast.Term
 	for _, c := range ix.comps() {
-		if !postComponents[c.Name] {
+		if !postComponents[c.Name] || !ix.aboutComponent(c) {
 			continue
 		}
 		comps = append(comps, componentTerm(c))

@@ -26,7 +26,8 @@ import (
 //	    "kind", "namespace", "name",        // ReplicaSets, ReplicationControllers
 //	    "replicas": 1,                      // omitted when spec.replicas is unset
 //	    "owner": {"kind", "name"},          // controller owner reference
-//	    "nodes": ["worker-1"],              // nodes of its running pods
+//	    "nodes": ["worker-1"],              // nodes of its running pods (a
+//	                                        // Deployment's and its ReplicaSet's)
 //	}]
 //	input.safety.daemonsets = [{"namespace", "name",
 //	    "pod_nodes": [...],                 // nodes its pods are bound to
@@ -56,14 +57,12 @@ func buildSafety(ix *index) (ast.Value, error) {
 		pvcs[objRef{"PersistentVolumeClaim", c.Namespace, c.Name}] = c
 	}
 
-	workloadNodes := map[objRef]map[string]bool{}
-	dsNodes := map[objRef]map[string]bool{}
-	addNode := func(m map[objRef]map[string]bool, r objRef, node string) {
-		if m[r] == nil {
-			m[r] = map[string]bool{}
-		}
-		m[r][node] = true
+	workloadNodes, dsNodes := newNodeSets(), newNodeSets()
+	var runs map[objRef]bool
+	if ix.focus != "" {
+		runs = make(map[objRef]bool, len(inv.Deployments)+len(inv.ReplicaSets)+len(inv.StatefulSets)+len(inv.Jobs))
 	}
+	var lastRunning objRef // a workload's pods are next to each other
 
 	// The controller and workload objects repeat across a workload's pods.
 	refTerms := map[objRef]*ast.Term{}
@@ -81,16 +80,35 @@ func buildSafety(ix *index) (ast.Value, error) {
 		p := &inv.Pods[i]
 		running := p.Spec.NodeName != "" && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed
 		c, controlled := podController(p)
-		if controlled && c.Kind == "DaemonSet" && running {
-			addNode(dsNodes, c, p.Spec.NodeName)
+		switch {
+		case !controlled || !running:
+		case c.Kind == "DaemonSet":
+			dsNodes.add(c, p.Spec.NodeName)
+		default:
+			// Every workload of the chain runs the pod: its ReplicaSet
+			// and the Deployment above it. A node-restricted input lists
+			// only the focus node among a workload's nodes, and notes
+			// which run at all.
+			if c != lastRunning {
+				lastRunning = c
+				if ix.focus != "" {
+					runs[c] = true
+					for _, up := range ix.controllers(c) {
+						runs[up] = true
+					}
+				}
+			}
+			if ix.about(p.Spec.NodeName) {
+				workloadNodes.add(c, p.Spec.NodeName)
+				for _, up := range ix.controllers(c) {
+					workloadNodes.add(up, p.Spec.NodeName)
+				}
+			}
 		}
-		w, hasWorkload := ix.workload(p)
-		if hasWorkload && running {
-			addNode(workloadNodes, w, p.Spec.NodeName)
-		}
-		if !inventory.Evictable(p) {
+		if !inventory.Evictable(p) || !ix.about(p.Spec.NodeName) {
 			continue
 		}
+		w, hasWorkload := ix.workload(p)
 		f := make(fields, 0, 8)
 		f.shared(ix, "namespace", p.Namespace)
 		f.str("name", p.Name)
@@ -120,6 +138,14 @@ func buildSafety(ix *index) (ast.Value, error) {
 
 	var workloads []*ast.Term
 	addWorkload := func(kind string, m *metav1.ObjectMeta, replicas *int32) {
+		ref := objRef{kind, m.Namespace, m.Name}
+		nodes := workloadNodes.of(ref)
+		if ix.focus != "" && len(nodes) == 0 && (runs[ref] || (replicas != nil && *replicas == 0)) {
+			// It runs on other nodes only, or wants no pod and runs none
+			// (a Deployment's old ReplicaSets): no drain of this node
+			// touches it.
+			return
+		}
 		var f fields
 		f.str("kind", kind)
 		f.str("namespace", m.Namespace)
@@ -130,7 +156,7 @@ func buildSafety(ix *index) (ast.Value, error) {
 		if c, ok := controllerRef(m.OwnerReferences); ok {
 			f.term("owner", obj(kv("kind", str(c.Kind)), kv("name", str(c.Name))))
 		}
-		f.term("nodes", strs(sortedKeys(workloadNodes[objRef{kind, m.Namespace, m.Name}])))
+		f.term("nodes", strs(nodes))
 		workloads = append(workloads, f.obj())
 	}
 	for i := range inv.Deployments {
@@ -156,7 +182,7 @@ func buildSafety(ix *index) (ast.Value, error) {
 		var f fields
 		f.str("namespace", d.Namespace)
 		f.str("name", d.Name)
-		f.term("pod_nodes", strs(sortedKeys(dsNodes[objRef{"DaemonSet", d.Namespace, d.Name}])))
+		f.term("pod_nodes", strs(dsNodes.of(objRef{"DaemonSet", d.Namespace, d.Name})))
 		f.num("scheduled", int(d.Status.CurrentNumberScheduled))
 		daemonsets = append(daemonsets, f.obj())
 	}
@@ -191,6 +217,37 @@ func buildSafety(ix *index) (ast.Value, error) {
 		kv("nodes", ast.ArrayTerm(nodes...)),
 		kv("counts", obj(kv("control_plane", num(cp)), kv("etcd", num(etcd)), kv("worker", num(workers)))),
 	), nil
+}
+
+// nodeSets records the nodes each object's pods run on.
+type nodeSets struct {
+	seen  map[refNode]struct{}
+	nodes map[objRef][]string
+}
+
+type refNode struct {
+	ref  objRef
+	node string
+}
+
+func newNodeSets() *nodeSets {
+	return &nodeSets{seen: map[refNode]struct{}{}, nodes: map[objRef][]string{}}
+}
+
+func (s *nodeSets) add(r objRef, node string) {
+	k := refNode{r, node}
+	if _, ok := s.seen[k]; ok {
+		return
+	}
+	s.seen[k] = struct{}{}
+	s.nodes[r] = append(s.nodes[r], node)
+}
+
+// of returns r's nodes, sorted.
+func (s *nodeSets) of(r objRef) []string {
+	out := s.nodes[r]
+	sort.Strings(out)
+	return out
 }
 
 // claimTerm joins a pod's PVC volume to its PersistentVolume.

@@ -2,6 +2,8 @@ package policies
 
 import (
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/upgate-dev/upgate/inventory"
 )
 
 // input.skew: every component instance and its version, grouped by
@@ -17,10 +19,21 @@ import (
 //	}]
 func init() { registerSection("skew", buildSkew) }
 
+// aboutComponent reports whether a component instance belongs in the
+// input: in a node-restricted input, every kube-apiserver (the skew rules
+// compare the others with the oldest) and the instances on the focus node
+// or on no node.
+func (ix *index) aboutComponent(c inventory.Component) bool {
+	return c.Name == inventory.ComponentAPIServer || ix.about(c.Node)
+}
+
 func buildSkew(ix *index) (ast.Value, error) {
 	groups := map[string][]*ast.Term{}
 	var names []string
 	for _, c := range ix.comps() {
+		if !ix.aboutComponent(c) {
+			continue
+		}
 		if _, seen := groups[c.Name]; !seen {
 			names = append(names, c.Name)
 		}

@@ -78,10 +78,12 @@ singleton_candidate(w) if {
 
 deployment_owned(w) if w.owner.kind == "Deployment"
 
-# The node a workload's only pod runs on, or "" when not known.
-workload_node(w) := w.nodes[0] if count(w.nodes) == 1 else := ""
+# The nodes draining which takes a workload down: those its running pods
+# are on (several for a moment, while a rollout replaces its pod), or ""
+# when none runs, which stops every node.
+workload_nodes(w) := w.nodes if count(object.get(w, "nodes", [])) > 0 else := [""]
 
-where(w) := sprintf(" (its pod runs on node %s)", [w.nodes[0]]) if count(w.nodes) == 1 else := ""
+where(node) := sprintf(" (its pod runs on node %s)", [node]) if node != "" else := ""
 
 # METADATA
 # title: Single replica
@@ -102,12 +104,13 @@ findings contains f if {
 	some w in object.get(safety, "workloads", [])
 	object.get(w, "replicas", 1) == 1 # spec.replicas defaults to 1; most fail here
 	singleton_candidate(w)
+	some node in workload_nodes(w)
 	msg := sprintf(
 		"%s %s/%s has a single replica%s: draining its node takes it down until it is running again elsewhere",
-		[w.kind, w.namespace, w.name, where(w)],
+		[w.kind, w.namespace, w.name, where(node)],
 	)
 	subject := {"kind": w.kind, "namespace": w.namespace, "name": w.name}
-	f := lib.finding(rego.metadata.rule(), subject, workload_node(w), msg)
+	f := lib.finding(rego.metadata.rule(), subject, node, msg)
 }
 
 # The nodes a DaemonSet runs on: those its pods are bound to, or its

@@ -79,6 +79,14 @@ test_singleton_fires if {
 	g.message == "StatefulSet shop/cache has a single replica: draining its node takes it down until it is running again elsewhere"
 }
 
+# While a rollout replaces its pod, a single-replica workload runs on two
+# nodes: draining either takes one of them down, and no other node's
+# gate is stopped by it.
+test_singleton_fires_once_per_node_its_pods_run_on if {
+	fs := run({"workloads": [{"kind": "Deployment", "namespace": "shop", "name": "db", "replicas": 1, "nodes": ["worker-1", "worker-2"]}]})
+	{f.node | some f in by_check(fs, "safety.singleton")} == {"worker-1", "worker-2"}
+}
+
 test_singleton_fires_for_bare_replicaset_and_rc if {
 	fs := run({"workloads": [
 		{"kind": "ReplicaSet", "namespace": "shop", "name": "rs", "replicas": 1},

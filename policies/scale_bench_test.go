@@ -162,11 +162,13 @@ func sortedSectionNames() []string {
 }
 
 // BenchmarkScaleNodeGate is one whole check (input and every preflight
-// topic) against one node's gate as upgate run computes it today: the
-// same evaluation on the whole cluster, then the node's findings
-// (Result.NodeGate). gate/check is their ratio; issue 11 wants it at most
-// 0.1, which needs the gate to evaluate node-scoped rules on a
-// node-restricted input (not built yet): expect about 1.0.
+// topic) against one node's gate as upgate run computes it: the
+// node-restricted evaluation (Request.Node: only the topics that declare
+// scope node, on the input restricted to the node), then the node's
+// findings (Result.NodeGate). gate/check is their ratio; issue 11 wants
+// it at most 0.1 at 5,000 nodes. The gate is measured on a node in the
+// middle of the list, with two nodes drained at once (its capacity row
+// places its window's pods too).
 func BenchmarkScaleNodeGate(b *testing.B) {
 	e, err := New(context.Background(), Options{})
 	if err != nil {
@@ -175,6 +177,7 @@ func BenchmarkScaleNodeGate(b *testing.B) {
 	for _, nodes := range synth.BenchNodes() {
 		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
 			req := scaleRequest(b, nodes)
+			req.MaxUnavailable = 2
 			node := req.Inventory.Nodes[len(req.Inventory.Nodes)/2].Name
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -186,7 +189,9 @@ func BenchmarkScaleNodeGate(b *testing.B) {
 				}
 				check += time.Since(start)
 				start = time.Now()
-				res, err := e.Evaluate(context.Background(), req)
+				nreq := req
+				nreq.Node = node
+				res, err := e.Evaluate(context.Background(), nreq)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -131,15 +131,15 @@ findings contains {"check": "mixed.before", "severity": "block", "subject": {"ki
 #   severity: block
 #   scope: validate
 #   remediation: none
-findings contains {"check": "mixed.after", "severity": "block", "subject": {"kind": "Node", "name": "n1"}, "node": "n1", "message": "after"}
+findings contains {"check": "mixed.after", "severity": "block", "subject": {"kind": "Node", "name": "n1"}, "node": "n1", "message": "after", "scope": ["validate"]}
 
 # METADATA
 # title: After, for the run only
-# description: A finding with its own scope.
+# description: A finding with its own scope, narrower than its rule's.
 # custom:
 #   check: mixed.after
 #   severity: block
-#   scope: validate
+#   scope: [validate, postflight]
 #   remediation: none
 findings contains {"check": "mixed.after", "severity": "block", "subject": {"kind": "Node", "name": "n1"}, "node": "n1", "message": "own", "scope": ["postflight"]}
 `
@@ -217,5 +217,18 @@ func TestInvalidScope(t *testing.T) {
 	_, err = e.Evaluate(context.Background(), Request{Inventory: &inventory.Inventory{}, Current: mustVer(t, "1.35"), Target: mustVer(t, "1.36")})
 	if !errors.Is(err, ErrInvalidPolicy) || !strings.Contains(err.Error(), `data.upgate.bad.findings: check bad.x: "everywhere" is not a scope`) {
 		t.Fatalf("err = %v, want ErrInvalidPolicy naming the package, check and scope", err)
+	}
+
+	// A finding may narrow its rule's scope, never widen it: a node's
+	// gate evaluates only the topics whose rules declare scope node.
+	dir = writePolicy(t, "wide.rego", "package upgate.wide\n\n# METADATA\n# title: t\n# description: d\n# custom:\n#   check: wide.x\n#   severity: block\n#   scope: [run]\n#   remediation: r\n"+
+		"findings contains {\"check\": \"wide.x\", \"severity\": \"block\", \"message\": \"m\", \"subject\": {\"kind\": \"Cluster\", \"name\": \"c\"}, \"scope\": [\"run\", \"node\"]} if true\n")
+	e, err = New(context.Background(), Options{PolicyDirs: []string{dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Evaluate(context.Background(), Request{Inventory: &inventory.Inventory{}, Current: mustVer(t, "1.35"), Target: mustVer(t, "1.36")})
+	if !errors.Is(err, ErrInvalidPolicy) || !strings.Contains(err.Error(), "check wide.x: a finding carries scope [node], which no rule of the check declares ([run])") {
+		t.Fatalf("err = %v, want ErrInvalidPolicy naming the widened scope", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/upgate-dev/upgate/inventory"
 )
@@ -54,4 +55,23 @@ func eachOf[T any](items []T, apiVersion, kind string, fn func(string, string, o
 		p := &items[i]
 		fn(apiVersion, kind, object{ptr: p, meta: func() *metav1.ObjectMeta { return meta(p) }})
 	}
+}
+
+// Objects returns every object of inv as a runtime.Object, in the order
+// each gives (for client-go's fake clientset in benchmarks). Generated
+// names can collide (a pod's random suffix, at 5,000 nodes); an API
+// server holds one object per name, so a later one of the same kind,
+// namespace and name is left out.
+func Objects(inv *inventory.Inventory) []runtime.Object {
+	var out []runtime.Object
+	seen := map[[3]string]bool{}
+	each(inv, func(_, kind string, o object) {
+		m := o.meta()
+		key := [3]string{kind, m.Namespace, m.Name}
+		if r, ok := o.ptr.(runtime.Object); ok && !seen[key] {
+			seen[key] = true
+			out = append(out, r)
+		}
+	})
+	return out
 }

@@ -1,0 +1,149 @@
+package policies
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/upgate-dev/upgate/inventory"
+	"github.com/upgate-dev/upgate/kubever"
+	"github.com/upgate-dev/upgate/reports"
+	"github.com/upgate-dev/upgate/synth"
+)
+
+// A node's gate and validation evaluated on the node-restricted input
+// (Request.Node) stop and fail exactly what the whole-cluster evaluation
+// stops and fails for that node: on every cluster under testdata/, on
+// the CLI's example cluster and on a generated one, for every node, with
+// one and with two nodes drained at once. This is what lets upgate run
+// gate each node at a fraction of a whole check's cost.
+func TestNodeRestrictedEvaluationMatchesWholeCluster(t *testing.T) {
+	e := testEngine(t)
+	type tc struct {
+		name string
+		inv  *inventory.Inventory
+	}
+	var cases []tc
+	dirs, err := filepath.Glob(filepath.Join("testdata", "*", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() || filepath.Base(filepath.Dir(d)) == "fuzz" {
+			continue
+		}
+		rel, _ := filepath.Rel("testdata", d)
+		cases = append(cases, tc{rel, readTestdata(t, rel)})
+	}
+	cases = append(cases, tc{"clean-cluster", readTestdata(t, "clean-cluster")})
+	cli, err := inventory.Read([]string{filepath.Join("..", "cli", "testdata", "cluster.yaml")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases = append(cases, tc{"cli-cluster", cli})
+	cases = append(cases, tc{"synth", synth.Collected(synth.Cluster(synth.Options{Nodes: 24}))})
+
+	compared := 0
+	for _, c := range cases {
+		if len(c.inv.Nodes) == 0 {
+			continue
+		}
+		current, _, err := c.inv.CurrentVersion("")
+		if err != nil {
+			current = mustVer(t, "1.35.2")
+		}
+		target, err := kubever.Parse(fmt.Sprintf("1.%d", current.Minor()+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, maxUnavailable := range []int{1, 2} {
+			t.Run(fmt.Sprintf("%s/max-unavailable=%d", c.name, maxUnavailable), func(t *testing.T) {
+				for _, phase := range []reports.Phase{reports.PhasePreflight, reports.PhasePostflight} {
+					req := Request{Inventory: c.inv, Current: current, Target: target, Phase: phase, MaxUnavailable: maxUnavailable}
+					if phase == reports.PhasePostflight {
+						req.Baseline = c.inv
+					}
+					whole, err := e.Evaluate(context.Background(), req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, n := range c.inv.Nodes {
+						nreq := req
+						nreq.Node = n.Name
+						one, err := e.Evaluate(context.Background(), nreq)
+						if err != nil {
+							t.Fatal(err)
+						}
+						want, got := whole.NodeGate(n.Name), one.NodeGate(n.Name)
+						if phase == reports.PhasePostflight {
+							want, got = whole.NodeValidation(n.Name), one.NodeValidation(n.Name)
+						}
+						if !slices.EqualFunc(want, got, sameFinding) {
+							t.Errorf("%s, node %s: node-restricted evaluation gives\n%v\nwhole cluster gives\n%v", phase, n.Name, got, want)
+						}
+						compared += len(want)
+					}
+				}
+			})
+		}
+	}
+	if compared == 0 {
+		t.Fatal("no node was gated or failed by any finding: the comparison proved nothing")
+	}
+	t.Logf("%d findings compared", compared)
+}
+
+func sameFinding(a, b reports.Finding) bool {
+	return a.Check == b.Check && a.Severity == b.Severity && a.Subject == b.Subject && a.Node == b.Node &&
+		a.Message == b.Message && a.Remediation == b.Remediation && slices.Equal(a.Scope, b.Scope)
+}
+
+// The post testdata's baseline and state after an upgrade: each node's
+// validation, restricted to it, fails on what the whole evaluation holds
+// against it.
+func TestNodeRestrictedValidationAfterAnUpgrade(t *testing.T) {
+	e := testEngine(t)
+	before, after := readTestdata(t, "post/before"), readTestdata(t, "post/after")
+	req := Request{Inventory: after, Baseline: before, Current: mustVer(t, "1.36.0"), Target: mustVer(t, "1.36.0"), Phase: reports.PhasePostflight}
+	whole, err := e.Evaluate(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for _, n := range after.Nodes {
+		req.Node = n.Name
+		one, err := e.Evaluate(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, got := whole.NodeValidation(n.Name), one.NodeValidation(n.Name)
+		if !slices.EqualFunc(want, got, sameFinding) {
+			t.Errorf("node %s: restricted %v, whole %v", n.Name, got, want)
+		}
+		failed += len(want)
+	}
+	if failed == 0 {
+		t.Fatal("the post testdata fails no node's validation: nothing was compared")
+	}
+}
+
+// A node-restricted evaluation runs only the topics that can gate a node:
+// the upgrade path (scope run and hop) is not among its checks.
+func TestNodeRestrictedEvaluationSkipsRunOnlyTopics(t *testing.T) {
+	e := testEngine(t)
+	inv := readTestdata(t, "clean-cluster")
+	res, err := e.Evaluate(context.Background(), Request{Inventory: inv, Current: mustVer(t, "1.35.2"), Target: mustVer(t, "1.37"),
+		Phase: reports.PhasePreflight, Node: inv.Nodes[0].Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(res.Checks, "path.minor-skip") || len(ofCheck(res.Findings, "path.minor-skip")) != 0 {
+		t.Errorf("a node's gate evaluated the path topic: checks %v", res.Checks)
+	}
+	if !slices.Contains(res.Checks, "safety.emptydir") {
+		t.Errorf("a node's gate did not evaluate the safety topic: checks %v", res.Checks)
+	}
+}
