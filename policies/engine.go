@@ -149,6 +149,9 @@ type Result struct {
 type Engine struct {
 	topics []*topic
 	digest string
+	// custom is set when users' policies are loaded: they may read any
+	// input section.
+	custom bool
 }
 
 // topic is one package under data.upgate that defines findings.
@@ -232,7 +235,11 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{topics: topics, digest: digest(files)}, nil
+	custom := false
+	for name := range modules {
+		custom = custom || strings.HasPrefix(name, "custom/")
+	}
+	return &Engine{topics: topics, digest: digest(files), custom: custom}, nil
 }
 
 // skipTests keeps test files and non-policy files out of the engine (the
@@ -467,7 +474,19 @@ func (e *Engine) Evaluate(ctx context.Context, req Request) (*Result, error) {
 	if req.Phase == "" {
 		req.Phase = reports.PhasePreflight
 	}
-	input, err := buildInput(&req)
+	var only map[string]bool
+	if req.Node != "" && !e.custom {
+		// Each built-in topic reads only its own input section
+		// (TestBuiltinTopicsReadTheirOwnSection): a node's gate or
+		// validation builds the sections of the topics it evaluates.
+		only = map[string]bool{}
+		for _, t := range e.topics {
+			if t.phases[req.Phase] && t.declares(nodeScope(req.Phase)) {
+				only[strings.TrimPrefix(t.pkg, "data."+Root+".")] = true
+			}
+		}
+	}
+	input, err := buildInput(&req, only)
 	if err != nil {
 		return nil, err
 	}

@@ -83,12 +83,15 @@ func registerSection(name string, b sectionBuilder) {
 	sections[name] = b
 }
 
-// buildInput builds the whole input for one evaluation.
-func buildInput(req *Request) (ast.Value, error) {
+// buildInput builds the input for one evaluation: every section, or
+// those named in only when it is not nil.
+func buildInput(req *Request, only map[string]bool) (ast.Value, error) {
 	ix := newIndex(req.Inventory, req)
 	names := make([]string, 0, len(sections))
 	for n := range sections {
-		names = append(names, n)
+		if only == nil || only[n] {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	items := [][2]*ast.Term{

@@ -49,7 +49,7 @@ func FuzzBuildInput(f *testing.F) {
 		if post {
 			req.Phase, req.Baseline = reports.PhasePostflight, inv
 		}
-		v, err := buildInput(&req)
+		v, err := buildInput(&req, nil)
 		if err != nil {
 			t.Fatalf("buildInput on state the reader accepted: %v", err)
 		}

@@ -3,9 +3,12 @@ package policies
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/upgate-dev/upgate/inventory"
@@ -145,5 +148,44 @@ func TestNodeRestrictedEvaluationSkipsRunOnlyTopics(t *testing.T) {
 	}
 	if !slices.Contains(res.Checks, "safety.emptydir") {
 		t.Errorf("a node's gate did not evaluate the safety topic: checks %v", res.Checks)
+	}
+}
+
+// A node's gate or validation builds only the input sections of the
+// topics it evaluates, which is right only while each built-in topic reads
+// no input section but its own (besides phase, current and target).
+func TestBuiltinTopicsReadTheirOwnSection(t *testing.T) {
+	ref := regexp.MustCompile(`input\.([a-z_]+)|object\.get\(input,\s*\[?"([a-z_]+)"|input\[`)
+	names, err := fs.Glob(embedded, "*.rego")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.rego") {
+			continue
+		}
+		src, err := fs.ReadFile(embedded, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		topic := strings.TrimSuffix(name, ".rego")
+		for _, m := range ref.FindAllStringSubmatch(string(src), -1) {
+			key := m[1] + m[2]
+			if key == "" {
+				t.Errorf("%s reads input with a computed key (%s): a node's gate cannot tell which sections it needs", name, m[0])
+				continue
+			}
+			if key != topic && !reserved[key] {
+				t.Errorf("%s reads input.%s, another topic's section", name, key)
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no input reference found in the embedded policies")
+	}
+	if _, ok := sections["safety"]; !ok {
+		t.Fatal("no safety section registered")
 	}
 }

@@ -59,7 +59,7 @@ func BenchmarkScaleBuildInput(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if _, err := buildInput(&req); err != nil {
+				if _, err := buildInput(&req, nil); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -122,7 +122,7 @@ func BenchmarkScaleRego(b *testing.B) {
 	}
 	for _, nodes := range synth.BenchNodes() {
 		req := scaleRequest(b, nodes)
-		input, err := buildInput(&req)
+		input, err := buildInput(&req, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
