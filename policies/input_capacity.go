@@ -630,6 +630,11 @@ func capaRequests(p *corev1.Pod) capaRes {
 		// What PodRequests computes for such a pod (the sum of its
 		// containers' requests), without its maps: a node's gate sums
 		// the requests of every pod in the cluster (the targets' room).
+		if len(p.Spec.Containers) == 1 {
+			req := p.Spec.Containers[0].Resources.Requests
+			cpu, mem := req[corev1.ResourceCPU], req[corev1.ResourceMemory]
+			return capaRes{cpu: cpu.MilliValue(), mem: mem.Value(), pods: 1}
+		}
 		var cpu, mem resource.Quantity
 		for i := range p.Spec.Containers {
 			req := p.Spec.Containers[i].Resources.Requests

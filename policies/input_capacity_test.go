@@ -201,6 +201,7 @@ func TestCapaRequestsAreTheSchedulers(t *testing.T) {
 		{"two containers", corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Resources: res("100m", "64Mi")}, {Name: "b", Resources: res("0.25", "1G")}}}},
 		{"below a millicore", corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Resources: res("0.4m", "")}, {Name: "b", Resources: res("0.4m", "1")}}}},
 		{"cpu only", corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Resources: res("2", "")}}}},
+		{"one container below a millicore", corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Resources: res("0.4m", "1.5")}}}},
 		{"init container", corev1.PodSpec{InitContainers: []corev1.Container{{Name: "i", Resources: res("3", "2Gi")}},
 			Containers: []corev1.Container{{Name: "a", Resources: res("1", "1Gi")}}}},
 		{"sidecar", corev1.PodSpec{InitContainers: []corev1.Container{{Name: "s", RestartPolicy: &always, Resources: res("500m", "128Mi")}},

@@ -289,12 +289,3 @@ func pvSource(pv *corev1.PersistentVolume) (string, string) {
 		return "other", ""
 	}
 }
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
