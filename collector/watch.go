@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -333,7 +331,12 @@ func (l lister[T, PT, L]) watch(c *Collector) *watched {
 		// In the inventory's order (namespace, name), sorting the cache's
 		// pointers: the inventory's sort then finds them in order and
 		// moves no object (150,000 pods on each node's gate).
-		sortByKey(objs)
+		inventory.SortByMeta(objs, func(x *any) (string, string) {
+			if o, ok := (*x).(metav1.Object); ok {
+				return o.GetNamespace(), o.GetName()
+			}
+			return "", "" // not an object: first, and fill reports it
+		})
 		all := make([]T, len(objs))
 		var usages inventory.Inventory // only its APIUsages are used
 		for i, x := range objs {
@@ -355,31 +358,4 @@ func (l lister[T, PT, L]) watch(c *Collector) *watched {
 		return nil
 	}
 	return k
-}
-
-// sortByKey sorts cached objects by namespace and name, the inventory's
-// order. An object that is not a metav1.Object sorts first; fill reports
-// it.
-func sortByKey(objs []any) {
-	type keyed struct {
-		ns, name string
-		obj      any
-	}
-	ks := make([]keyed, len(objs))
-	for i, x := range objs {
-		if o, ok := x.(metav1.Object); ok {
-			ks[i] = keyed{o.GetNamespace(), o.GetName(), x}
-		} else {
-			ks[i] = keyed{obj: x}
-		}
-	}
-	slices.SortFunc(ks, func(a, b keyed) int { // keys are unique in a cache
-		if c := strings.Compare(a.ns, b.ns); c != 0 {
-			return c
-		}
-		return strings.Compare(a.name, b.name)
-	})
-	for i := range ks {
-		objs[i] = ks[i].obj
-	}
 }
