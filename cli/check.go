@@ -141,14 +141,16 @@ func (a *app) evaluate(ctx context.Context, cfg *Config, phase reports.Phase) (*
 // and run's per-node gates share.
 func judge(ctx context.Context, cfg *Config, engine *policies.Engine, inv *inventory.Inventory,
 	target *version.Version, phase reports.Phase, baseline *inventory.Inventory) (*evaluation, error) {
-	return judgeNode(ctx, cfg, engine, inv, target, phase, baseline, "")
+	return judgeNode(ctx, cfg, engine, inv, target, phase, baseline, "", nil)
 }
 
 // judgeNode is judge for one node's gate (preflight) or validation
 // (postflight) when node is set: the engine evaluates only what can stop
 // or fail that node, on the input restricted to it (policies.Request.Node).
+// memo, when not nil, is the run's policies.Memo: inv shares its objects
+// with the states judged before it (the watched state).
 func judgeNode(ctx context.Context, cfg *Config, engine *policies.Engine, inv *inventory.Inventory,
-	target *version.Version, phase reports.Phase, baseline *inventory.Inventory, node string) (*evaluation, error) {
+	target *version.Version, phase reports.Phase, baseline *inventory.Inventory, node string, memo *policies.Memo) (*evaluation, error) {
 	if len(inv.Unreadable) > 0 {
 		return nil, runtimeErrorf("could not read %v: refusing to evaluate partial state", inv.Unreadable)
 	}
@@ -179,7 +181,7 @@ func judgeNode(ctx context.Context, cfg *Config, engine *policies.Engine, inv *i
 	}
 	res, err := engine.Evaluate(ctx, policies.Request{
 		Inventory: inv, Current: current, Target: target, Phase: phase,
-		Baseline: baseline, MaxUnavailable: cfg.MaxUnavailable, Node: node,
+		Baseline: baseline, MaxUnavailable: cfg.MaxUnavailable, Node: node, Memo: memo,
 	})
 	if err != nil {
 		return nil, err

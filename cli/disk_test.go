@@ -170,7 +170,7 @@ func TestDiskReadinessLine(t *testing.T) {
 	free := uint64(50e9)
 	for i := range 12 {
 		name := fmt.Sprintf("n%02d", i)
-		inv.Nodes = append(inv.Nodes, corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}})
+		inv.Nodes = append(inv.Nodes, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}})
 		switch {
 		case i < 2:
 			inv.NodeStats = append(inv.NodeStats, inventory.NodeStat{Node: name, AvailableBytes: &free})

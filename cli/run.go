@@ -452,7 +452,7 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 		return err
 	}
 	defer watched.Stop()
-	g := &liveGate{a: a, cfg: &gateCfg, engine: ev.engine, baseline: ev.inv, state: state}
+	g := &liveGate{a: a, cfg: &gateCfg, engine: ev.engine, baseline: ev.inv, state: state, memo: policies.NewMemo()}
 	runner, err := executor.NewRunner(&executor.Runner{
 		Client: client, Out: a.streams.Out, ErrOut: a.streams.ErrOut,
 		Driver: driver, Snapshotter: snapshotter(saver), Gate: g.gate, Validate: g.validate, Hold: lock.Held, Holder: lock.Identity,
@@ -578,7 +578,11 @@ type liveGate struct {
 	// test's files); nil collects it live.
 	// node, when not empty, is the node being gated or validated.
 	state func(ctx context.Context, node string) (*inventory.Inventory, error)
-	mu    sync.Mutex
+	// memo remembers, from one evaluation to the next, what the policies
+	// worked out of each pod of the watched state (its objects are shared
+	// from one read to the next and never changed); nil for other states.
+	memo *policies.Memo
+	mu   sync.Mutex
 }
 
 func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase, node string) (*policies.Result, error) {
@@ -607,7 +611,7 @@ func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase, node strin
 		baseline = g.baseline
 	}
 	g.mu.Lock()
-	ev, err := judgeNode(ctx, g.cfg, g.engine, inv, target, phase, baseline, node)
+	ev, err := judgeNode(ctx, g.cfg, g.engine, inv, target, phase, baseline, node, g.memo)
 	g.mu.Unlock()
 	if err != nil {
 		return nil, err

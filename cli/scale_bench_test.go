@@ -11,11 +11,13 @@ import (
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/version"
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
 	"github.com/upgate-dev/upgate/policies"
 	"github.com/upgate-dev/upgate/reports"
@@ -26,7 +28,12 @@ import (
 // beyond the cluster's own waits, on synth's clusters (500 and 5,000
 // nodes, 30 pods each) served by client-go's fake clientset: the state
 // read from the run's watched informers (no list), the node's gate before
-// it is touched and its validation after, each as liveGate computes them.
+// it is touched and its validation after, each as liveGate computes them,
+// with the run's memo. Between the two, outside the timings, the node is
+// drained as a run drains it: each of its evictable pods is deleted and
+// a new one created on another node, and its ReplicaSet's status moves.
+// So each gate and validation reads a state that changed since the last,
+// as in a run, and iteration i gates the i-th node after the middle one.
 // Beside it, one whole check of the same state. Issue 11's goals: gate/
 // check at most 0.1 at 5,000 nodes, and node-s (gate and validation
 // together) under 2 s.
@@ -41,7 +48,10 @@ func BenchmarkScaleRunNodeGate(b *testing.B) {
 			inv := synth.Cluster(synth.Options{Nodes: nodes})
 			cs := fake.NewClientset(synth.Objects(inv)...)
 			cs.Discovery().(*fakediscovery.FakeDiscovery).FakedServerVersion = &version.Info{GitVersion: inv.ServerVersion}
-			node := inv.Nodes[len(inv.Nodes)/2].Name
+			var names []string
+			for _, n := range inv.Nodes[len(inv.Nodes)/2:] {
+				names = append(names, n.Name)
+			}
 			inv = nil
 			a := &app{
 				streams: genericiooptions.IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: io.Discard},
@@ -67,11 +77,13 @@ func BenchmarkScaleRunNodeGate(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			g := &liveGate{a: a, cfg: cfg, engine: engine, baseline: baseline, state: state}
+			g := &liveGate{a: a, cfg: cfg, engine: engine, baseline: baseline, state: state, memo: policies.NewMemo()}
 			b.ReportAllocs()
 			b.ResetTimer()
 			var check, gate, validate time.Duration
+			moved := 0
 			for i := 0; i < b.N; i++ {
+				node := names[i%(len(names)-1)]
 				start := time.Now()
 				now, err := state(ctx, "")
 				if err != nil {
@@ -86,6 +98,9 @@ func BenchmarkScaleRunNodeGate(b *testing.B) {
 					b.Fatal(err)
 				}
 				gate += time.Since(start)
+				b.StopTimer()
+				moved += benchDrain(ctx, b, cs, state, node, names[i%(len(names)-1)+1])
+				b.StartTimer()
 				start = time.Now()
 				if _, err := g.validate(ctx, node); err != nil {
 					b.Fatal(err)
@@ -98,6 +113,67 @@ func BenchmarkScaleRunNodeGate(b *testing.B) {
 			b.ReportMetric(validate.Seconds()/n, "validate-s")
 			b.ReportMetric((gate+validate).Seconds()/n, "node-s")
 			b.ReportMetric(gate.Seconds()/check.Seconds(), "gate/check")
+			b.ReportMetric(float64(moved)/n, "pods-moved")
 		})
+	}
+}
+
+// benchDrain moves the node's evictable pods to another node, as its
+// drain and the scheduler would: each is deleted and a new pod created in
+// its place, and its ReplicaSet's status is written again. It waits until
+// the watched state has seen the moves, and returns how many pods moved.
+func benchDrain(ctx context.Context, b *testing.B, cs kubernetes.Interface, state func(context.Context, string) (*inventory.Inventory, error), node, to string) int {
+	b.Helper()
+	inv, err := state(ctx, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	moved := map[string]bool{}
+	for _, p := range inv.Pods {
+		if p.Spec.NodeName != node || !inventory.Evictable(p) {
+			continue
+		}
+		if err := cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		np := p.DeepCopy()
+		np.Name, np.Spec.NodeName, np.ResourceVersion, np.UID = p.Name+"-m", to, "", ""
+		if _, err := cs.CoreV1().Pods(np.Namespace).Create(ctx, np, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		moved[np.Namespace+"/"+np.Name] = true
+		for _, o := range p.OwnerReferences {
+			if o.Kind != "ReplicaSet" {
+				continue
+			}
+			rs, err := cs.AppsV1().ReplicaSets(p.Namespace).Get(ctx, o.Name, metav1.GetOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			rs.Status.ObservedGeneration++
+			if _, err := cs.AppsV1().ReplicaSets(p.Namespace).UpdateStatus(ctx, rs, metav1.UpdateOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	// The watch delivers the moves in a few milliseconds.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		inv, err := state(ctx, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		seen := 0
+		for _, p := range inv.Pods {
+			if moved[p.Namespace+"/"+p.Name] {
+				seen++
+			}
+		}
+		if seen == len(moved) {
+			return len(moved)
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the watch saw %d of the %d pods moved off %s", seen, len(moved), node)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

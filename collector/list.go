@@ -52,14 +52,14 @@ type lister[T any, PT object[T], L list] struct {
 	kind       string
 	client     client[L]
 	items      func(L) []T
-	set        func(*inventory.Inventory, []T)
+	set        func(*inventory.Inventory, []PT)
 }
 
 func listOf[T any, PT object[T], L list](
 	name, apiVersion, kind string,
 	cl client[L],
 	items func(L) []T,
-	set func(*inventory.Inventory, []T),
+	set func(*inventory.Inventory, []PT),
 ) resource {
 	l := lister[T, PT, L]{name: name, apiVersion: apiVersion, kind: kind, client: cl, items: items, set: set}
 	return resource{name: name, collect: l.collect, watch: l.watch}
@@ -72,7 +72,7 @@ func listOf[T any, PT object[T], L list](
 func (l lister[T, PT, L]) collect(ctx context.Context, c *Collector, inv *inventory.Inventory, mu *sync.Mutex) error {
 	start := time.Now()
 	var (
-		all       []T
+		all       []PT
 		usages    inventory.Inventory // only its APIUsages are used
 		pages     int
 		restarted bool
@@ -95,7 +95,7 @@ func (l lister[T, PT, L]) collect(ctx context.Context, c *Collector, inv *invent
 		pages++
 		items := l.items(page)
 		if all == nil {
-			all = make([]T, 0, len(items)+remaining(page))
+			all = make([]PT, 0, len(items)+remaining(page))
 		}
 		for i := range items {
 			o := PT(&items[i])
@@ -105,8 +105,8 @@ func (l lister[T, PT, L]) collect(ctx context.Context, c *Collector, inv *invent
 			}
 			usages.RecordUsages("", l.apiVersion, l.kind, &meta)
 			inventory.Scrub(o)
+			all = append(all, o)
 		}
-		all = append(all, items...)
 		if opts.Continue = page.GetContinue(); opts.Continue == "" {
 			break
 		}

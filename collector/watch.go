@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,6 +41,7 @@ type Watched struct {
 // watched is one kind's informer.
 type watched struct {
 	name     string
+	kind     string
 	informer cache.SharedIndexInformer
 	// transform is what the informer keeps of an object.
 	transform cache.TransformFunc
@@ -70,8 +73,8 @@ func (w *watched) lastErr() error {
 // with the last error its informer saw. On failure nothing keeps running.
 //
 // The informers live until Stop or until ctx ends. They keep objects
-// scrubbed as Collect does (inventory.Scrub); only the API versions of
-// managedFields are kept, to be recorded as usages.
+// scrubbed as Collect does (inventory.Scrub), their API usages recorded
+// first, as Collect records them.
 func (c *Collector) Watch(ctx context.Context) (*Watched, error) {
 	if c.optErr != nil {
 		return nil, c.optErr
@@ -93,6 +96,9 @@ func (c *Collector) Watch(ctx context.Context) (*Watched, error) {
 		}
 		w.kinds = append(w.kinds, k)
 	}
+	// Filled by kind, each kind's usages in order, the inventory's usages
+	// need no sort (Inventory.Sort checks first).
+	slices.SortFunc(w.kinds, func(a, b *watched) int { return strings.Compare(a.kind, b.kind) })
 	for _, k := range w.kinds {
 		w.wg.Go(func() { k.informer.RunWithContext(wctx) })
 	}
@@ -168,8 +174,10 @@ func (w *Watched) Stop() {
 // objects come from the informers' caches; /version, /metrics (the
 // deprecated API requests) and, with Options.NodeStats, the stats
 // summaries are read again on each call, as Collect reads them, since the
-// control plane's version moves during a run. The objects share their
-// nested fields with the caches: the result must be read, never changed.
+// control plane's version moves during a run. The objects are the
+// caches' own, and each list is shared with later calls until one of its
+// objects changes (a new list is built then): the result must be read,
+// never changed.
 // Calls must not overlap if Warnings is read.
 //
 // node, when not empty, is a node the caller has just changed (cordoned,
@@ -306,56 +314,171 @@ func (l lister[T, PT, L]) watch(c *Collector) *watched {
 	// The clientset says whether it serves streaming lists (client-go's
 	// fake does not); the informer falls back to a list when it does not.
 	inf := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, c.cs), PT(new(T)), 0, cache.Indexers{})
-	transform := func(obj any) (any, error) {
-		o, ok := obj.(PT)
-		if !ok {
-			return obj, nil // a tombstone: its object was transformed when added
+	var view watchView[PT]
+	usages := func(o PT) []inventory.APIUsage {
+		var u inventory.Inventory // only its APIUsages are used
+		meta := metav1.ObjectMeta{
+			Namespace: o.GetNamespace(), Name: o.GetName(),
+			Annotations: o.GetAnnotations(), ManagedFields: o.GetManagedFields(),
 		}
-		var versions []metav1.ManagedFieldsEntry
-		seen := map[string]bool{}
-		for _, mf := range o.GetManagedFields() {
-			if mf.APIVersion != "" && !seen[mf.APIVersion] {
-				seen[mf.APIVersion] = true
-				versions = append(versions, metav1.ManagedFieldsEntry{APIVersion: mf.APIVersion})
-			}
-		}
+		u.RecordUsages("", l.apiVersion, l.kind, &meta)
+		u.Sort() // only the usages: in the inventory's order
+		return u.APIUsages
+	}
+	// scrub is what the cache keeps of an object: what Collect keeps, and
+	// the API usages Collect records from the raw object.
+	scrub := func(o PT) []inventory.APIUsage {
+		u := usages(o)
 		inventory.Scrub(o)
-		o.SetManagedFields(versions)
-		return o, nil
+		return u
+	}
+	transform := func(obj any) (any, error) {
+		if o, ok := obj.(PT); ok {
+			scrub(o)
+		}
+		return obj, nil // not a PT: a tombstone, whose object was transformed when added
 	}
 	// SetTransform fails only once the informer runs; it does not yet.
-	_ = inf.SetTransform(transform)
-	k := &watched{name: l.name, informer: inf, transform: transform}
-	k.fill = func(inv *inventory.Inventory) error {
-		objs := inf.GetStore().List()
-		// In the inventory's order (namespace, name), sorting the cache's
-		// pointers: the inventory's sort then finds them in order and
-		// moves no object (150,000 pods on each node's gate).
-		inventory.SortByMeta(objs, func(x *any) (string, string) {
-			if o, ok := (*x).(metav1.Object); ok {
-				return o.GetNamespace(), o.GetName()
-			}
-			return "", "" // not an object: first, and fill reports it
-		})
-		all := make([]T, len(objs))
-		var usages inventory.Inventory // only its APIUsages are used
-		for i, x := range objs {
-			o, ok := x.(PT)
-			if !ok {
-				return newError("read "+l.name+" from the watch cache", fmt.Errorf("cached object is a %T, not a %s", x, l.kind), "")
-			}
-			all[i] = *o // a shallow copy: the cache's object is never changed
-			p := PT(&all[i])
-			meta := metav1.ObjectMeta{
-				Namespace: p.GetNamespace(), Name: p.GetName(),
-				Annotations: p.GetAnnotations(), ManagedFields: p.GetManagedFields(),
-			}
-			usages.RecordUsages("", l.apiVersion, l.kind, &meta)
-			p.SetManagedFields(nil)
+	_ = inf.SetTransform(func(obj any) (any, error) {
+		if o, ok := obj.(PT); ok {
+			view.put(o, scrub(o))
 		}
-		l.set(inv, all)
-		inv.APIUsages = append(inv.APIUsages, usages.APIUsages...)
+		return obj, nil
+	})
+	k := &watched{name: l.name, kind: l.kind, informer: inf, transform: transform}
+	k.fill = func(inv *inventory.Inventory) error {
+		objs, usages, err := view.update(inf.GetStore().List(), usages)
+		if err != nil {
+			return newError("read "+l.name+" from the watch cache", fmt.Errorf("%w, not a %s", err, l.kind), "")
+		}
+		l.set(inv, objs)
+		inv.APIUsages = append(inv.APIUsages, usages...)
 		return nil
 	}
 	return k
+}
+
+// watchView is one kind's cached objects as the last fill handed them
+// over: in the inventory's order, with each object's API usages. The
+// cache's objects are never changed in place (an update stores a new
+// object), so an object seen at the same address is the same object, and
+// what was worked out of it holds. A fill then costs a pass over the
+// cache's pointers; only new objects are sorted and merged in (on each
+// node's gate in a run, 150,000 pods, of which a drain changes a few
+// dozen).
+//
+// The usages are recorded by the informer's transform, before Scrub drops
+// the managedFields they are read from, and wait in pending until a fill
+// meets their object in the cache.
+type watchView[PT comparable] struct {
+	mu      sync.Mutex // serve and run may read one Watched at once
+	sorted  []PT
+	usages  map[PT][]inventory.APIUsage
+	flat    []inventory.APIUsage // the usages in sorted's order
+	pending map[PT]pendingUsages
+	gen     uint64 // counts fills
+}
+
+type pendingUsages struct {
+	usages []inventory.APIUsage
+	gen    uint64 // the fill count when they were recorded
+}
+
+// put records the usages of an object the cache is about to store.
+func (v *watchView[PT]) put(o PT, u []inventory.APIUsage) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.pending == nil {
+		v.pending = map[PT]pendingUsages{}
+	}
+	v.pending[o] = pendingUsages{u, v.gen}
+}
+
+// update returns the cached objects in the inventory's order and their
+// usages. The slices returned are shared with later calls: read only.
+// usagesOf records an object's usages from what the cache kept of it,
+// should its transform's record be missing (it never is when the
+// informer's transform ran).
+func (v *watchView[PT]) update(cached []any, usagesOf func(PT) []inventory.APIUsage) ([]PT, []inventory.APIUsage, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.gen++
+	var fresh []PT
+	present := 0
+	for _, x := range cached {
+		o, ok := x.(PT)
+		if !ok {
+			return nil, nil, fmt.Errorf("cached object is a %T", x)
+		}
+		if _, seen := v.usages[o]; seen {
+			present++
+		} else {
+			fresh = append(fresh, o)
+		}
+	}
+	defer v.prune()
+	if len(fresh) == 0 && present == len(v.sorted) {
+		return v.sorted, v.flat, nil // nothing added, changed or deleted
+	}
+	// The objects still cached keep their order; the new ones, sorted, are
+	// merged in.
+	keep := make(map[PT]bool, present)
+	for _, x := range cached {
+		o := x.(PT)
+		if _, seen := v.usages[o]; seen {
+			keep[o] = true
+		}
+	}
+	meta := func(o PT) (string, string) {
+		m := any(o).(metav1.Object)
+		return m.GetNamespace(), m.GetName()
+	}
+	inventory.SortByMeta(fresh, meta)
+	usages := make(map[PT][]inventory.APIUsage, len(cached))
+	sorted := make([]PT, 0, len(cached))
+	flat := make([]inventory.APIUsage, 0, len(v.flat)+len(fresh))
+	add := func(o PT, u []inventory.APIUsage) {
+		sorted = append(sorted, o)
+		usages[o] = u
+		flat = append(flat, u...)
+	}
+	addFresh := func(o PT) {
+		p, ok := v.pending[o]
+		if !ok {
+			p.usages = usagesOf(o)
+		}
+		delete(v.pending, o)
+		add(o, p.usages)
+	}
+	i := 0
+	for _, o := range v.sorted {
+		if !keep[o] {
+			continue
+		}
+		ns, name := meta(o)
+		for ; i < len(fresh); i++ {
+			fns, fname := meta(fresh[i])
+			if fns > ns || (fns == ns && fname >= name) {
+				break
+			}
+			addFresh(fresh[i])
+		}
+		add(o, v.usages[o])
+	}
+	for ; i < len(fresh); i++ {
+		addFresh(fresh[i])
+	}
+	v.sorted, v.usages, v.flat = sorted, usages, flat
+	return sorted, flat, nil
+}
+
+// prune drops the usages whose object was replaced or deleted before any
+// fill met it. Those recorded since the last fill may belong to an object
+// the cache is storing right now: they wait one more fill.
+func (v *watchView[PT]) prune() {
+	for o, p := range v.pending {
+		if p.gen+1 < v.gen {
+			delete(v.pending, o)
+		}
+	}
 }

@@ -28,7 +28,7 @@ var testRules = HopRules{
 	KubeletMaxMinorsOlder: 3, KubeletLegacyBelowMinor: 25, KubeletLegacyMaxMinorsOlder: 2,
 }
 
-func kubeletNode(name, kubelet string, labels map[string]string) corev1.Node {
+func kubeletNode(name, kubelet string, labels map[string]string) *corev1.Node {
 	n := node(name, labels)
 	n.Status.NodeInfo.KubeletVersion = kubelet
 	return n
@@ -130,7 +130,7 @@ func TestHopSchedule(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			inv := &inventory.Inventory{Nodes: []corev1.Node{kubeletNode("cp-1", tt.cpKubelet, cp)}}
+			inv := &inventory.Inventory{Nodes: []*corev1.Node{kubeletNode("cp-1", tt.cpKubelet, cp)}}
 			for name, k := range tt.workers {
 				inv.Nodes = append(inv.Nodes, kubeletNode(name, k, nil))
 			}
@@ -180,13 +180,13 @@ func newHopCluster(t *testing.T, cpNodes, workers []string, kubelet string, ann 
 			Spec: corev1.PodSpec{NodeName: name, Containers: []corev1.Container{{Name: "kube-apiserver", Image: "registry.k8s.io/kube-apiserver:" + apiTag}}},
 		}
 		objs = append(objs, n, &pod)
-		inv.Nodes = append(inv.Nodes, *n.DeepCopy())
-		inv.Pods = append(inv.Pods, pod)
+		inv.Nodes = append(inv.Nodes, n.DeepCopy())
+		inv.Pods = append(inv.Pods, pod.DeepCopy())
 	}
 	for _, name := range workers {
 		n := liveNode(name, kubelet, ann[name], false)
 		objs = append(objs, n)
-		inv.Nodes = append(inv.Nodes, *n.DeepCopy())
+		inv.Nodes = append(inv.Nodes, n.DeepCopy())
 	}
 	return &hopCluster{cs: fake.NewClientset(objs...), inv: inv}
 }

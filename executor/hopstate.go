@@ -64,7 +64,7 @@ func AtHop(inv *inventory.Inventory, p *Plan, i int, f func(*inventory.Inventory
 		}
 	}
 	for j := range inv.Pods {
-		pod := &inv.Pods[j]
+		pod := inv.Pods[j]
 		if pod.Namespace != "kube-system" {
 			continue
 		}

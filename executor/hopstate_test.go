@@ -18,14 +18,14 @@ import (
 // and other pods and etcd untouched; afterwards the state is as before.
 func TestAtHopShowsTheStateEachHopStartsFrom(t *testing.T) {
 	cp := map[string]string{inventory.LabelControlPlane: ""}
-	withImage := func(p corev1.Pod, container, image string) corev1.Pod {
+	withImage := func(p *corev1.Pod, container, image string) *corev1.Pod {
 		p.Spec.Containers = []corev1.Container{{Name: container, Image: image}}
 		return p
 	}
 	inv := &inventory.Inventory{
 		ServerVersion: "v1.33.4",
-		Nodes:         []corev1.Node{kubeletNode("cp-1", "v1.33.4", cp), kubeletNode("w-1", "v1.33.4", nil)},
-		Pods: []corev1.Pod{
+		Nodes:         []*corev1.Node{kubeletNode("cp-1", "v1.33.4", cp), kubeletNode("w-1", "v1.33.4", nil)},
+		Pods: []*corev1.Pod{
 			withImage(pod("kube-system", "kube-apiserver-cp-1", "cp-1", map[string]string{"component": "kube-apiserver"}), "kube-apiserver", "registry.k8s.io/kube-apiserver:v1.33.4"),
 			withImage(pod("kube-system", "etcd-cp-1", "cp-1", map[string]string{"component": "etcd"}), "etcd", "registry.k8s.io/etcd:3.5.21-0"),
 			withImage(pod("kube-system", "kube-proxy-a", "w-1", map[string]string{"k8s-app": "kube-proxy"}), "kube-proxy", "registry.k8s.io/kube-proxy:v1.33.4"),
@@ -35,10 +35,13 @@ func TestAtHopShowsTheStateEachHopStartsFrom(t *testing.T) {
 	}
 	before := &inventory.Inventory{}
 	*before = *inv
-	before.Nodes = append([]corev1.Node{}, inv.Nodes...)
-	before.Pods = make([]corev1.Pod, len(inv.Pods))
+	before.Nodes = make([]*corev1.Node, len(inv.Nodes))
+	for i := range inv.Nodes {
+		before.Nodes[i] = inv.Nodes[i].DeepCopy()
+	}
+	before.Pods = make([]*corev1.Pod, len(inv.Pods))
 	for i := range inv.Pods {
-		before.Pods[i] = *inv.Pods[i].DeepCopy()
+		before.Pods[i] = inv.Pods[i].DeepCopy()
 	}
 	current, _ := kubever.Parse("v1.33.4")
 	target, _ := kubever.Parse("v1.37")

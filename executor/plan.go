@@ -182,7 +182,7 @@ func NewPlan(inv *inventory.Inventory, current, target *version.Version, targetL
 	for _, n := range inv.Nodes {
 		r := roles[n.Name]
 		pn := PlannedNode{Name: n.Name, Roles: r, Kubelet: n.Status.NodeInfo.KubeletVersion, Pods: pods[n.Name], Blockers: byNode[n.Name]}
-		if pr := ReadProgress(&n); t.Reached(pn.Kubelet) && (!pr.InFlight() || pr.Phase == PhaseUpgraded) {
+		if pr := ReadProgress(n); t.Reached(pn.Kubelet) && (!pr.InFlight() || pr.Phase == PhaseUpgraded) {
 			// Already at the target, and either not in flight or past its
 			// driver (phase upgraded resumes at the wait for Ready, with no
 			// gate and no drain): the run will not drain it, so what would
@@ -204,7 +204,7 @@ func NewPlan(inv *inventory.Inventory, current, target *version.Version, targetL
 			pn.Skip = true
 		}
 		stageNodes[st] = append(stageNodes[st], pn)
-		if pr := ReadProgress(&n); pr.InFlight() {
+		if pr := ReadProgress(n); pr.InFlight() {
 			inflight[n.Name] = pr.Target
 		}
 	}
@@ -299,7 +299,7 @@ func Hops(current, target *version.Version, targetLabel string, latest map[strin
 func evictableByNode(inv *inventory.Inventory) map[string]int {
 	out := map[string]int{}
 	for i := range inv.Pods {
-		if inventory.Evictable(&inv.Pods[i]) {
+		if inventory.Evictable(inv.Pods[i]) {
 			out[inv.Pods[i].Spec.NodeName]++
 		}
 	}

@@ -43,7 +43,7 @@ func FuzzPlanHops(f *testing.F) {
 		// plane is already at the target (a run resumed after its
 		// control-plane stage), so "no upgrade" means nothing is behind.
 		kubelet := corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: kubever.Canonical(current)}}
-		inv := &inventory.Inventory{Nodes: []corev1.Node{
+		inv := &inventory.Inventory{Nodes: []*corev1.Node{
 			{ObjectMeta: metav1.ObjectMeta{Name: "cp-1", Labels: map[string]string{"node-role.kubernetes.io/control-plane": ""}}, Status: kubelet},
 			{ObjectMeta: metav1.ObjectMeta{Name: "worker-1"}, Status: kubelet},
 		}}

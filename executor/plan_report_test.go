@@ -39,11 +39,11 @@ type planReport struct {
 func reportInventory(reverse bool) *inventory.Inventory {
 	cp := map[string]string{inventory.LabelControlPlane: ""}
 	inv := &inventory.Inventory{
-		Nodes: []corev1.Node{
+		Nodes: []*corev1.Node{
 			kubeletNode("cp-1", "v1.35.2", cp), kubeletNode("cp-2", "v1.35.2", cp),
 			kubeletNode("w-a", "v1.35.2", nil), kubeletNode("w-b", "v1.35.2", nil),
 		},
-		Pods: []corev1.Pod{
+		Pods: []*corev1.Pod{
 			pod("kube-system", "etcd-cp-1", "cp-1", map[string]string{"component": "etcd"}),
 			pod("app", "x", "w-a", nil),
 		},
@@ -155,7 +155,7 @@ func TestPlanReport(t *testing.T) {
 // outside the kubelet skew window of the next hop's control plane.
 func TestPartialOKKeepsAWorkerThatMustMoveEarly(t *testing.T) {
 	cp := map[string]string{inventory.LabelControlPlane: ""}
-	inv := &inventory.Inventory{Nodes: []corev1.Node{kubeletNode("cp-1", "v1.33.4", cp), kubeletNode("w-1", "v1.33.4", nil), kubeletNode("w-2", "v1.33.4", nil)}}
+	inv := &inventory.Inventory{Nodes: []*corev1.Node{kubeletNode("cp-1", "v1.33.4", cp), kubeletNode("w-1", "v1.33.4", nil), kubeletNode("w-2", "v1.33.4", nil)}}
 	c, _ := kubever.Parse("v1.33.4")
 	g, _ := kubever.Parse("v1.37")
 	fs := []reports.Finding{{Check: "safety.emptydir", Severity: reports.SeverityBlock, Node: "w-1", Subject: reports.Subject{Kind: "Node", Name: "w-1"}}}

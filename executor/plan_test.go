@@ -13,12 +13,12 @@ import (
 	"github.com/upgate-dev/upgate/reports"
 )
 
-func node(name string, labels map[string]string) corev1.Node {
-	return corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+func node(name string, labels map[string]string) *corev1.Node {
+	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
 }
 
-func pod(ns, name, nodeName string, labels map[string]string) corev1.Pod {
-	return corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels}, Spec: corev1.PodSpec{NodeName: nodeName}}
+func pod(ns, name, nodeName string, labels map[string]string) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels}, Spec: corev1.PodSpec{NodeName: nodeName}}
 }
 
 func TestHops(t *testing.T) {
@@ -50,8 +50,8 @@ func TestHops(t *testing.T) {
 func TestPlanStagesAndBlockers(t *testing.T) {
 	cp := map[string]string{inventory.LabelControlPlane: ""}
 	inv := &inventory.Inventory{
-		Nodes: []corev1.Node{node("w-b", nil), node("w-a", nil), node("cp-1", cp), node("etcd-1", nil)},
-		Pods: []corev1.Pod{
+		Nodes: []*corev1.Node{node("w-b", nil), node("w-a", nil), node("cp-1", cp), node("etcd-1", nil)},
+		Pods: []*corev1.Pod{
 			pod("kube-system", "etcd-etcd-1", "etcd-1", map[string]string{"component": "etcd"}),
 			pod("app", "x", "w-b", nil), pod("app", "y", "w-b", nil), pod("app", "z", "w-a", nil),
 		},
@@ -133,7 +133,7 @@ func TestPlanIgnoresBlockersOfNodesAlreadyAtTheTarget(t *testing.T) {
 		{"node past its driver (the soak's case)", "cp-4", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			inv := &inventory.Inventory{Nodes: []corev1.Node{done, behind, inflight, upgraded}}
+			inv := &inventory.Inventory{Nodes: []*corev1.Node{done, behind, inflight, upgraded}}
 			p := NewPlan(inv, c, g, "v1.36", []reports.Finding{finding(tt.flagged)}, PlanOptions{})
 			if p.Blocked != tt.blocked {
 				t.Errorf("blocked = %t, want %t (finding on %s)", p.Blocked, tt.blocked, tt.flagged)

@@ -289,9 +289,11 @@ func lean[J any, T any](build func(*J) *T, add func(*Inventory, *T)) decodeFunc 
 		}
 		var t typedObject
 		t.tm, t.meta = leanMeta(j)
-		o := build(j)
+		// A copy of what build made: the object must not keep the whole
+		// shadow it was built in alive.
+		o := *build(j)
 		t.obj = scrubbed{}
-		t.add = func(inv *Inventory) { add(inv, o) }
+		t.add = func(inv *Inventory) { add(inv, &o) }
 		return t, nil
 	}
 }

@@ -78,19 +78,19 @@ func TestDecodeMatchesScrub(t *testing.T) {
 		}
 		switch head.Kind {
 		case "Pod":
-			want.Pods = append(want.Pods, full[corev1.Pod](t, raw))
+			want.Pods = append(want.Pods, fullPtr[corev1.Pod](t, raw))
 		case "Node":
-			want.Nodes = append(want.Nodes, full[corev1.Node](t, raw))
+			want.Nodes = append(want.Nodes, fullPtr[corev1.Node](t, raw))
 		case "Deployment":
-			want.Deployments = append(want.Deployments, full[appsv1.Deployment](t, raw))
+			want.Deployments = append(want.Deployments, fullPtr[appsv1.Deployment](t, raw))
 		case "ReplicaSet":
-			want.ReplicaSets = append(want.ReplicaSets, full[appsv1.ReplicaSet](t, raw))
+			want.ReplicaSets = append(want.ReplicaSets, fullPtr[appsv1.ReplicaSet](t, raw))
 		case "StatefulSet":
-			want.StatefulSets = append(want.StatefulSets, full[appsv1.StatefulSet](t, raw))
+			want.StatefulSets = append(want.StatefulSets, fullPtr[appsv1.StatefulSet](t, raw))
 		case "DaemonSet":
-			want.DaemonSets = append(want.DaemonSets, full[appsv1.DaemonSet](t, raw))
+			want.DaemonSets = append(want.DaemonSets, fullPtr[appsv1.DaemonSet](t, raw))
 		case "Job":
-			want.Jobs = append(want.Jobs, full[batchv1.Job](t, raw))
+			want.Jobs = append(want.Jobs, fullPtr[batchv1.Job](t, raw))
 		}
 	}
 	want.Sort()
@@ -141,4 +141,10 @@ func full[T any](t *testing.T, raw []byte) T {
 	}
 	inventory.Scrub(&o)
 	return o
+}
+
+func fullPtr[T any](t *testing.T, raw []byte) *T {
+	t.Helper()
+	o := full[T](t, raw)
+	return &o
 }

@@ -5,6 +5,7 @@
 package inventory
 
 import (
+	"cmp"
 	"slices"
 	"sort"
 	"strings"
@@ -18,7 +19,11 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 )
 
-// Inventory holds the cluster state one check run evaluates.
+// Inventory holds the cluster state one check run evaluates. Its lists
+// hold pointers: a run's successive states share every object that did
+// not change (the watch caches' own), so reading the state again costs a
+// pass over pointers, not a copy of 150,000 pods. Objects in an inventory
+// are never changed in place; a changed object is a new one.
 type Inventory struct {
 	// ServerVersion is the API server's gitVersion as recorded by a snapshot
 	// or the live /version endpoint; empty when the input did not say.
@@ -31,22 +36,22 @@ type Inventory struct {
 	// sha256 of the file itself when there was one); empty for live state.
 	InputDigest string
 
-	Nodes                  []corev1.Node
-	Pods                   []corev1.Pod
-	Namespaces             []corev1.Namespace
-	Services               []corev1.Service
-	Deployments            []appsv1.Deployment
-	ReplicaSets            []appsv1.ReplicaSet
-	StatefulSets           []appsv1.StatefulSet
-	DaemonSets             []appsv1.DaemonSet
-	Jobs                   []batchv1.Job
-	ReplicationControllers []corev1.ReplicationController
-	PodDisruptionBudgets   []policyv1.PodDisruptionBudget
-	PersistentVolumes      []corev1.PersistentVolume
-	PersistentVolumeClaims []corev1.PersistentVolumeClaim
-	ValidatingWebhooks     []admissionregistrationv1.ValidatingWebhookConfiguration
-	MutatingWebhooks       []admissionregistrationv1.MutatingWebhookConfiguration
-	EndpointSlices         []discoveryv1.EndpointSlice
+	Nodes                  []*corev1.Node
+	Pods                   []*corev1.Pod
+	Namespaces             []*corev1.Namespace
+	Services               []*corev1.Service
+	Deployments            []*appsv1.Deployment
+	ReplicaSets            []*appsv1.ReplicaSet
+	StatefulSets           []*appsv1.StatefulSet
+	DaemonSets             []*appsv1.DaemonSet
+	Jobs                   []*batchv1.Job
+	ReplicationControllers []*corev1.ReplicationController
+	PodDisruptionBudgets   []*policyv1.PodDisruptionBudget
+	PersistentVolumes      []*corev1.PersistentVolume
+	PersistentVolumeClaims []*corev1.PersistentVolumeClaim
+	ValidatingWebhooks     []*admissionregistrationv1.ValidatingWebhookConfiguration
+	MutatingWebhooks       []*admissionregistrationv1.MutatingWebhookConfiguration
+	EndpointSlices         []*discoveryv1.EndpointSlice
 
 	// APIUsages records each API version an object was seen using, for the
 	// removed/deprecated API checks (the objects above are decoded at one
@@ -152,45 +157,26 @@ func (inv *Inventory) Counts() map[string]int {
 // and source), so the same state always yields the same snapshot and report
 // bytes whatever order files or list pages arrived in.
 func (inv *Inventory) Sort() {
-	SortByMeta(inv.Nodes, func(o *corev1.Node) (string, string) { return o.Namespace, o.Name })
-	SortByMeta(inv.Pods, func(o *corev1.Pod) (string, string) { return o.Namespace, o.Name })
-	SortByMeta(inv.Namespaces, func(o *corev1.Namespace) (string, string) { return o.Namespace, o.Name })
-	SortByMeta(inv.Services, func(o *corev1.Service) (string, string) { return o.Namespace, o.Name })
-	SortByMeta(inv.Deployments, func(o *appsv1.Deployment) (string, string) { return o.Namespace, o.Name })
-	SortByMeta(inv.ReplicaSets, func(o *appsv1.ReplicaSet) (string, string) { return o.Namespace, o.Name })
-	SortByMeta(inv.StatefulSets, func(o *appsv1.StatefulSet) (string, string) { return o.Namespace, o.Name })
-	SortByMeta(inv.DaemonSets, func(o *appsv1.DaemonSet) (string, string) { return o.Namespace, o.Name })
-	SortByMeta(inv.Jobs, func(o *batchv1.Job) (string, string) { return o.Namespace, o.Name })
-	SortByMeta(inv.ReplicationControllers, func(o *corev1.ReplicationController) (string, string) { return o.Namespace, o.Name })
-	SortByMeta(inv.PodDisruptionBudgets, func(o *policyv1.PodDisruptionBudget) (string, string) { return o.Namespace, o.Name })
-	SortByMeta(inv.PersistentVolumes, func(o *corev1.PersistentVolume) (string, string) { return o.Namespace, o.Name })
-	SortByMeta(inv.PersistentVolumeClaims, func(o *corev1.PersistentVolumeClaim) (string, string) { return o.Namespace, o.Name })
-	SortByMeta(inv.ValidatingWebhooks, func(o *admissionregistrationv1.ValidatingWebhookConfiguration) (string, string) {
-		return o.Namespace, o.Name
-	})
-	SortByMeta(inv.MutatingWebhooks, func(o *admissionregistrationv1.MutatingWebhookConfiguration) (string, string) {
-		return o.Namespace, o.Name
-	})
-	SortByMeta(inv.EndpointSlices, func(o *discoveryv1.EndpointSlice) (string, string) { return o.Namespace, o.Name })
-	sort.SliceStable(inv.APIUsages, func(i, j int) bool {
-		a, b := inv.APIUsages[i], inv.APIUsages[j]
-		if a.Kind != b.Kind {
-			return a.Kind < b.Kind
-		}
-		if a.Namespace != b.Namespace {
-			return a.Namespace < b.Namespace
-		}
-		if a.Name != b.Name {
-			return a.Name < b.Name
-		}
-		if a.APIVersion != b.APIVersion {
-			return a.APIVersion < b.APIVersion
-		}
-		if a.Via != b.Via {
-			return a.Via < b.Via
-		}
-		return a.Source < b.Source
-	})
+	SortObjects(inv.Nodes)
+	SortObjects(inv.Pods)
+	SortObjects(inv.Namespaces)
+	SortObjects(inv.Services)
+	SortObjects(inv.Deployments)
+	SortObjects(inv.ReplicaSets)
+	SortObjects(inv.StatefulSets)
+	SortObjects(inv.DaemonSets)
+	SortObjects(inv.Jobs)
+	SortObjects(inv.ReplicationControllers)
+	SortObjects(inv.PodDisruptionBudgets)
+	SortObjects(inv.PersistentVolumes)
+	SortObjects(inv.PersistentVolumeClaims)
+	SortObjects(inv.ValidatingWebhooks)
+	SortObjects(inv.MutatingWebhooks)
+	SortObjects(inv.EndpointSlices)
+	// The watched state hands usages over in order: check before sorting.
+	if !slices.IsSortedFunc(inv.APIUsages, compareUsages) {
+		slices.SortStableFunc(inv.APIUsages, compareUsages)
+	}
 	sort.SliceStable(inv.DeprecatedRequests, func(i, j int) bool {
 		a, b := inv.DeprecatedRequests[i], inv.DeprecatedRequests[j]
 		return a.Group+"/"+a.Version+"/"+a.Resource+"/"+a.Subresource < b.Group+"/"+b.Version+"/"+b.Resource+"/"+b.Subresource
@@ -200,12 +186,47 @@ func (inv *Inventory) Sort() {
 	sort.Strings(inv.Unreadable)
 }
 
+// compareUsages orders usages by kind, namespace, name, version, how
+// seen and source.
+func compareUsages(a, b APIUsage) int {
+	if c := strings.Compare(a.Kind, b.Kind); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
+	return cmp.Or(
+		strings.Compare(a.APIVersion, b.APIVersion),
+		strings.Compare(string(a.Via), string(b.Via)),
+		strings.Compare(a.Source, b.Source),
+	)
+}
+
+// SortObjects sorts objects stably by namespace and name, the
+// inventory's order. Already sorted objects are not moved (a run's watched
+// state hands them over in order).
+func SortObjects[T interface {
+	GetNamespace() string
+	GetName() string
+}](items []T) {
+	SortByMeta(items, func(o T) (string, string) { return o.GetNamespace(), o.GetName() })
+}
+
 // SortByMeta sorts items stably by key (namespace, name), the
-// inventory's order. It sorts small references and moves each object
-// once: a run reads 150,000 pods from the watch caches before each node's
-// gate, and swapping the objects themselves cost more than the gate's
-// evaluation. Already sorted items are not moved.
-func SortByMeta[T any](items []T, key func(*T) (string, string)) {
+// inventory's order, reading each key once.
+func SortByMeta[T any](items []T, key func(T) (string, string)) {
+	sorted := true
+	for i := 1; i < len(items) && sorted; i++ {
+		ans, aname := key(items[i-1])
+		bns, bname := key(items[i])
+		sorted = ans < bns || (ans == bns && aname <= bname)
+	}
+	if sorted {
+		return
+	}
 	type ref struct {
 		ns, name string
 		i        int
@@ -220,16 +241,9 @@ func SortByMeta[T any](items []T, key func(*T) (string, string)) {
 		return a.i - b.i // stable
 	}
 	refs := make([]ref, len(items))
-	sorted := true
 	for i := range items {
-		ns, name := key(&items[i])
+		ns, name := key(items[i])
 		refs[i] = ref{ns, name, i}
-		if i > 0 && cmpRef(refs[i-1], refs[i]) > 0 {
-			sorted = false
-		}
-	}
-	if sorted {
-		return
 	}
 	slices.SortFunc(refs, cmpRef)
 	out := make([]T, len(items))

@@ -18,35 +18,35 @@ import (
 // extensions/v1beta1 still has the fields the checks read. The bulky kinds
 // are decoded lean (decode.go): only what Scrub would keep is built.
 var decoders = map[string]decodeFunc{
-	"Node":        lean(buildNode, func(inv *Inventory, o *corev1.Node) { inv.Nodes = append(inv.Nodes, *o) }),
-	"Pod":         lean(buildPod, func(inv *Inventory, o *corev1.Pod) { inv.Pods = append(inv.Pods, *o) }),
-	"Namespace":   into(func(inv *Inventory, o *corev1.Namespace) { inv.Namespaces = append(inv.Namespaces, *o) }),
-	"Service":     into(func(inv *Inventory, o *corev1.Service) { inv.Services = append(inv.Services, *o) }),
-	"Deployment":  lean(buildDeployment, func(inv *Inventory, o *appsv1.Deployment) { inv.Deployments = append(inv.Deployments, *o) }),
-	"ReplicaSet":  lean(buildReplicaSet, func(inv *Inventory, o *appsv1.ReplicaSet) { inv.ReplicaSets = append(inv.ReplicaSets, *o) }),
-	"StatefulSet": lean(buildStatefulSet, func(inv *Inventory, o *appsv1.StatefulSet) { inv.StatefulSets = append(inv.StatefulSets, *o) }),
-	"DaemonSet":   lean(buildDaemonSet, func(inv *Inventory, o *appsv1.DaemonSet) { inv.DaemonSets = append(inv.DaemonSets, *o) }),
-	"Job":         lean(buildJob, func(inv *Inventory, o *batchv1.Job) { inv.Jobs = append(inv.Jobs, *o) }),
+	"Node":        lean(buildNode, func(inv *Inventory, o *corev1.Node) { inv.Nodes = append(inv.Nodes, o) }),
+	"Pod":         lean(buildPod, func(inv *Inventory, o *corev1.Pod) { inv.Pods = append(inv.Pods, o) }),
+	"Namespace":   into(func(inv *Inventory, o *corev1.Namespace) { inv.Namespaces = append(inv.Namespaces, o) }),
+	"Service":     into(func(inv *Inventory, o *corev1.Service) { inv.Services = append(inv.Services, o) }),
+	"Deployment":  lean(buildDeployment, func(inv *Inventory, o *appsv1.Deployment) { inv.Deployments = append(inv.Deployments, o) }),
+	"ReplicaSet":  lean(buildReplicaSet, func(inv *Inventory, o *appsv1.ReplicaSet) { inv.ReplicaSets = append(inv.ReplicaSets, o) }),
+	"StatefulSet": lean(buildStatefulSet, func(inv *Inventory, o *appsv1.StatefulSet) { inv.StatefulSets = append(inv.StatefulSets, o) }),
+	"DaemonSet":   lean(buildDaemonSet, func(inv *Inventory, o *appsv1.DaemonSet) { inv.DaemonSets = append(inv.DaemonSets, o) }),
+	"Job":         lean(buildJob, func(inv *Inventory, o *batchv1.Job) { inv.Jobs = append(inv.Jobs, o) }),
 	"ReplicationController": into(func(inv *Inventory, o *corev1.ReplicationController) {
-		inv.ReplicationControllers = append(inv.ReplicationControllers, *o)
+		inv.ReplicationControllers = append(inv.ReplicationControllers, o)
 	}),
 	"PodDisruptionBudget": into(func(inv *Inventory, o *policyv1.PodDisruptionBudget) {
-		inv.PodDisruptionBudgets = append(inv.PodDisruptionBudgets, *o)
+		inv.PodDisruptionBudgets = append(inv.PodDisruptionBudgets, o)
 	}),
 	"PersistentVolume": into(func(inv *Inventory, o *corev1.PersistentVolume) {
-		inv.PersistentVolumes = append(inv.PersistentVolumes, *o)
+		inv.PersistentVolumes = append(inv.PersistentVolumes, o)
 	}),
 	"PersistentVolumeClaim": into(func(inv *Inventory, o *corev1.PersistentVolumeClaim) {
-		inv.PersistentVolumeClaims = append(inv.PersistentVolumeClaims, *o)
+		inv.PersistentVolumeClaims = append(inv.PersistentVolumeClaims, o)
 	}),
 	"ValidatingWebhookConfiguration": into(func(inv *Inventory, o *admissionregistrationv1.ValidatingWebhookConfiguration) {
-		inv.ValidatingWebhooks = append(inv.ValidatingWebhooks, *o)
+		inv.ValidatingWebhooks = append(inv.ValidatingWebhooks, o)
 	}),
 	"MutatingWebhookConfiguration": into(func(inv *Inventory, o *admissionregistrationv1.MutatingWebhookConfiguration) {
-		inv.MutatingWebhooks = append(inv.MutatingWebhooks, *o)
+		inv.MutatingWebhooks = append(inv.MutatingWebhooks, o)
 	}),
 	"EndpointSlice": into(func(inv *Inventory, o *discoveryv1.EndpointSlice) {
-		inv.EndpointSlices = append(inv.EndpointSlices, *o)
+		inv.EndpointSlices = append(inv.EndpointSlices, o)
 	}),
 }
 

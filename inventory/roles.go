@@ -115,7 +115,7 @@ func (inv *Inventory) NodeRoles() map[string]Roles {
 		roles[n.Name] = r
 	}
 	for i := range inv.Pods {
-		p := &inv.Pods[i]
+		p := inv.Pods[i]
 		if p.Namespace != "kube-system" || p.Spec.NodeName == "" {
 			continue
 		}
@@ -148,8 +148,32 @@ func (inv *Inventory) NodeRoles() map[string]Roles {
 func (inv *Inventory) Components() []Component {
 	var out []Component
 	proxyOnNode := map[string]bool{}
+	// Thousands of kubelets and kube-proxy pods share a few versions:
+	// each text is parsed once. Versions are never changed once parsed.
+	versions := map[string]*version.Version{}
+	parse := func(s string) *version.Version {
+		v, ok := versions[s]
+		if !ok {
+			if pv, err := kubever.Parse(s); err == nil {
+				v = pv
+			}
+			versions[s] = v
+		}
+		return v
+	}
+	images := map[string]*version.Version{}
+	fromImage := func(img string) *version.Version {
+		v, ok := images[img]
+		if !ok {
+			if _, iv, ok := kubever.FromImage(img); ok {
+				v = iv
+			}
+			images[img] = v
+		}
+		return v
+	}
 	for i := range inv.Pods {
-		p := &inv.Pods[i]
+		p := inv.Pods[i]
 		if p.Namespace != "kube-system" {
 			continue
 		}
@@ -163,24 +187,16 @@ func (inv *Inventory) Components() []Component {
 		}
 		img := ComponentImage(p, name)
 		c := Component{Name: name, Node: p.Spec.NodeName, Namespace: p.Namespace, Pod: p.Name, Raw: img}
-		if _, v, ok := kubever.FromImage(img); ok {
-			c.Version = v
-		}
+		c.Version = fromImage(img)
 		out = append(out, c)
 	}
 	for _, n := range inv.Nodes {
 		kv := n.Status.NodeInfo.KubeletVersion
-		c := Component{Name: ComponentKubelet, Node: n.Name, Raw: kv}
-		if v, err := kubever.Parse(kv); err == nil {
-			c.Version = v
-		}
+		c := Component{Name: ComponentKubelet, Node: n.Name, Raw: kv, Version: parse(kv)}
 		out = append(out, c)
 		if !proxyOnNode[n.Name] && n.Status.NodeInfo.KubeProxyVersion != "" {
 			pv := n.Status.NodeInfo.KubeProxyVersion //nolint:staticcheck // only where no kube-proxy pod says better
-			c := Component{Name: ComponentKubeProxy, Node: n.Name, Raw: pv}
-			if v, err := kubever.Parse(pv); err == nil {
-				c.Version = v
-			}
+			c := Component{Name: ComponentKubeProxy, Node: n.Name, Raw: pv, Version: parse(pv)}
 			out = append(out, c)
 		}
 	}

@@ -90,7 +90,7 @@ func TestSnapshotKeepsOnlyWhatIsRead(t *testing.T) {
 		}
 	}
 	// What the checks read of it is all there.
-	if Evictable(&inv.Pods[0]) {
+	if Evictable(inv.Pods[0]) {
 		t.Errorf("the mirror pod counts as evictable: its annotation was lost")
 	}
 }

@@ -26,12 +26,12 @@ func syntheticCluster(nodes, podsPerNode int) *inventory.Inventory {
 	three := int32(3)
 	for i := 0; i < 3; i++ {
 		n := fmt.Sprintf("cp-%d", i)
-		inv.Nodes = append(inv.Nodes, corev1.Node{
+		inv.Nodes = append(inv.Nodes, &corev1.Node{
 			ObjectMeta: metav1.ObjectMeta{Name: n, Labels: map[string]string{inventory.LabelControlPlane: ""}},
 			Status:     corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: "v1.35.2"}},
 		})
 		for _, c := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"} {
-			inv.Pods = append(inv.Pods, corev1.Pod{
+			inv.Pods = append(inv.Pods, &corev1.Pod{
 				ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: c + "-" + n, Labels: map[string]string{"component": c},
 					Annotations: map[string]string{corev1.MirrorPodAnnotationKey: "x"}},
 				Spec:   corev1.PodSpec{NodeName: n, Containers: []corev1.Container{{Name: c, Image: "registry.k8s.io/" + c + ":v1.35.2"}}},
@@ -47,8 +47,8 @@ func syntheticCluster(nodes, podsPerNode int) *inventory.Inventory {
 		if d%50 == 0 {
 			r = one
 		}
-		inv.Deployments = append(inv.Deployments, appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: appsv1.DeploymentSpec{Replicas: &r}})
-		inv.ReplicaSets = append(inv.ReplicaSets, appsv1.ReplicaSet{
+		inv.Deployments = append(inv.Deployments, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: appsv1.DeploymentSpec{Replicas: &r}})
+		inv.ReplicaSets = append(inv.ReplicaSets, &appsv1.ReplicaSet{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-abc", OwnerReferences: []metav1.OwnerReference{{Kind: "Deployment", Name: name, Controller: &yes}}},
 			Spec:       appsv1.ReplicaSetSpec{Replicas: &r},
 		})
@@ -56,11 +56,11 @@ func syntheticCluster(nodes, podsPerNode int) *inventory.Inventory {
 	p := 0
 	for i := 0; i < nodes; i++ {
 		n := fmt.Sprintf("worker-%d", i)
-		inv.Nodes = append(inv.Nodes, corev1.Node{
+		inv.Nodes = append(inv.Nodes, &corev1.Node{
 			ObjectMeta: metav1.ObjectMeta{Name: n},
 			Status:     corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: "v1.35.2"}},
 		})
-		inv.Pods = append(inv.Pods, corev1.Pod{
+		inv.Pods = append(inv.Pods, &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "kube-proxy-" + n, Labels: map[string]string{"k8s-app": "kube-proxy"},
 				OwnerReferences: []metav1.OwnerReference{{Kind: "DaemonSet", Name: "kube-proxy", Controller: &yes}}},
 			Spec:   corev1.PodSpec{NodeName: n, Containers: []corev1.Container{{Name: "kube-proxy", Image: "registry.k8s.io/kube-proxy:v1.35.2"}}},
@@ -80,7 +80,7 @@ func syntheticCluster(nodes, podsPerNode int) *inventory.Inventory {
 			if p%10 == 0 {
 				pod.Spec.Volumes = []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 			}
-			inv.Pods = append(inv.Pods, pod)
+			inv.Pods = append(inv.Pods, &pod)
 			p++
 		}
 	}

@@ -136,6 +136,10 @@ type Request struct {
 	// Result.NodeValidation for the same node; its other findings are
 	// not those of a whole check.
 	Node string
+	// Memo, when set, keeps what evaluations work out of each pod for the
+	// next evaluation that meets the same pod. Set it only for inventories
+	// that share objects never changed in place (a run's watched state).
+	Memo *Memo
 }
 
 // Result is what Evaluate found.

@@ -1,6 +1,10 @@
 package policies
 
 import (
+	"iter"
+	"slices"
+	"sort"
+
 	"github.com/open-policy-agent/opa/v1/ast"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,14 +28,25 @@ type index struct {
 	roles map[string]inventory.Roles
 	// owners maps a workload to its controlling owner when that owner is
 	// itself a workload in the inventory (ReplicaSet → Deployment,
-	// Job → CronJob is recorded too if CronJobs are ever read).
+	// Job → CronJob is recorded too if CronJobs are ever read); built on
+	// first use (ownerOf).
 	owners map[objRef]objRef
-	// podsByNode lists the pods bound to each node, in inventory order.
+	// ownersSorted caches ownerListsSorted: 1 yes, -1 no, 0 not known.
+	ownersSorted int
+	// podsByNode lists the pods bound to each node, in inventory order;
+	// built on first use (nodePods).
 	podsByNode map[string][]*corev1.Pod
+
+	// memo is Request.Memo, locked for the index's evaluation; nil when
+	// there is none.
+	memo *Memo
+	// factList is podFacts' result.
+	factList []*podFacts
 
 	components []inventory.Component
 	compDone   bool
 	pods       map[objRef]*corev1.Pod
+	podsSorted bool
 	terms      map[string]*ast.Term
 }
 
@@ -48,34 +63,119 @@ func (r objRef) String() string {
 }
 
 func newIndex(inv *inventory.Inventory, req *Request) *index {
-	ix := &index{
-		req:        req,
-		inv:        inv,
-		roles:      inv.NodeRoles(),
-		owners:     map[objRef]objRef{},
-		podsByNode: make(map[string][]*corev1.Pod, len(inv.Nodes)),
-	}
+	ix := &index{req: req, inv: inv, roles: inv.NodeRoles()}
 	if req != nil {
 		ix.focus = req.Node
-	}
-	addOwner := func(kind string, m *metav1.ObjectMeta) {
-		if c, ok := controllerRef(m.OwnerReferences); ok {
-			ix.owners[objRef{kind, m.Namespace, m.Name}] = objRef{c.Kind, m.Namespace, c.Name}
-		}
-	}
-	for i := range inv.ReplicaSets {
-		addOwner("ReplicaSet", &inv.ReplicaSets[i].ObjectMeta)
-	}
-	for i := range inv.Jobs {
-		addOwner("Job", &inv.Jobs[i].ObjectMeta)
-	}
-	for i := range inv.Pods {
-		p := &inv.Pods[i]
-		if p.Spec.NodeName != "" {
-			ix.podsByNode[p.Spec.NodeName] = append(ix.podsByNode[p.Spec.NodeName], p)
-		}
+		ix.memo = req.Memo
 	}
 	return ix
+}
+
+// ownerOf is ref's controlling owner when the inventory holds it: only
+// ReplicaSets and Jobs are followed up (to a Deployment, a CronJob). A
+// node-restricted input follows a few chains: it finds each owner by
+// binary search in the inventory's sorted lists; a whole check follows a
+// chain per pod, through a map built once.
+func (ix *index) ownerOf(ref objRef) (objRef, bool) {
+	if ref.Kind != "ReplicaSet" && ref.Kind != "Job" {
+		return objRef{}, false
+	}
+	if ix.owners == nil && ix.focus != "" && ix.ownerListsSorted() {
+		var m *metav1.ObjectMeta
+		if ref.Kind == "ReplicaSet" {
+			if r := findObject(ix.inv.ReplicaSets, ref.Namespace, ref.Name); r != nil {
+				m = &r.ObjectMeta
+			}
+		} else if j := findObject(ix.inv.Jobs, ref.Namespace, ref.Name); j != nil {
+			m = &j.ObjectMeta
+		}
+		if m == nil {
+			return objRef{}, false
+		}
+		if c, ok := controllerRef(m.OwnerReferences); ok {
+			return objRef{c.Kind, ref.Namespace, c.Name}, true
+		}
+		return objRef{}, false
+	}
+	if ix.owners == nil {
+		ix.owners = buildOwners(ix.inv)
+	}
+	o, ok := ix.owners[ref]
+	return o, ok
+}
+
+// ownerListsSorted reports whether the ReplicaSets and Jobs are in the
+// inventory's order (Sort; every reader's result, not every hand-built
+// inventory), with no name twice.
+func (ix *index) ownerListsSorted() bool {
+	if ix.ownersSorted == 0 {
+		ix.ownersSorted = -1
+		if strictlySorted(ix.inv.ReplicaSets) && strictlySorted(ix.inv.Jobs) {
+			ix.ownersSorted = 1
+		}
+	}
+	return ix.ownersSorted > 0
+}
+
+func strictlySorted[T interface {
+	GetNamespace() string
+	GetName() string
+}](list []T) bool {
+	for i := 1; i < len(list); i++ {
+		a, b := list[i-1], list[i]
+		if a.GetNamespace() > b.GetNamespace() || (a.GetNamespace() == b.GetNamespace() && a.GetName() >= b.GetName()) {
+			return false
+		}
+	}
+	return true
+}
+
+// findObject finds an object by namespace and name by binary search in
+// a list in the inventory's order (strictlySorted); nil when it is not
+// there.
+func findObject[T interface {
+	GetNamespace() string
+	GetName() string
+}](list []T, namespace, name string) T {
+	i := sort.Search(len(list), func(i int) bool {
+		ns, n := list[i].GetNamespace(), list[i].GetName()
+		return ns > namespace || (ns == namespace && n >= name)
+	})
+	var zero T
+	if i < len(list) && list[i].GetNamespace() == namespace && list[i].GetName() == name {
+		return list[i]
+	}
+	return zero
+}
+
+// buildOwners maps ReplicaSets and Jobs to their controllers.
+func buildOwners(inv *inventory.Inventory) map[objRef]objRef {
+	owners := make(map[objRef]objRef, len(inv.ReplicaSets)+len(inv.Jobs))
+	addOwner := func(kind string, m *metav1.ObjectMeta) {
+		if c, ok := controllerRef(m.OwnerReferences); ok {
+			owners[objRef{kind, m.Namespace, m.Name}] = objRef{c.Kind, m.Namespace, c.Name}
+		}
+	}
+	for _, r := range inv.ReplicaSets {
+		addOwner("ReplicaSet", &r.ObjectMeta)
+	}
+	for _, j := range inv.Jobs {
+		addOwner("Job", &j.ObjectMeta)
+	}
+	return owners
+}
+
+// nodePods is the pods bound to each node, in inventory order.
+func (ix *index) nodePods() map[string][]*corev1.Pod {
+	if ix.podsByNode == nil {
+		ix.podsByNode = make(map[string][]*corev1.Pod, len(ix.inv.Nodes))
+		for i, f := range ix.podFacts() {
+			if f.node != "" {
+				ix.podsByNode[f.node] = append(ix.podsByNode[f.node], ix.inv.Pods[i])
+			}
+		}
+	}
+	return ix.podsByNode
 }
 
 // about reports whether an input entry bound to node belongs in the
@@ -108,42 +208,68 @@ func podController(p *corev1.Pod) (objRef, bool) {
 // controllers lists ref's controlling owners, nearest first, following
 // owners recorded in the inventory (ReplicaSet → Deployment).
 func (ix *index) controllers(ref objRef) []objRef {
-	var out []objRef
-	for i := 0; i < 8; i++ { // owner chains are short; a cycle must not hang us
-		o, ok := ix.owners[ref]
-		if !ok {
-			break
+	return slices.Collect(ix.up(ref))
+}
+
+// up yields ref's controlling owners, nearest first, as controllers
+// lists them, without building the list.
+func (ix *index) up(ref objRef) iter.Seq[objRef] {
+	return func(yield func(objRef) bool) {
+		for i := 0; i < 8; i++ { // owner chains are short; a cycle must not hang us
+			o, ok := ix.ownerOf(ref)
+			if !ok || !yield(o) {
+				return
+			}
+			ref = o
 		}
-		out = append(out, o)
-		ref = o
 	}
-	return out
 }
 
 // workload is the pod's controlling workload: its controller, followed up
 // to the top (ReplicaSet → Deployment). ok is false for a pod with no
 // controller.
 func (ix *index) workload(p *corev1.Pod) (objRef, bool) {
-	c, ok := podController(p)
-	if !ok {
+	f := ix.facts(p)
+	if !f.controlled {
 		return objRef{}, false
 	}
-	if up := ix.controllers(c); len(up) > 0 {
-		return up[len(up)-1], true
+	top := f.ctrl
+	for o := range ix.up(f.ctrl) {
+		top = o
 	}
-	return c, true
+	return top, true
 }
 
-// pod finds a pod by namespace and name.
+// pod finds a pod by namespace and name: by binary search when the
+// inventory is in its order (Sort; every reader's result), else through a
+// map built once.
 func (ix *index) pod(namespace, name string) *corev1.Pod {
+	pods := ix.inv.Pods
 	if ix.pods == nil {
-		ix.pods = make(map[objRef]*corev1.Pod, len(ix.inv.Pods))
-		for i := range ix.inv.Pods {
-			p := &ix.inv.Pods[i]
-			ix.pods[objRef{"Pod", p.Namespace, p.Name}] = p
+		sorted := true
+		for i := 1; i < len(pods) && sorted; i++ {
+			a, b := pods[i-1], pods[i]
+			sorted = a.Namespace < b.Namespace || (a.Namespace == b.Namespace && a.Name < b.Name)
 		}
+		ix.pods = map[objRef]*corev1.Pod{}
+		if !sorted {
+			for _, p := range pods {
+				ix.pods[objRef{"Pod", p.Namespace, p.Name}] = p
+			}
+		}
+		ix.podsSorted = sorted
 	}
-	return ix.pods[objRef{"Pod", namespace, name}]
+	if !ix.podsSorted {
+		return ix.pods[objRef{"Pod", namespace, name}]
+	}
+	i := sort.Search(len(pods), func(i int) bool {
+		p := pods[i]
+		return p.Namespace > namespace || (p.Namespace == namespace && p.Name >= name)
+	})
+	if i < len(pods) && pods[i].Namespace == namespace && pods[i].Name == name {
+		return pods[i]
+	}
+	return nil
 }
 
 // term returns a shared string term for s: input values repeated across

@@ -86,6 +86,10 @@ func registerSection(name string, b sectionBuilder) {
 // buildInput builds the input for one evaluation: every section, or
 // those named in only when it is not nil.
 func buildInput(req *Request, only map[string]bool) (ast.Value, error) {
+	if req.Memo != nil {
+		req.Memo.lock(len(req.Inventory.Pods))
+		defer req.Memo.unlock()
+	}
 	ix := newIndex(req.Inventory, req)
 	names := make([]string, 0, len(sections))
 	for n := range sections {

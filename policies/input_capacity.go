@@ -141,19 +141,23 @@ func buildCapacity(ix *index) (ast.Value, error) {
 	}
 	s := &capaState{ix: ix, byName: map[string]int{}, classes: map[string]*capaClass{}, budget: capaBudget}
 
+	// What the non-terminal pods bound to each node request, in one pass
+	// over the pods (a node's gate pays it too: its targets are every
+	// other node).
+	requested := make(map[string]capaRes, len(inv.Nodes))
+	for _, f := range ix.podFacts() {
+		if f.running() {
+			requested[f.node] = requested[f.node].add(f.req)
+		}
+	}
+
 	// Targets and their room.
 	for i := range inv.Nodes {
-		n := &inv.Nodes[i]
+		n := inv.Nodes[i]
 		if ready, _ := healthNodeReady(n); !ready || n.Spec.Unschedulable {
 			continue
 		}
-		t := capaTarget{node: n, free: capaAllocatable(n)}
-		for _, p := range ix.podsByNode[n.Name] {
-			if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-				continue
-			}
-			t.free = t.free.sub(capaRequests(p))
-		}
+		t := capaTarget{node: n, free: capaAllocatable(n).sub(requested[n.Name])}
 		for _, taint := range n.Spec.Taints {
 			if taint.Effect == corev1.TaintEffectNoSchedule || taint.Effect == corev1.TaintEffectNoExecute {
 				t.taints = append(t.taints, taint)
@@ -227,7 +231,20 @@ func buildCapacity(ix *index) (ast.Value, error) {
 
 	// Evictable pods by node, largest first.
 	evictable := map[string][]capaPod{}
-	for name, pods := range ix.podsByNode {
+	podsOn := ix.nodePods
+	if ix.focus != "" {
+		// Only the window's pods: no map of every node's pods.
+		podsOn = func() map[string][]*corev1.Pod {
+			on := map[string][]*corev1.Pod{}
+			for i, f := range ix.podFacts() {
+				if f.node != "" && needed(f.node) {
+					on[f.node] = append(on[f.node], inv.Pods[i])
+				}
+			}
+			return on
+		}
+	}
+	for name, pods := range podsOn() {
 		if !needed(name) {
 			continue
 		}
@@ -236,8 +253,7 @@ func buildCapacity(ix *index) (ast.Value, error) {
 			if !inventory.Evictable(p) {
 				continue
 			}
-			r := capaRequests(p)
-			r.pods = 1
+			r := ix.facts(p).req
 			list = append(list, capaPod{pod: p, req: r, class: s.class(p)})
 		}
 		sort.SliceStable(list, func(i, j int) bool {

@@ -96,7 +96,7 @@ func capaCluster(nodes, perNode int) *inventory.Inventory {
 	yes := true
 	for i := range nodes {
 		name := fmt.Sprintf("worker-%05d", i)
-		inv.Nodes = append(inv.Nodes, corev1.Node{
+		inv.Nodes = append(inv.Nodes, &corev1.Node{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubernetes.io/hostname": name, "zone": fmt.Sprint(i % 3)}},
 			Status: corev1.NodeStatus{
 				Conditions:  []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}},
@@ -123,7 +123,7 @@ func capaCluster(nodes, perNode int) *inventory.Inventory {
 			case 1: // a zone
 				p.Spec.NodeSelector = map[string]string{"zone": fmt.Sprint(i % 3)}
 			}
-			inv.Pods = append(inv.Pods, p)
+			inv.Pods = append(inv.Pods, &p)
 		}
 	}
 	return inv

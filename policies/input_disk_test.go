@@ -12,12 +12,12 @@ import (
 	"github.com/upgate-dev/upgate/reports"
 )
 
-func diskNode(name string, diskPressure bool) corev1.Node {
+func diskNode(name string, diskPressure bool) *corev1.Node {
 	status := corev1.ConditionFalse
 	if diskPressure {
 		status = corev1.ConditionTrue
 	}
-	return corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.NodeStatus{
+	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.NodeStatus{
 		Conditions: []corev1.NodeCondition{
 			{Type: corev1.NodeReady, Status: corev1.ConditionTrue},
 			{Type: corev1.NodeDiskPressure, Status: status},
@@ -34,7 +34,7 @@ func bytesPtr(n uint64) *uint64 { return &n }
 // not a postflight check.
 func TestNodeDiskFree(t *testing.T) {
 	inv := &inventory.Inventory{
-		Nodes: []corev1.Node{
+		Nodes: []*corev1.Node{
 			diskNode("worker-1", false), diskNode("worker-2", true),
 			diskNode("worker-3", true), diskNode("worker-4", false), diskNode("worker-5", true),
 		},

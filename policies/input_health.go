@@ -77,7 +77,7 @@ func buildHealth(ix *index) (ast.Value, error) {
 	inv := ix.inv
 	var nodes []*ast.Term
 	for i := range inv.Nodes {
-		n := &inv.Nodes[i]
+		n := inv.Nodes[i]
 		var f fields
 		ready, cond := healthNodeReady(n)
 		if !ready {
@@ -122,25 +122,25 @@ func buildHealth(ix *index) (ast.Value, error) {
 		workloads = append(workloads, f.obj())
 	}
 	for i := range inv.Deployments {
-		d := &inv.Deployments[i]
+		d := inv.Deployments[i]
 		addWorkload("Deployment", &d.ObjectMeta, d.Status.ObservedGeneration, healthReplicas(d.Spec.Replicas), d.Status.ReadyReplicas)
 	}
 	for i := range inv.StatefulSets {
-		s := &inv.StatefulSets[i]
+		s := inv.StatefulSets[i]
 		addWorkload("StatefulSet", &s.ObjectMeta, s.Status.ObservedGeneration, healthReplicas(s.Spec.Replicas), s.Status.ReadyReplicas)
 	}
 	for i := range inv.DaemonSets {
-		d := &inv.DaemonSets[i]
+		d := inv.DaemonSets[i]
 		addWorkload("DaemonSet", &d.ObjectMeta, d.Status.ObservedGeneration, d.Status.DesiredNumberScheduled, d.Status.NumberReady)
 	}
 
 	var pods, cpPods []*ast.Term
-	for i := range inv.Pods {
-		p := &inv.Pods[i]
-		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+	for i, pf := range ix.podFacts() {
+		if pf.terminal || (!pf.kubeSystem && !ix.about(pf.node)) {
 			continue
 		}
-		if comp := p.Labels["component"]; p.Namespace == "kube-system" && healthControlPlane[comp] {
+		p := inv.Pods[i]
+		if comp := p.Labels["component"]; pf.kubeSystem && healthControlPlane[comp] {
 			if !healthPodNotReady(p) {
 				continue
 			}
@@ -195,7 +195,7 @@ func healthDisk(inv *inventory.Inventory) *ast.Term {
 	}
 	var out []*ast.Term
 	for i := range inv.Nodes {
-		n := &inv.Nodes[i]
+		n := inv.Nodes[i]
 		var f fields
 		switch st := stats[n.Name]; {
 		case st != nil && st.Read():

@@ -54,8 +54,8 @@ func buildPDB(ix *index) (ast.Value, error) {
 	var focusPods []*corev1.Pod
 	focusNamespaces := map[string]bool{}
 	if ix.focus != "" {
-		for _, p := range ix.podsByNode[ix.focus] {
-			if inventory.Evictable(p) {
+		for i, f := range ix.podFacts() {
+			if p := inv.Pods[i]; f.node == ix.focus && f.evictable {
 				focusPods = append(focusPods, p)
 				focusNamespaces[p.Namespace] = true
 			}
@@ -68,7 +68,7 @@ func buildPDB(ix *index) (ast.Value, error) {
 	var chosen []selected
 	namespaces := map[string]bool{}
 	for i := range inv.PodDisruptionBudgets {
-		pdb := &inv.PodDisruptionBudgets[i]
+		pdb := inv.PodDisruptionBudgets[i]
 		if ix.focus != "" && !focusNamespaces[pdb.Namespace] {
 			continue
 		}
@@ -174,7 +174,7 @@ func pdbPodClasses(inv *inventory.Inventory, namespaces map[string]bool) map[str
 	out := map[string][]*pdbClass{}
 	var b strings.Builder
 	for i := range inv.Pods {
-		p := &inv.Pods[i]
+		p := inv.Pods[i]
 		if !namespaces[p.Namespace] {
 			continue
 		}
@@ -216,19 +216,19 @@ func pdbScales(ix *index) map[objRef]int32 {
 		return *r
 	}
 	for i := range inv.Deployments {
-		d := &inv.Deployments[i]
+		d := inv.Deployments[i]
 		m[objRef{"Deployment", d.Namespace, d.Name}] = rep(d.Spec.Replicas)
 	}
 	for i := range inv.ReplicaSets {
-		r := &inv.ReplicaSets[i]
+		r := inv.ReplicaSets[i]
 		m[objRef{"ReplicaSet", r.Namespace, r.Name}] = rep(r.Spec.Replicas)
 	}
 	for i := range inv.StatefulSets {
-		s := &inv.StatefulSets[i]
+		s := inv.StatefulSets[i]
 		m[objRef{"StatefulSet", s.Namespace, s.Name}] = rep(s.Spec.Replicas)
 	}
 	for i := range inv.ReplicationControllers {
-		r := &inv.ReplicationControllers[i]
+		r := inv.ReplicationControllers[i]
 		m[objRef{"ReplicationController", r.Namespace, r.Name}] = rep(r.Spec.Replicas)
 	}
 	return m

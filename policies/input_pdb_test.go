@@ -125,7 +125,7 @@ func TestPDBAllowedFromSpec(t *testing.T) {
 		return p
 	}
 	inv := &inventory.Inventory{
-		StatefulSets: []appsv1.StatefulSet{{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "ns"}}},
+		StatefulSets: []*appsv1.StatefulSet{{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "ns"}}},
 	}
 	inv.StatefulSets[0].Spec.Replicas = &three
 	ix := newIndex(inv, &Request{})
@@ -193,12 +193,12 @@ func TestCleanClusterPassesBeyondKismatic(t *testing.T) {
 	scale := func() map[objRef]int32 { return pdbScales(ix) }
 	var web []*corev1.Pod
 	for i := range inv.Pods {
-		if p := &inv.Pods[i]; p.Namespace == "shop" && p.Labels["app"] == "web" {
+		if p := inv.Pods[i]; p.Namespace == "shop" && p.Labels["app"] == "web" {
 			web = append(web, p)
 		}
 	}
 	for i := range inv.PodDisruptionBudgets {
-		pdb := &inv.PodDisruptionBudgets[i]
+		pdb := inv.PodDisruptionBudgets[i]
 		if pdb.Name != "web" {
 			continue
 		}

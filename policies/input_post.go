@@ -56,11 +56,11 @@ func buildPost(ix *index) (ast.Value, error) {
 
 	baseNodes := make(map[string]*corev1.Node, len(before.Nodes))
 	for i := range before.Nodes {
-		baseNodes[before.Nodes[i].Name] = &before.Nodes[i]
+		baseNodes[before.Nodes[i].Name] = before.Nodes[i]
 	}
 	var nodes []*ast.Term
 	for i := range after.Nodes {
-		n := &after.Nodes[i]
+		n := after.Nodes[i]
 		ready, cond := healthNodeReady(n)
 		if ready && !n.Spec.Unschedulable {
 			continue
@@ -87,15 +87,15 @@ func buildPost(ix *index) (ast.Value, error) {
 	readyOf := func(inv *inventory.Inventory) map[key]int32 {
 		m := make(map[key]int32, len(inv.Deployments)+len(inv.StatefulSets)+len(inv.DaemonSets))
 		for i := range inv.Deployments {
-			d := &inv.Deployments[i]
+			d := inv.Deployments[i]
 			m[key{"Deployment", d.Namespace, d.Name}] = d.Status.ReadyReplicas
 		}
 		for i := range inv.StatefulSets {
-			s := &inv.StatefulSets[i]
+			s := inv.StatefulSets[i]
 			m[key{"StatefulSet", s.Namespace, s.Name}] = s.Status.ReadyReplicas
 		}
 		for i := range inv.DaemonSets {
-			d := &inv.DaemonSets[i]
+			d := inv.DaemonSets[i]
 			m[key{"DaemonSet", d.Namespace, d.Name}] = d.Status.NumberReady
 		}
 		return m
@@ -117,15 +117,15 @@ func buildPost(ix *index) (ast.Value, error) {
 	}
 	// In inventory order (sorted by namespace and name), kind by kind.
 	for i := range after.Deployments {
-		d := &after.Deployments[i]
+		d := after.Deployments[i]
 		addWorkload(key{"Deployment", d.Namespace, d.Name}, d.Status.ReadyReplicas)
 	}
 	for i := range after.StatefulSets {
-		s := &after.StatefulSets[i]
+		s := after.StatefulSets[i]
 		addWorkload(key{"StatefulSet", s.Namespace, s.Name}, s.Status.ReadyReplicas)
 	}
 	for i := range after.DaemonSets {
-		d := &after.DaemonSets[i]
+		d := after.DaemonSets[i]
 		addWorkload(key{"DaemonSet", d.Namespace, d.Name}, d.Status.NumberReady)
 	}
 

@@ -6,8 +6,6 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/upgate-dev/upgate/inventory"
 )
 
 // input.safety: what the Kismatic-style drain safety rules read.
@@ -49,11 +47,11 @@ func buildSafety(ix *index) (ast.Value, error) {
 	// PVC → PV.
 	pvs := make(map[string]*corev1.PersistentVolume, len(inv.PersistentVolumes))
 	for i := range inv.PersistentVolumes {
-		pvs[inv.PersistentVolumes[i].Name] = &inv.PersistentVolumes[i]
+		pvs[inv.PersistentVolumes[i].Name] = inv.PersistentVolumes[i]
 	}
 	pvcs := make(map[objRef]*corev1.PersistentVolumeClaim, len(inv.PersistentVolumeClaims))
 	for i := range inv.PersistentVolumeClaims {
-		c := &inv.PersistentVolumeClaims[i]
+		c := inv.PersistentVolumeClaims[i]
 		pvcs[objRef{"PersistentVolumeClaim", c.Namespace, c.Name}] = c
 	}
 
@@ -76,38 +74,32 @@ func buildSafety(ix *index) (ast.Value, error) {
 	}
 
 	pods := make([]*ast.Term, 0, len(inv.Pods))
-	for i := range inv.Pods {
-		p := &inv.Pods[i]
-		running := p.Spec.NodeName != "" && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed
-		c, controlled := podController(p)
+	for i, pf := range ix.podFacts() {
+		c, controlled := pf.ctrl, pf.controlled
 		switch {
-		case !controlled || !running:
+		case !controlled || !pf.running():
 		case c.Kind == "DaemonSet":
-			dsNodes.add(c, p.Spec.NodeName)
+			dsNodes.add(c, pf.node)
 		default:
 			// Every workload of the chain runs the pod: its ReplicaSet
 			// and the Deployment above it. A node-restricted input lists
 			// only the focus node among a workload's nodes, and notes
-			// which run at all.
-			if c != lastRunning {
+			// which controllers run a pod at all (their owners below).
+			if ix.focus != "" && c != lastRunning {
 				lastRunning = c
-				if ix.focus != "" {
-					runs[c] = true
-					for _, up := range ix.controllers(c) {
-						runs[up] = true
-					}
-				}
+				runs[c] = true
 			}
-			if ix.about(p.Spec.NodeName) {
-				workloadNodes.add(c, p.Spec.NodeName)
-				for _, up := range ix.controllers(c) {
-					workloadNodes.add(up, p.Spec.NodeName)
+			if ix.about(pf.node) {
+				workloadNodes.add(c, pf.node)
+				for up := range ix.up(c) {
+					workloadNodes.add(up, pf.node)
 				}
 			}
 		}
-		if !inventory.Evictable(p) || !ix.about(p.Spec.NodeName) {
+		if !ix.about(pf.node) || !pf.evictable {
 			continue
 		}
+		p := inv.Pods[i]
 		w, hasWorkload := ix.workload(p)
 		f := make(fields, 0, 8)
 		f.shared(ix, "namespace", p.Namespace)
@@ -140,7 +132,7 @@ func buildSafety(ix *index) (ast.Value, error) {
 	addWorkload := func(kind string, m *metav1.ObjectMeta, replicas *int32) {
 		ref := objRef{kind, m.Namespace, m.Name}
 		nodes := workloadNodes.of(ref)
-		if ix.focus != "" && len(nodes) == 0 && (runs[ref] || (replicas != nil && *replicas == 0)) {
+		if ix.focus != "" && len(nodes) == 0 && ((replicas != nil && *replicas == 0) || runs[ref]) {
 			// It runs on other nodes only, or wants no pod and runs none
 			// (a Deployment's old ReplicaSets): no drain of this node
 			// touches it.
@@ -159,26 +151,51 @@ func buildSafety(ix *index) (ast.Value, error) {
 		f.term("nodes", strs(nodes))
 		workloads = append(workloads, f.obj())
 	}
+	if ix.focus != "" {
+		// A ReplicaSet or Job that runs a pod runs it for its owners too:
+		// each is read from the object's own owner reference, not looked
+		// up for every pod.
+		propagate := func(kind string, m *metav1.ObjectMeta) {
+			if !runs[objRef{kind, m.Namespace, m.Name}] {
+				return
+			}
+			if c, ok := controllerRef(m.OwnerReferences); ok {
+				up := objRef{c.Kind, m.Namespace, c.Name}
+				runs[up] = true
+				if up.Kind == "ReplicaSet" || up.Kind == "Job" { // chains longer than one hop (ownerOf)
+					for u := range ix.up(up) {
+						runs[u] = true
+					}
+				}
+			}
+		}
+		for _, r := range inv.ReplicaSets {
+			propagate("ReplicaSet", &r.ObjectMeta)
+		}
+		for _, j := range inv.Jobs {
+			propagate("Job", &j.ObjectMeta)
+		}
+	}
 	for i := range inv.Deployments {
-		d := &inv.Deployments[i]
+		d := inv.Deployments[i]
 		addWorkload("Deployment", &d.ObjectMeta, d.Spec.Replicas)
 	}
 	for i := range inv.StatefulSets {
-		s := &inv.StatefulSets[i]
+		s := inv.StatefulSets[i]
 		addWorkload("StatefulSet", &s.ObjectMeta, s.Spec.Replicas)
 	}
 	for i := range inv.ReplicaSets {
-		r := &inv.ReplicaSets[i]
+		r := inv.ReplicaSets[i]
 		addWorkload("ReplicaSet", &r.ObjectMeta, r.Spec.Replicas)
 	}
 	for i := range inv.ReplicationControllers {
-		r := &inv.ReplicationControllers[i]
+		r := inv.ReplicationControllers[i]
 		addWorkload("ReplicationController", &r.ObjectMeta, r.Spec.Replicas)
 	}
 
 	daemonsets := make([]*ast.Term, 0, len(inv.DaemonSets))
 	for i := range inv.DaemonSets {
-		d := &inv.DaemonSets[i]
+		d := inv.DaemonSets[i]
 		var f fields
 		f.str("namespace", d.Namespace)
 		f.str("name", d.Name)

@@ -34,14 +34,34 @@ func buildWebhook(ix *index) (ast.Value, error) {
 	}
 	type svcKey struct{ namespace, name string }
 	type svcEndpoints struct{ slices, ready int }
+	// Only the services the webhooks call are looked up: a handful,
+	// against tens of thousands of services and endpoint slices.
+	named := map[svcKey]bool{}
+	for _, c := range inv.ValidatingWebhooks {
+		for _, w := range c.Webhooks {
+			if r := w.ClientConfig.Service; r != nil {
+				named[svcKey{r.Namespace, r.Name}] = true
+			}
+		}
+	}
+	for _, c := range inv.MutatingWebhooks {
+		for _, w := range c.Webhooks {
+			if r := w.ClientConfig.Service; r != nil {
+				named[svcKey{r.Namespace, r.Name}] = true
+			}
+		}
+	}
 	endpoints := map[svcKey]*svcEndpoints{}
 	for i := range inv.EndpointSlices {
-		s := &inv.EndpointSlices[i]
+		s := inv.EndpointSlices[i]
 		svc := s.Labels[discoveryv1.LabelServiceName]
 		if svc == "" {
 			continue
 		}
 		k := svcKey{s.Namespace, svc}
+		if !named[k] {
+			continue
+		}
 		e := endpoints[k]
 		if e == nil {
 			e = &svcEndpoints{}
@@ -56,8 +76,10 @@ func buildWebhook(ix *index) (ast.Value, error) {
 	}
 	services := map[svcKey]*corev1.Service{}
 	for i := range inv.Services {
-		s := &inv.Services[i]
-		services[svcKey{s.Namespace, s.Name}] = s
+		s := inv.Services[i]
+		if k := (svcKey{s.Namespace, s.Name}); named[k] {
+			services[k] = s
+		}
 	}
 
 	var hooks []*ast.Term
@@ -88,13 +110,13 @@ func buildWebhook(ix *index) (ast.Value, error) {
 		hooks = append(hooks, f.obj())
 	}
 	for i := range inv.ValidatingWebhooks {
-		c := &inv.ValidatingWebhooks[i]
+		c := inv.ValidatingWebhooks[i]
 		for _, w := range c.Webhooks {
 			add("ValidatingWebhookConfiguration", c.Name, w.Name, w.FailurePolicy, w.ClientConfig)
 		}
 	}
 	for i := range inv.MutatingWebhooks {
-		c := &inv.MutatingWebhooks[i]
+		c := inv.MutatingWebhooks[i]
 		for _, w := range c.Webhooks {
 			add("MutatingWebhookConfiguration", c.Name, w.Name, w.FailurePolicy, w.ClientConfig)
 		}

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
 	"github.com/upgate-dev/upgate/reports"
@@ -49,6 +52,9 @@ func TestNodeRestrictedEvaluationMatchesWholeCluster(t *testing.T) {
 	cases = append(cases, tc{"cli-cluster", cli})
 	cases = append(cases, tc{"synth", synth.Collected(synth.Cluster(synth.Options{Nodes: 24}))})
 
+	// One memo for every node's evaluation, as a run keeps one: it
+	// meets several inventories here, and must answer each from its own.
+	memo := NewMemo()
 	compared := 0
 	for _, c := range cases {
 		if len(c.inv.Nodes) == 0 {
@@ -76,6 +82,7 @@ func TestNodeRestrictedEvaluationMatchesWholeCluster(t *testing.T) {
 					for _, n := range c.inv.Nodes {
 						nreq := req
 						nreq.Node = n.Name
+						nreq.Memo = memo
 						one, err := e.Evaluate(context.Background(), nreq)
 						if err != nil {
 							t.Fatal(err)
@@ -97,6 +104,70 @@ func TestNodeRestrictedEvaluationMatchesWholeCluster(t *testing.T) {
 		t.Fatal("no node was gated or failed by any finding: the comparison proved nothing")
 	}
 	t.Logf("%d findings compared", compared)
+}
+
+// A run's memo answers from the pods of the state it is given: a pod the
+// watch replaced (a new object: other requests, no controller any more)
+// is judged as it is now, never as the memo first met it. Each node's
+// gate with the memo, state after state, matches a gate without one.
+func TestMemoJudgesReplacedPodsAfresh(t *testing.T) {
+	e := testEngine(t)
+	before := synth.Collected(synth.Cluster(synth.Options{Nodes: 12}))
+	memo := NewMemo()
+	req := Request{Inventory: before, Current: mustVer(t, "1.35.2"), Target: mustVer(t, "1.36"), Phase: reports.PhasePreflight, MaxUnavailable: 1}
+	gate := func(inv *inventory.Inventory, node string, m *Memo) []reports.Finding {
+		t.Helper()
+		r := req
+		r.Inventory, r.Node, r.Memo = inv, node, m
+		res, err := e.Evaluate(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.NodeGate(node)
+	}
+	worker := ""
+	for _, n := range before.Nodes {
+		gate(before, n.Name, memo) // the memo meets every pod
+		if worker == "" && before.NodeRoles()[n.Name].Worker {
+			worker = n.Name
+		}
+	}
+	// The state after: the worker's evictable pods replaced by new
+	// objects that request a whole node each and have no controller.
+	after := *before
+	after.Pods = slices.Clone(before.Pods)
+	replaced := 0
+	for i, p := range after.Pods {
+		if p.Spec.NodeName != worker || !inventory.Evictable(p) {
+			continue
+		}
+		np := p.DeepCopy()
+		np.OwnerReferences = nil
+		for j := range np.Spec.Containers {
+			np.Spec.Containers[j].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1000")}
+		}
+		after.Pods[i] = np
+		replaced++
+	}
+	if replaced == 0 {
+		t.Fatalf("no evictable pod on %s to replace", worker)
+	}
+	got, want := gate(&after, worker, memo), gate(&after, worker, nil)
+	if !slices.EqualFunc(want, got, sameFinding) {
+		t.Fatalf("with the memo:\n%v\nwithout:\n%v", got, want)
+	}
+	var unmanaged, capacity bool
+	for _, f := range got {
+		unmanaged = unmanaged || f.Check == "safety.unmanaged-pod"
+		capacity = capacity || f.Check == "safety.drain-capacity"
+	}
+	if !unmanaged || !capacity {
+		var checks []string
+		for _, f := range got {
+			checks = append(checks, f.Check)
+		}
+		t.Fatalf("the replaced pods should be judged unmanaged and too large to place; got %v", checks)
+	}
 }
 
 func sameFinding(a, b reports.Finding) bool {

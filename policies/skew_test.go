@@ -86,7 +86,7 @@ func skewCluster(specs ...string) *inventory.Inventory {
 		node, ver, _ := strings.Cut(rest, "=")
 		switch name {
 		case "kubelet":
-			inv.Nodes = append(inv.Nodes, corev1.Node{
+			inv.Nodes = append(inv.Nodes, &corev1.Node{
 				ObjectMeta: metav1.ObjectMeta{Name: node},
 				Status:     corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: ver}},
 			})
@@ -95,7 +95,7 @@ func skewCluster(specs ...string) *inventory.Inventory {
 			if name == "kube-proxy" {
 				labels = map[string]string{"k8s-app": name}
 			}
-			inv.Pods = append(inv.Pods, corev1.Pod{
+			inv.Pods = append(inv.Pods, &corev1.Pod{
 				ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: name + "-" + node, Labels: labels},
 				Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{
 					{Name: name, Image: "registry.k8s.io/" + name + ":" + ver},
@@ -195,7 +195,7 @@ func TestSkewUnknownNeverGuesses(t *testing.T) {
 	// A kubelet far too new and a scheduler far too old, but unreadable:
 	// only version-unknown.
 	inv := skewCluster("kube-apiserver@cp-1=v1.35.0", "kube-scheduler@cp-1=latest", "kube-proxy@w=sha256")
-	inv.Nodes = append(inv.Nodes, corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w"},
+	inv.Nodes = append(inv.Nodes, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w"},
 		Status: corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: "unknown"}}})
 	res := evaluate(t, e, inv, "1.35.0", "1.36.0")
 	if got := checksOf(skewFindings(res.Findings)); !slices.Equal(got, []string{"skew.version-unknown"}) {

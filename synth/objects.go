@@ -50,9 +50,8 @@ func each(inv *inventory.Inventory, fn func(apiVersion, kind string, o object)) 
 		func(o *admissionregistrationv1.MutatingWebhookConfiguration) *metav1.ObjectMeta { return &o.ObjectMeta })
 }
 
-func eachOf[T any](items []T, apiVersion, kind string, fn func(string, string, object), meta func(*T) *metav1.ObjectMeta) {
-	for i := range items {
-		p := &items[i]
+func eachOf[T any](items []*T, apiVersion, kind string, fn func(string, string, object), meta func(*T) *metav1.ObjectMeta) {
+	for _, p := range items {
 		fn(apiVersion, kind, object{ptr: p, meta: func() *metav1.ObjectMeta { return meta(p) }})
 	}
 }

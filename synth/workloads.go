@@ -103,7 +103,7 @@ func (g *gen) deployment(ns, app string, nodes []*nodeInfo) {
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: rm.Labels}, Spec: spec}}
 		rs.Status = appsv1.ReplicaSetStatus{Replicas: r, FullyLabeledReplicas: r, ObservedGeneration: 1}
 		g.managed(&rs.ObjectMeta, "kube-controller-manager", "apps/v1", objectFields, "")
-		g.inv.ReplicaSets = append(g.inv.ReplicaSets, rs)
+		g.inv.ReplicaSets = append(g.inv.ReplicaSets, ptr(rs))
 	}
 	rsi := len(g.inv.ReplicaSets) - 1
 	owner := ownerRef("apps/v1", "ReplicaSet", rs.Name, string(rs.UID))
@@ -130,7 +130,7 @@ func (g *gen) deployment(ns, app string, nodes []*nodeInfo) {
 				Message:        fmt.Sprintf("ReplicaSet %q has successfully progressed.", rs.Name),
 				LastUpdateTime: metav1.NewTime(created.Add(time.Hour)), LastTransitionTime: metav1.NewTime(created)},
 		}}
-	g.inv.Deployments = append(g.inv.Deployments, d)
+	g.inv.Deployments = append(g.inv.Deployments, ptr(d))
 
 	if replicas >= 2 && g.r.IntN(2) == 0 {
 		g.pdb(ns, app, selector, replicas, ready, g.r.IntN(100) == 0)
@@ -169,7 +169,7 @@ func (g *gen) pdb(ns, app string, selector map[string]string, replicas, healthy 
 		p.Status.Conditions[0].Status, p.Status.Conditions[0].Reason = metav1.ConditionFalse, policyv1.InsufficientPodsReason
 	}
 	g.managed(&p.ObjectMeta, "helm", "policy/v1", objectFields, "")
-	g.inv.PodDisruptionBudgets = append(g.inv.PodDisruptionBudgets, p)
+	g.inv.PodDisruptionBudgets = append(g.inv.PodDisruptionBudgets, ptr(p))
 }
 
 // service adds a ClusterIP Service selecting the pods and its EndpointSlice.
@@ -186,7 +186,7 @@ func (g *gen) service(ns, app string, selector map[string]string, pods []podAddr
 		IPFamilyPolicy: ptr(corev1.IPFamilyPolicySingleStack), InternalTrafficPolicy: ptr(corev1.ServiceInternalTrafficPolicyCluster),
 	}
 	g.managed(&s.ObjectMeta, "helm", "v1", objectFields, "")
-	g.inv.Services = append(g.inv.Services, s)
+	g.inv.Services = append(g.inv.Services, ptr(s))
 
 	em := g.meta(ns, app+"-"+g.hash(5), m.CreationTimestamp.Time)
 	em.Generation = 0
@@ -208,7 +208,7 @@ func (g *gen) service(ns, app string, selector map[string]string, pods []podAddr
 		})
 	}
 	g.managed(&es.ObjectMeta, "endpointslice-controller.k8s.io", "discovery.k8s.io/v1", objectFields, "")
-	g.inv.EndpointSlices = append(g.inv.EndpointSlices, es)
+	g.inv.EndpointSlices = append(g.inv.EndpointSlices, ptr(es))
 }
 
 // statefulSet adds a StatefulSet whose pods each have a claim bound to a
@@ -271,7 +271,7 @@ func (g *gen) statefulSet(ns, app string, nodes []*nodeInfo) {
 	}
 	s.Status = appsv1.StatefulSetStatus{ObservedGeneration: 1, Replicas: replicas, ReadyReplicas: ready, CurrentReplicas: replicas,
 		UpdatedReplicas: replicas, AvailableReplicas: ready, CurrentRevision: hash, UpdateRevision: hash, CollisionCount: ptr(int32(0))}
-	g.inv.StatefulSets = append(g.inv.StatefulSets, s)
+	g.inv.StatefulSets = append(g.inv.StatefulSets, ptr(s))
 	if replicas >= 2 {
 		g.pdb(ns, app, selector, replicas, ready, false)
 	}
@@ -292,7 +292,7 @@ func (g *gen) claim(ns, name, pvName, class string, n *nodeInfo, local bool, cre
 	c.Status = corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimBound, AccessModes: c.Spec.AccessModes,
 		Capacity: corev1.ResourceList{corev1.ResourceStorage: size}}
 	g.managed(&c.ObjectMeta, "kube-controller-manager", "v1", objectFields, "")
-	g.inv.PersistentVolumeClaims = append(g.inv.PersistentVolumeClaims, c)
+	g.inv.PersistentVolumeClaims = append(g.inv.PersistentVolumeClaims, ptr(c))
 
 	pm := g.meta("", pvName, created)
 	pm.Generation = 0
@@ -319,7 +319,7 @@ func (g *gen) claim(ns, name, pvName, class string, n *nodeInfo, local bool, cre
 	}
 	pv.Status = corev1.PersistentVolumeStatus{Phase: corev1.VolumeBound}
 	g.managed(&pv.ObjectMeta, "csi-provisioner", "v1", objectFields, "")
-	g.inv.PersistentVolumes = append(g.inv.PersistentVolumes, pv)
+	g.inv.PersistentVolumes = append(g.inv.PersistentVolumes, ptr(pv))
 }
 
 // job adds a completed Job and its Succeeded pod.
@@ -346,7 +346,7 @@ func (g *gen) job(ns, app string, n *nodeInfo) {
 			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastProbeTime: done, LastTransitionTime: done},
 		}}
 	g.managed(&j.ObjectMeta, "kube-controller-manager", "batch/v1", objectFields, "")
-	g.inv.Jobs = append(g.inv.Jobs, j)
+	g.inv.Jobs = append(g.inv.Jobs, ptr(j))
 	owner := ownerRef("batch/v1", "Job", app, string(m.UID))
 	g.pod(ns, app+"-"+g.hash(5), pl, &owner, spec, n, created, podSucceeded)
 }
@@ -368,7 +368,7 @@ func (g *gen) webhooks() {
 			Namespace: "kube-system", Name: name, Path: ptr("/validate"), Port: ptr(int32(443))}}
 	}
 	vm := g.meta("", "policy-guard", g.agoDays(30, 90))
-	g.inv.ValidatingWebhooks = append(g.inv.ValidatingWebhooks, admissionregistrationv1.ValidatingWebhookConfiguration{
+	g.inv.ValidatingWebhooks = append(g.inv.ValidatingWebhooks, &admissionregistrationv1.ValidatingWebhookConfiguration{
 		ObjectMeta: vm,
 		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
 			Name: "validate.policy-guard.synth.upgate.dev", ClientConfig: svc("policy-guard"), Rules: rules,
@@ -377,7 +377,7 @@ func (g *gen) webhooks() {
 		}},
 	})
 	mm := g.meta("", "sidecar-injector", g.agoDays(30, 90))
-	g.inv.MutatingWebhooks = append(g.inv.MutatingWebhooks, admissionregistrationv1.MutatingWebhookConfiguration{
+	g.inv.MutatingWebhooks = append(g.inv.MutatingWebhooks, &admissionregistrationv1.MutatingWebhookConfiguration{
 		ObjectMeta: mm,
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{
 			Name: "inject.sidecar-injector.synth.upgate.dev", ClientConfig: svc("sidecar-injector"), Rules: rules,
