@@ -12,10 +12,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/version"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
 	"github.com/upgate-dev/upgate/policies"
 	"github.com/upgate-dev/upgate/reports"
+	"github.com/upgate-dev/upgate/signing"
 )
 
 func (a *app) checkCommand() *cobra.Command {
@@ -55,7 +57,7 @@ version, an object that names a member twice (kind and Kind).`,
 		},
 	}
 	addCheckFlags(cmd.Flags())
-	cmd.Flags().String("phase", string(reports.PhasePreflight), "preflight (before the upgrade) or postflight (after it, with --baseline)")
+	cmd.Flags().String("phase", string(finding.PhasePreflight), "preflight (before the upgrade) or postflight (after it, with --baseline)")
 	cmd.Flags().String("baseline", "", "postflight: the state before the upgrade (snapshot, manifests or a JSON report with its snapshot)")
 	cmd.Flags().Bool("embed-snapshot", false, "json format: record the evaluated state in the report, so it can serve as a --baseline")
 	cmd.Flags().Bool("node-stats", false, nodeStatsUsage)
@@ -94,7 +96,7 @@ type evaluation struct {
 }
 
 // evaluate reads the state and runs the policies, ignores applied.
-func (a *app) evaluate(ctx context.Context, cfg *Config, phase reports.Phase) (*evaluation, error) {
+func (a *app) evaluate(ctx context.Context, cfg *Config, phase finding.Phase) (*evaluation, error) {
 	if err := requireTarget(cfg); err != nil {
 		return nil, err
 	}
@@ -107,11 +109,11 @@ func (a *app) evaluate(ctx context.Context, cfg *Config, phase reports.Phase) (*
 	}
 	var baseline *inventory.Inventory
 	switch phase {
-	case reports.PhasePreflight:
+	case finding.PhasePreflight:
 		if cfg.Baseline != "" {
 			return nil, usageErrorf("--baseline needs --phase postflight")
 		}
-	case reports.PhasePostflight:
+	case finding.PhasePostflight:
 		if cfg.Baseline == "" {
 			return nil, usageErrorf("--phase postflight needs --baseline (the snapshot or report taken before the upgrade)")
 		}
@@ -140,7 +142,7 @@ func (a *app) evaluate(ctx context.Context, cfg *Config, phase reports.Phase) (*
 // ignores: the one path from state to findings that check, plan, serve
 // and run's per-node gates share.
 func judge(ctx context.Context, cfg *Config, engine *policies.Engine, inv *inventory.Inventory,
-	target *version.Version, phase reports.Phase, baseline *inventory.Inventory) (*evaluation, error) {
+	target *version.Version, phase finding.Phase, baseline *inventory.Inventory) (*evaluation, error) {
 	return judgeNode(ctx, cfg, engine, inv, target, phase, baseline, "", nil)
 }
 
@@ -150,7 +152,7 @@ func judge(ctx context.Context, cfg *Config, engine *policies.Engine, inv *inven
 // memo, when not nil, is the run's policies.Memo: inv shares its objects
 // with the states judged before it (the watched state).
 func judgeNode(ctx context.Context, cfg *Config, engine *policies.Engine, inv *inventory.Inventory,
-	target *version.Version, phase reports.Phase, baseline *inventory.Inventory, node string, memo *policies.Memo) (*evaluation, error) {
+	target *version.Version, phase finding.Phase, baseline *inventory.Inventory, node string, memo *policies.Memo) (*evaluation, error) {
 	if len(inv.Unreadable) > 0 {
 		return nil, runtimeErrorf("could not read %v: refusing to evaluate partial state", inv.Unreadable)
 	}
@@ -209,9 +211,9 @@ func (a *app) check(ctx context.Context, cfg *Config) error {
 	if cfg.SignKey != "" && (cfg.Output == "" || cfg.Output == "-") {
 		return usageErrorf("--sign-key needs --output FILE: the signature is written to FILE.sig")
 	}
-	phase := reports.Phase(cfg.Phase)
+	phase := finding.Phase(cfg.Phase)
 	if phase == "" {
-		phase = reports.PhasePreflight
+		phase = finding.PhasePreflight
 	}
 	ev, err := a.evaluate(ctx, cfg, phase)
 	if err != nil {
@@ -237,7 +239,7 @@ func (a *app) check(ctx context.Context, cfg *Config) error {
 		if err != nil {
 			return usageErrorf("--sign-key: %s", oneLine(err))
 		}
-		if sig, err = reports.SignBytes(buf.Bytes(), key, []byte(os.Getenv("COSIGN_PASSWORD"))); err != nil {
+		if sig, err = signing.SignBytes(buf.Bytes(), key, []byte(os.Getenv("COSIGN_PASSWORD"))); err != nil {
 			return fmt.Errorf("--sign-key %s: %w", cfg.SignKey, err)
 		}
 	}
@@ -249,7 +251,7 @@ func (a *app) check(ctx context.Context, cfg *Config) error {
 		return err
 	}
 	if sig != "" {
-		if err := a.writeOutput(cfg.Output+reports.SigSuffix, []byte(sig)); err != nil {
+		if err := a.writeOutput(cfg.Output+signing.SigSuffix, []byte(sig)); err != nil {
 			return err
 		}
 	}
@@ -266,8 +268,8 @@ func (a *app) check(ctx context.Context, cfg *Config) error {
 
 // report builds the typed report of an evaluation, recording what it was
 // computed from so a signed "passed" cannot be replayed for other state.
-func (a *app) report(ev *evaluation, cfg *Config, phase reports.Phase) (*reports.Report, error) {
-	in := reports.Input{
+func (a *app) report(ev *evaluation, cfg *Config, phase finding.Phase) (*finding.Report, error) {
+	in := finding.Input{
 		Source: "cluster", Files: ev.inv.Sources, Counts: ev.inv.Counts(),
 		VersionFrom: ev.from,
 	}
@@ -282,8 +284,8 @@ func (a *app) report(ev *evaluation, cfg *Config, phase reports.Phase) (*reports
 		return nil, err
 	}
 	in.Baseline = cfg.Baseline
-	rep := reports.New(phase, kubever.Canonical(ev.current), targetString(cfg.Target, ev.target),
-		ev.result.Findings, in, reports.Producer{UpgateVersion: Version(), PolicyDigest: ev.engine.Digest()}, time.Now())
+	rep := finding.New(phase, kubever.Canonical(ev.current), targetString(cfg.Target, ev.target),
+		ev.result.Findings, in, finding.Producer{UpgateVersion: Version(), PolicyDigest: ev.engine.Digest()}, time.Now())
 	rep.Checks = ev.result.Checks
 	rep.IgnoreSafetyChecks = cfg.IgnoreSafetyChecks
 	if cfg.EmbedSnapshot {

@@ -8,7 +8,7 @@ import (
 	"github.com/upgate-dev/upgate/collector"
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/policies"
-	"github.com/upgate-dev/upgate/reports"
+	"github.com/upgate-dev/upgate/signing"
 )
 
 // Exit codes of the contract.
@@ -56,10 +56,10 @@ func ExitCode(err error) int {
 		return ExitPassed
 	case errors.As(err, &ee):
 		return ee.code
-	case errors.Is(err, errBlocked), errors.Is(err, reports.ErrBadSignature):
+	case errors.Is(err, errBlocked), errors.Is(err, signing.ErrBadSignature):
 		return ExitBlocked
 	case errors.Is(err, inventory.ErrBadInput), errors.Is(err, policies.ErrInvalidPolicy),
-		errors.Is(err, reports.ErrBadKey):
+		errors.Is(err, signing.ErrBadKey):
 		return ExitBadInput
 	case errors.Is(err, collector.ErrCollect), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, context.Canceled), errors.Is(err, ErrInterrupted):

@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/upgate-dev/upgate/executor"
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/policies"
-	"github.com/upgate-dev/upgate/reports"
 )
 
 // fromFiles stands in for the live cluster: the state read from dir.
@@ -19,7 +19,7 @@ func fromFiles(dir string) func(context.Context, string) (*inventory.Inventory, 
 	return func(context.Context, string) (*inventory.Inventory, error) { return inventory.Read([]string{dir}, nil) }
 }
 
-func gateKeys(fs []reports.Finding) []string {
+func gateKeys(fs []finding.Finding) []string {
 	var out []string
 	for _, f := range fs {
 		out = append(out, f.Check+" "+f.Subject.String()+" @"+f.Node)
@@ -56,7 +56,7 @@ func TestLiveGateTakesScopeNode(t *testing.T) {
 			t.Errorf("gate holds %s about %q", f.Check, f.Node)
 		}
 	}
-	if slices.ContainsFunc(w2, func(f reports.Finding) bool { return f.Check == "house.change-freeze" }) {
+	if slices.ContainsFunc(w2, func(f finding.Finding) bool { return f.Check == "house.change-freeze" }) {
 		t.Errorf("gate(worker-2) = %q holds worker-1's freeze", gateKeys(w2))
 	}
 }
@@ -123,7 +123,7 @@ func TestLiveValidateTakesScopeValidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if slices.ContainsFunc(pre, func(f reports.Finding) bool { return f.Check == "smoke.failed" }) {
+	if slices.ContainsFunc(pre, func(f finding.Finding) bool { return f.Check == "smoke.failed" }) {
 		t.Errorf("gate(worker-2) = %q holds a check of scope validate", gateKeys(pre))
 	}
 }
@@ -185,15 +185,15 @@ func TestLiveGateCloudControllerJudgesTheHop(t *testing.T) {
 		t.Errorf("message %q does not judge the hop's version", behind[0].Message)
 	}
 	// Not a node's gate: the check is declared for scopes run and hop.
-	if fs, _ := g.gate(hop(2, "v1.35.4", "v1.36.6"), "cp-1"); slices.ContainsFunc(fs, func(f reports.Finding) bool { return f.Check == policies.CheckCCMBehindTarget }) {
+	if fs, _ := g.gate(hop(2, "v1.35.4", "v1.36.6"), "cp-1"); slices.ContainsFunc(fs, func(f finding.Finding) bool { return f.Check == policies.CheckCCMBehindTarget }) {
 		t.Errorf("a node's gate holds %s", policies.CheckCCMBehindTarget)
 	}
 
 	t.Run("ignored", func(t *testing.T) {
-		res := &policies.Result{Findings: []reports.Finding{
-			{Check: policies.CheckCCMBehindTarget, Severity: reports.SeverityWarn, Ignored: true, Scope: []reports.Scope{reports.ScopeRun, reports.ScopeHop}},
-			{Check: policies.CheckCCMBehindTarget, Severity: reports.SeverityWarn, Scope: []reports.Scope{reports.ScopeRun}},
-			{Check: "skew.control-plane-too-old", Severity: reports.SeverityBlock, Scope: []reports.Scope{reports.ScopeRun, reports.ScopeHop}},
+		res := &policies.Result{Findings: []finding.Finding{
+			{Check: policies.CheckCCMBehindTarget, Severity: finding.SeverityWarn, Ignored: true, Scope: []finding.Scope{finding.ScopeRun, finding.ScopeHop}},
+			{Check: policies.CheckCCMBehindTarget, Severity: finding.SeverityWarn, Scope: []finding.Scope{finding.ScopeRun}},
+			{Check: "skew.control-plane-too-old", Severity: finding.SeverityBlock, Scope: []finding.Scope{finding.ScopeRun, finding.ScopeHop}},
 		}}
 		if got := res.CloudControllerBehind(); len(got) != 0 {
 			t.Errorf("CloudControllerBehind() = %+v, want none: ignored, not of scope hop, another check", got)

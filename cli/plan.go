@@ -8,10 +8,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/upgate-dev/upgate/executor"
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
 	"github.com/upgate-dev/upgate/policies"
-	"github.com/upgate-dev/upgate/reports"
 )
 
 func (a *app) planCommand() *cobra.Command {
@@ -82,13 +82,13 @@ a cluster or runtime failure.`,
 // block the plan the way it blocks a direct upgrade. A finding of scope
 // node only waits for its node's gate.
 func (a *app) plan(ctx context.Context, cfg *Config) (*evaluation, *executor.Plan, error) {
-	ev, err := a.evaluate(ctx, cfg, reports.PhasePreflight)
+	ev, err := a.evaluate(ctx, cfg, finding.PhasePreflight)
 	if err != nil {
 		return nil, nil, err
 	}
 	// The plan is judged on the checks of scope run: path.minor-skip is
 	// of scope hop, since the plan turns a skipped minor into hops.
-	findings := ev.result.InScope(reports.ScopeRun)
+	findings := ev.result.InScope(finding.ScopeRun)
 	rules, err := hopRules()
 	if err != nil {
 		return nil, nil, err
@@ -108,7 +108,7 @@ func (a *app) plan(ctx context.Context, cfg *Config) (*evaluation, *executor.Pla
 		return nil, nil, err
 	}
 	for _, f := range findings {
-		if !f.In(reports.ScopeHop) {
+		if !f.In(finding.ScopeHop) {
 			hopFindings = append(hopFindings, f)
 		}
 	}
@@ -119,8 +119,8 @@ func (a *app) plan(ctx context.Context, cfg *Config) (*evaluation, *executor.Pla
 // starts from (executor.AtHop) against the hop's version, and returns the
 // findings of scope hop, each message saying which hop it is about. A
 // finding that fires in several hops is kept once, from the first.
-func judgeHops(ctx context.Context, cfg *Config, ev *evaluation, p *executor.Plan) ([]reports.Finding, error) {
-	var out []reports.Finding
+func judgeHops(ctx context.Context, cfg *Config, ev *evaluation, p *executor.Plan) ([]finding.Finding, error) {
+	var out []finding.Finding
 	seen := map[string]bool{}
 	for i, h := range p.Hops {
 		target, err := kubever.Parse(h.To)
@@ -134,12 +134,12 @@ func judgeHops(ctx context.Context, cfg *Config, ev *evaluation, p *executor.Pla
 				// The hop starts with the control plane at its From.
 				hcfg.ServerVersion = h.From
 			}
-			hev, err := judge(ctx, &hcfg, ev.engine, inv, target, reports.PhasePreflight, nil)
+			hev, err := judge(ctx, &hcfg, ev.engine, inv, target, finding.PhasePreflight, nil)
 			if err != nil {
 				return err
 			}
-			for _, f := range hev.result.InScope(reports.ScopeHop) {
-				if f.Severity == reports.SeverityInfo {
+			for _, f := range hev.result.InScope(finding.ScopeHop) {
+				if f.Severity == finding.SeverityInfo {
 					continue // "already at" a catch-up hop's version says nothing
 				}
 				key := f.Check + "\x00" + f.Node + "\x00" + f.Subject.String()

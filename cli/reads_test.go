@@ -15,9 +15,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/version"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
-	"github.com/upgate-dev/upgate/reports"
 )
 
 // runWithin is run with a deadline: the command gets a context that ends
@@ -173,11 +173,11 @@ func TestJudgeRefusesBeforeAnyPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = judge(context.Background(), &Config{MaxUnavailable: 1}, nil, inv, v("v1.46"), reports.PhasePreflight, nil)
+	_, err = judge(context.Background(), &Config{MaxUnavailable: 1}, nil, inv, v("v1.46"), finding.PhasePreflight, nil)
 	if ExitCode(err) != ExitBadInput || !strings.Contains(err.Error(), "at most 10") {
 		t.Errorf("11 minors ahead: %v (exit %d), want bad input", err, ExitCode(err))
 	}
-	_, err = judge(context.Background(), &Config{MaxUnavailable: 1}, nil, &inventory.Inventory{}, v("v1.36"), reports.PhasePreflight, nil)
+	_, err = judge(context.Background(), &Config{MaxUnavailable: 1}, nil, &inventory.Inventory{}, v("v1.36"), finding.PhasePreflight, nil)
 	if ExitCode(err) != ExitBadInput || !strings.Contains(err.Error(), "nothing to judge") {
 		t.Errorf("no nodes: %v (exit %d), want bad input", err, ExitCode(err))
 	}

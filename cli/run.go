@@ -13,10 +13,10 @@ import (
 
 	"github.com/upgate-dev/upgate/etcdsnapshot"
 	"github.com/upgate-dev/upgate/executor"
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
 	"github.com/upgate-dev/upgate/policies"
-	"github.com/upgate-dev/upgate/reports"
 )
 
 func (a *app) runCommand() *cobra.Command {
@@ -585,7 +585,7 @@ type liveGate struct {
 	mu   sync.Mutex
 }
 
-func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase, node string) (*policies.Result, error) {
+func (g *liveGate) evaluate(ctx context.Context, phase finding.Phase, node string) (*policies.Result, error) {
 	var inv *inventory.Inventory
 	var err error
 	if g.state != nil {
@@ -607,7 +607,7 @@ func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase, node strin
 		return nil, usageErrorf("--target: %s", oneLine(err))
 	}
 	var baseline *inventory.Inventory
-	if phase == reports.PhasePostflight {
+	if phase == finding.PhasePostflight {
 		baseline = g.baseline
 	}
 	g.mu.Lock()
@@ -623,8 +623,8 @@ func (g *liveGate) evaluate(ctx context.Context, phase reports.Phase, node strin
 // blocking, of scope node, about the node or about no node (those stop
 // every node). The path checks are of scope run and hop: the current
 // version moves while the run goes.
-func (g *liveGate) gate(ctx context.Context, node string) ([]reports.Finding, error) {
-	res, err := g.evaluate(ctx, reports.PhasePreflight, node)
+func (g *liveGate) gate(ctx context.Context, node string) ([]finding.Finding, error) {
+	res, err := g.evaluate(ctx, finding.PhasePreflight, node)
 	if err != nil {
 		return nil, err
 	}
@@ -634,8 +634,8 @@ func (g *liveGate) gate(ctx context.Context, node string) ([]reports.Finding, er
 // cloudController returns the findings that keep the hop's workers from
 // starting after its cloud-controller-manager stage: addon.ccm-behind-
 // target, judged against the hop's version (HopOf), not the run's target.
-func (g *liveGate) cloudController(ctx context.Context) ([]reports.Finding, error) {
-	res, err := g.evaluate(ctx, reports.PhasePreflight, "")
+func (g *liveGate) cloudController(ctx context.Context) ([]finding.Finding, error) {
+	res, err := g.evaluate(ctx, finding.PhasePreflight, "")
 	if err != nil {
 		return nil, err
 	}
@@ -647,8 +647,8 @@ func (g *liveGate) cloudController(ctx context.Context) ([]reports.Finding, erro
 // node. A kube-proxy DaemonSet pod behind the target is not among them: the
 // add-on stage upgrades it after every node, and the policy declares that
 // mismatch postflight only.
-func (g *liveGate) validate(ctx context.Context, node string) ([]reports.Finding, error) {
-	res, err := g.evaluate(ctx, reports.PhasePostflight, node)
+func (g *liveGate) validate(ctx context.Context, node string) ([]finding.Finding, error) {
+	res, err := g.evaluate(ctx, finding.PhasePostflight, node)
 	if err != nil {
 		return nil, err
 	}

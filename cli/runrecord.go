@@ -14,7 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/upgate-dev/upgate/executor"
-	"github.com/upgate-dev/upgate/reports"
+	"github.com/upgate-dev/upgate/signing"
 )
 
 // runState is what a run got to, for its record.
@@ -41,7 +41,7 @@ func (a *app) runSigningKey(cfg *Config) ([]byte, error) {
 	if err != nil {
 		return nil, usageErrorf("--sign-key: %s", oneLine(err))
 	}
-	if _, err := reports.SignBytes(nil, key, []byte(os.Getenv("COSIGN_PASSWORD"))); err != nil {
+	if _, err := signing.SignBytes(nil, key, []byte(os.Getenv("COSIGN_PASSWORD"))); err != nil {
 		return nil, fmt.Errorf("--sign-key %s: %w", cfg.SignKey, err)
 	}
 	return key, nil
@@ -72,13 +72,13 @@ func (a *app) writeRunRecord(ctx context.Context, cfg *Config, rs *runState, key
 	err := executor.NewRunRecord(in).WriteJSON(&buf)
 	var sig string
 	if err == nil && key != nil {
-		sig, err = reports.SignBytes(buf.Bytes(), key, []byte(os.Getenv("COSIGN_PASSWORD")))
+		sig, err = signing.SignBytes(buf.Bytes(), key, []byte(os.Getenv("COSIGN_PASSWORD")))
 	}
 	if err == nil {
 		err = a.writeOutput(cfg.Output, buf.Bytes())
 	}
 	if err == nil && sig != "" {
-		err = a.writeOutput(cfg.Output+reports.SigSuffix, []byte(sig))
+		err = a.writeOutput(cfg.Output+signing.SigSuffix, []byte(sig))
 	}
 	switch {
 	case err == nil:

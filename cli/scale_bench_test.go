@@ -18,10 +18,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
 	"github.com/upgate-dev/upgate/policies"
-	"github.com/upgate-dev/upgate/reports"
 	"github.com/upgate-dev/upgate/synth"
 )
 
@@ -93,7 +93,7 @@ func BenchmarkScaleRunNodeGate(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := judge(ctx, cfg, engine, now, target, reports.PhasePreflight, nil); err != nil {
+				if _, err := judge(ctx, cfg, engine, now, target, finding.PhasePreflight, nil); err != nil {
 					b.Fatal(err)
 				}
 				check += time.Since(start)

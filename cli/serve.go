@@ -7,8 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/upgate-dev/upgate/reports"
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/service"
+	"github.com/upgate-dev/upgate/signing"
 )
 
 func (a *app) serveCommand() *cobra.Command {
@@ -66,12 +67,12 @@ func (a *app) serve(ctx context.Context, cfg *Config) error {
 	if err := requireTarget(cfg); err != nil {
 		return err
 	}
-	eval := func(ctx context.Context) (*reports.Report, error) {
-		ev, err := a.evaluate(ctx, cfg, reports.PhasePreflight)
+	eval := func(ctx context.Context) (*finding.Report, error) {
+		ev, err := a.evaluate(ctx, cfg, finding.PhasePreflight)
 		if err != nil {
 			return nil, err
 		}
-		return a.report(ev, cfg, reports.PhasePreflight)
+		return a.report(ev, cfg, finding.PhasePreflight)
 	}
 	if cfg.StaleAfterIntervals < 0 || cfg.StaleAfterIntervals == 1 {
 		return usageErrorf("--stale-after-intervals must be at least 2 (or 0 for the default %d)", service.DefaultStaleAfterIntervals)
@@ -87,10 +88,10 @@ func (a *app) serve(ctx context.Context, cfg *Config) error {
 			return usageErrorf("--sign-key: %s", oneLine(err))
 		}
 		password := []byte(os.Getenv("COSIGN_PASSWORD"))
-		if _, err := reports.SignBytes([]byte("upgate"), key, password); err != nil {
+		if _, err := signing.SignBytes([]byte("upgate"), key, password); err != nil {
 			return fmt.Errorf("--sign-key %s: %w", cfg.SignKey, err)
 		}
-		opts.Sign = func(data []byte) (string, error) { return reports.SignBytes(data, key, password) }
+		opts.Sign = func(data []byte) (string, error) { return signing.SignBytes(data, key, password) }
 	}
 	srv, err := service.New(eval, opts)
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/upgate-dev/upgate/reports"
+	"github.com/upgate-dev/upgate/atomicfile"
 )
 
 func (a *app) snapshotCommand() *cobra.Command {
@@ -73,7 +73,7 @@ func (a *app) writeOutputPerm(path string, data []byte, perm os.FileMode) error 
 		_, err := a.streams.Out.Write(data)
 		return err
 	}
-	if err := reports.WriteFileAtomicPerm(path, data, perm); err != nil {
+	if err := atomicfile.WriteFilePerm(path, data, perm); err != nil {
 		return runtimeErrorf("write %s: %s", path, oneLine(err))
 	}
 	return nil

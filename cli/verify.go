@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/upgate-dev/upgate/reports"
+	"github.com/upgate-dev/upgate/signing"
 )
 
 func (a *app) verifyCommand() *cobra.Command {
@@ -30,7 +30,7 @@ key cannot be read.`,
 			if sig == "" {
 				sig = args[0] + ".sig"
 			}
-			if err := reports.VerifyFile(args[0], sig, key); err != nil {
+			if err := signing.VerifyFile(args[0], sig, key); err != nil {
 				return err
 			}
 			_, err := fmt.Fprintf(a.streams.Out, "Verified OK: %s is signed by %s\n", args[0], key)

@@ -16,9 +16,9 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
-	"github.com/upgate-dev/upgate/reports"
 )
 
 // withCCM gives the cluster a cloud-controller-manager pod at version v on
@@ -64,7 +64,7 @@ type ccmGate struct {
 	fired int
 }
 
-func (g *ccmGate) gate(ctx context.Context) ([]reports.Finding, error) {
+func (g *ccmGate) gate(ctx context.Context) ([]finding.Finding, error) {
 	hop, ok := HopOf(ctx)
 	if !ok {
 		return nil, errors.New("the gate was called outside a hop")
@@ -73,11 +73,11 @@ func (g *ccmGate) gate(ctx context.Context) ([]reports.Finding, error) {
 	if err != nil {
 		return nil, err
 	}
-	var fs []reports.Finding
+	var fs []finding.Finding
 	for _, p := range pods {
 		if p.version != nil && minorsAhead(mustTargetNoT(hop.To).Version, p.version) > 0 {
-			fs = append(fs, reports.Finding{Check: "addon.ccm-behind-target", Severity: reports.SeverityWarn,
-				Subject: reports.Subject{Kind: "Pod", Namespace: "kube-system", Name: p.name},
+			fs = append(fs, finding.Finding{Check: "addon.ccm-behind-target", Severity: finding.SeverityWarn,
+				Subject: finding.Subject{Kind: "Pod", Namespace: "kube-system", Name: p.name},
 				Message: "cloud-controller-manager kube-system/" + p.name + " is at " + kubever.Canonical(p.version) + ", below " + hop.To})
 		}
 	}
@@ -223,7 +223,7 @@ func TestRunWithoutCCMSaysSo(t *testing.T) {
 	c := newHopCluster(t, []string{"cp-1"}, []string{"w-1"}, "v1.36.3", nil)
 	d := newRecordingDriver(c)
 	r, out := hopRunner(t, c, d)
-	r.CloudControllerGate = func(context.Context) ([]reports.Finding, error) {
+	r.CloudControllerGate = func(context.Context) ([]finding.Finding, error) {
 		return nil, errors.New("the gate must not be evaluated without a CCM")
 	}
 	p := c.plan(t, "v1.36.3", "v1.37", PlanOptions{})

@@ -16,9 +16,9 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
-	"github.com/upgate-dev/upgate/reports"
 )
 
 // testRules are the Kubernetes skew policy's kubelet windows with a little
@@ -575,9 +575,9 @@ func TestRunRefusesAHopThatSkipsAMinor(t *testing.T) {
 func TestRunStopsWhenAWorkerThatMustMoveIsSkipped(t *testing.T) {
 	c := newHopCluster(t, []string{"cp-1"}, []string{"w-1"}, "v1.33.4", nil)
 	p := c.plan(t, "v1.33.4", "v1.37", PlanOptions{})
-	gate := func(_ context.Context, node string) ([]reports.Finding, error) {
+	gate := func(_ context.Context, node string) ([]finding.Finding, error) {
 		if node == "w-1" {
-			return []reports.Finding{{Check: "safety.emptydir", Severity: reports.SeverityBlock, Node: node, Message: "data"}}, nil
+			return []finding.Finding{{Check: "safety.emptydir", Severity: finding.SeverityBlock, Node: node, Message: "data"}}, nil
 		}
 		return nil, nil
 	}

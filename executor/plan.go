@@ -10,9 +10,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/version"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
-	"github.com/upgate-dev/upgate/reports"
 )
 
 // StageName names a stage of the upgrade, in the order they run.
@@ -54,7 +54,7 @@ type PlannedNode struct {
 	// Skip: --partial-ok skips this flagged worker.
 	Skip bool
 	// Blockers are the blocking findings about the node.
-	Blockers []reports.Finding
+	Blockers []finding.Finding
 }
 
 // MarshalJSON writes the contract's node: roles as names, blockers as
@@ -85,7 +85,7 @@ func RoleNames(r inventory.Roles) []string {
 	return out
 }
 
-func blockerIDs(fs []reports.Finding) []string {
+func blockerIDs(fs []finding.Finding) []string {
 	seen := map[string]bool{}
 	out := []string{}
 	for _, f := range fs {
@@ -124,9 +124,9 @@ type Plan struct {
 	// Hops are the steps to the target, each with the nodes it upgrades.
 	Hops []Hop `json:"hops"`
 	// Findings are every finding the plan was judged on, sorted.
-	Findings []reports.Finding `json:"findings"`
+	Findings []finding.Finding `json:"findings"`
 	// Blockers are the blocking findings about no node.
-	Blockers []reports.Finding `json:"blockers,omitempty"`
+	Blockers []finding.Finding `json:"blockers,omitempty"`
 	// Blocked is Verdict == blocked.
 	Blocked bool `json:"blocked"`
 	// PartialOK: the plan skips flagged workers (--partial-ok).
@@ -151,7 +151,7 @@ type PlanOptions struct {
 // its earliest stage. The hops start from the older of current and the
 // oldest kube-apiserver the inventory shows: a run that stopped half-way
 // through a hop continues that hop.
-func NewPlan(inv *inventory.Inventory, current, target *version.Version, targetLabel string, findings []reports.Finding, opts PlanOptions) *Plan {
+func NewPlan(inv *inventory.Inventory, current, target *version.Version, targetLabel string, findings []finding.Finding, opts PlanOptions) *Plan {
 	if old := oldestAPIServer(inv); old != nil && old.LessThan(current) {
 		current = old
 	}
@@ -159,11 +159,11 @@ func NewPlan(inv *inventory.Inventory, current, target *version.Version, targetL
 		APIVersion: "upgate.dev/v1alpha1", Kind: "Plan",
 		CurrentVersion: kubever.Canonical(current),
 		TargetVersion:  targetLabel,
-		Findings:       append([]reports.Finding{}, findings...),
+		Findings:       append([]finding.Finding{}, findings...),
 		PartialOK:      opts.PartialOK,
 	}
-	reports.Sort(p.Findings)
-	byNode := map[string][]reports.Finding{}
+	finding.Sort(p.Findings)
+	byNode := map[string][]finding.Finding{}
 	for _, f := range p.Findings {
 		if !f.Blocking() {
 			continue

@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/upgate-dev/upgate/reports"
+	"github.com/upgate-dev/upgate/finding"
 )
 
 // WriteJSON writes the plan as the contract's Plan report, indented.
@@ -17,7 +17,7 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 		q.Hops = []Hop{}
 	}
 	if q.Findings == nil {
-		q.Findings = []reports.Finding{}
+		q.Findings = []finding.Finding{}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

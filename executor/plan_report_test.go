@@ -8,9 +8,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
-	"github.com/upgate-dev/upgate/reports"
 )
 
 // planReport is the contract's Plan report, as a consumer decodes it.
@@ -33,7 +33,7 @@ type planReport struct {
 			} `json:"nodes"`
 		} `json:"stages"`
 	} `json:"hops"`
-	Findings []reports.Finding `json:"findings"`
+	Findings []finding.Finding `json:"findings"`
 }
 
 func reportInventory(reverse bool) *inventory.Inventory {
@@ -55,10 +55,10 @@ func reportInventory(reverse bool) *inventory.Inventory {
 	return inv
 }
 
-func reportFindings(reverse bool, extra ...reports.Finding) []reports.Finding {
-	fs := append([]reports.Finding{
-		{Check: "safety.emptydir", Severity: reports.SeverityBlock, Subject: reports.Subject{Kind: "Pod", Namespace: "app", Name: "x"}, Node: "w-a", Message: "x has emptyDir"},
-		{Check: "health.node-cordoned", Severity: reports.SeverityWarn, Subject: reports.Subject{Kind: "Node", Name: "w-b"}, Node: "w-b", Message: "cordoned"},
+func reportFindings(reverse bool, extra ...finding.Finding) []finding.Finding {
+	fs := append([]finding.Finding{
+		{Check: "safety.emptydir", Severity: finding.SeverityBlock, Subject: finding.Subject{Kind: "Pod", Namespace: "app", Name: "x"}, Node: "w-a", Message: "x has emptyDir"},
+		{Check: "health.node-cordoned", Severity: finding.SeverityWarn, Subject: finding.Subject{Kind: "Node", Name: "w-b"}, Node: "w-b", Message: "cordoned"},
 	}, extra...)
 	if reverse {
 		slices.Reverse(fs)
@@ -66,7 +66,7 @@ func reportFindings(reverse bool, extra ...reports.Finding) []reports.Finding {
 	return fs
 }
 
-func planJSON(t *testing.T, inv *inventory.Inventory, fs []reports.Finding, partialOK bool) ([]byte, planReport) {
+func planJSON(t *testing.T, inv *inventory.Inventory, fs []finding.Finding, partialOK bool) ([]byte, planReport) {
 	t.Helper()
 	c, _ := kubever.Parse("v1.35.2")
 	g, _ := kubever.Parse("v1.37")
@@ -144,7 +144,7 @@ func TestPlanReport(t *testing.T) {
 	if _, r := planJSON(t, reportInventory(false), reportFindings(false), false); r.Verdict != "blocked" {
 		t.Errorf("without --partial-ok a flagged worker blocks: verdict %s", r.Verdict)
 	}
-	etcd := reports.Finding{Check: "safety.etcd-quorum", Severity: reports.SeverityBlock, Subject: reports.Subject{Kind: "Node", Name: "cp-1"}, Node: "cp-1"}
+	etcd := finding.Finding{Check: "safety.etcd-quorum", Severity: finding.SeverityBlock, Subject: finding.Subject{Kind: "Node", Name: "cp-1"}, Node: "cp-1"}
 	if _, r := planJSON(t, reportInventory(false), reportFindings(false, etcd), true); r.Verdict != "blocked" {
 		t.Errorf("a flagged etcd node blocks even with --partial-ok: verdict %s", r.Verdict)
 	}
@@ -158,7 +158,7 @@ func TestPartialOKKeepsAWorkerThatMustMoveEarly(t *testing.T) {
 	inv := &inventory.Inventory{Nodes: []*corev1.Node{kubeletNode("cp-1", "v1.33.4", cp), kubeletNode("w-1", "v1.33.4", nil), kubeletNode("w-2", "v1.33.4", nil)}}
 	c, _ := kubever.Parse("v1.33.4")
 	g, _ := kubever.Parse("v1.37")
-	fs := []reports.Finding{{Check: "safety.emptydir", Severity: reports.SeverityBlock, Node: "w-1", Subject: reports.Subject{Kind: "Node", Name: "w-1"}}}
+	fs := []finding.Finding{{Check: "safety.emptydir", Severity: finding.SeverityBlock, Node: "w-1", Subject: finding.Subject{Kind: "Node", Name: "w-1"}}}
 	p := NewPlan(inv, c, g, "v1.37", fs, PlanOptions{Rules: testRules, PartialOK: true})
 	if err := RefusePartial(p); err == nil || !p.Blocked || p.Verdict != VerdictBlocked {
 		t.Errorf("RefusePartial %v, blocked %t: w-1 must reach v1.36.6 before v1.37", err, p.Blocked)

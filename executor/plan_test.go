@@ -8,9 +8,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
-	"github.com/upgate-dev/upgate/reports"
 )
 
 func node(name string, labels map[string]string) *corev1.Node {
@@ -58,9 +58,9 @@ func TestPlanStagesAndBlockers(t *testing.T) {
 	}
 	c, _ := kubever.Parse("v1.35.2")
 	g, _ := kubever.Parse("v1.36")
-	findings := []reports.Finding{
-		{Check: "safety.emptydir", Severity: reports.SeverityBlock, Subject: reports.Subject{Kind: "Pod", Namespace: "app", Name: "z"}, Node: "w-a", Message: "z has emptyDir"},
-		{Check: "health.node-cordoned", Severity: reports.SeverityWarn, Subject: reports.Subject{Kind: "Node", Name: "w-b"}, Node: "w-b"},
+	findings := []finding.Finding{
+		{Check: "safety.emptydir", Severity: finding.SeverityBlock, Subject: finding.Subject{Kind: "Pod", Namespace: "app", Name: "z"}, Node: "w-a", Message: "z has emptyDir"},
+		{Check: "health.node-cordoned", Severity: finding.SeverityWarn, Subject: finding.Subject{Kind: "Node", Name: "w-b"}, Node: "w-b"},
 	}
 	p := NewPlan(inv, c, g, "v1.36", findings, PlanOptions{})
 	order := map[StageName][]string{}
@@ -95,7 +95,7 @@ func TestPlanStagesAndBlockers(t *testing.T) {
 	if !strings.Contains(buf.String(), "SKIP (--partial-ok) w-a") {
 		t.Errorf("steps should skip w-a:\n%s", buf.String())
 	}
-	findings = append(findings, reports.Finding{Check: "safety.etcd-quorum", Severity: reports.SeverityBlock, Node: "etcd-1", Subject: reports.Subject{Kind: "Node", Name: "etcd-1"}})
+	findings = append(findings, finding.Finding{Check: "safety.etcd-quorum", Severity: finding.SeverityBlock, Node: "etcd-1", Subject: finding.Subject{Kind: "Node", Name: "etcd-1"}})
 	p = NewPlan(inv, c, g, "v1.36", findings, PlanOptions{})
 	if err := RefusePartial(p); err == nil || !strings.Contains(err.Error(), "etcd-1") {
 		t.Errorf("--partial-ok must be refused when an etcd node is flagged, got %v", err)
@@ -118,9 +118,9 @@ func TestPlanIgnoresBlockersOfNodesAlreadyAtTheTarget(t *testing.T) {
 	behind.Status.NodeInfo.KubeletVersion = "v1.35.2"
 	c, _ := kubever.Parse("v1.35.2")
 	g, _ := kubever.Parse("v1.36")
-	finding := func(n string) reports.Finding {
-		return reports.Finding{Check: "skew.control-plane-newer", Severity: reports.SeverityBlock,
-			Subject: reports.Subject{Kind: "Pod", Namespace: "kube-system", Name: "kube-controller-manager-" + n}, Node: n}
+	flagged := func(n string) finding.Finding {
+		return finding.Finding{Check: "skew.control-plane-newer", Severity: finding.SeverityBlock,
+			Subject: finding.Subject{Kind: "Pod", Namespace: "kube-system", Name: "kube-controller-manager-" + n}, Node: n}
 	}
 	for _, tt := range []struct {
 		name    string
@@ -134,7 +134,7 @@ func TestPlanIgnoresBlockersOfNodesAlreadyAtTheTarget(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			inv := &inventory.Inventory{Nodes: []*corev1.Node{done, behind, inflight, upgraded}}
-			p := NewPlan(inv, c, g, "v1.36", []reports.Finding{finding(tt.flagged)}, PlanOptions{})
+			p := NewPlan(inv, c, g, "v1.36", []finding.Finding{flagged(tt.flagged)}, PlanOptions{})
 			if p.Blocked != tt.blocked {
 				t.Errorf("blocked = %t, want %t (finding on %s)", p.Blocked, tt.blocked, tt.flagged)
 			}

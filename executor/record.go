@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/upgate-dev/upgate/reports"
+	"github.com/upgate-dev/upgate/finding"
 )
 
 // StepRecord is one step the run took on a node, with when it started and
@@ -26,10 +26,10 @@ type StepRecord struct {
 type nodeLog struct {
 	mu       sync.Mutex
 	steps    []StepRecord
-	findings []reports.Finding
+	findings []finding.Finding
 }
 
-func (l *nodeLog) addFindings(fs []reports.Finding) {
+func (l *nodeLog) addFindings(fs []finding.Finding) {
 	if l == nil {
 		return
 	}
@@ -119,7 +119,7 @@ type NodeRecord struct {
 	Outcome  string            `json:"outcome"`
 	Reason   string            `json:"reason,omitempty"`
 	Steps    []StepRecord      `json:"steps"`
-	Findings []reports.Finding `json:"findings"`
+	Findings []finding.Finding `json:"findings"`
 }
 
 // RunRecord is the contract's Run record: the plan a run executed, what it
@@ -193,7 +193,7 @@ func NewRunRecord(in RecordInput) *RunRecord {
 		p.Hops = []Hop{}
 	}
 	if p.Findings == nil {
-		p.Findings = []reports.Finding{}
+		p.Findings = []finding.Finding{}
 	}
 	rec.Plan = &p
 	rec.CurrentVersion, rec.TargetVersion = p.CurrentVersion, p.TargetVersion
@@ -218,7 +218,7 @@ func NewRunRecord(in RecordInput) *RunRecord {
 					continue
 				}
 				seen[n.Name] = true
-				nr := NodeRecord{Name: n.Name, Hop: label, Stage: st.Name, Steps: []StepRecord{}, Findings: []reports.Finding{}}
+				nr := NodeRecord{Name: n.Name, Hop: label, Stage: st.Name, Steps: []StepRecord{}, Findings: []finding.Finding{}}
 				o, ok := outcomes[key{label, n.Name}]
 				switch {
 				case ok:
@@ -231,7 +231,7 @@ func NewRunRecord(in RecordInput) *RunRecord {
 				default:
 					nr.Outcome, nr.Reason = OutcomeNotStarted, "the run ended before it reached this node"
 				}
-				reports.Sort(nr.Findings)
+				finding.Sort(nr.Findings)
 				rec.Nodes = append(rec.Nodes, nr)
 			}
 		}

@@ -18,7 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
 
-	"github.com/upgate-dev/upgate/reports"
+	"github.com/upgate-dev/upgate/finding"
 )
 
 // nodeEvents lists the Events on a node in the order they were made.
@@ -94,9 +94,9 @@ func TestEventFailuresDoNotFailTheRun(t *testing.T) {
 // gives the same bytes.
 func TestRunRecordShape(t *testing.T) {
 	cs := fake.NewClientset(liveNode("cp-1", "v1.36.3", nil, false), liveNode("w-1", "v1.36.3", nil, false), liveNode("w-2", "v1.36.3", nil, false))
-	gate := func(_ context.Context, node string) ([]reports.Finding, error) {
+	gate := func(_ context.Context, node string) ([]finding.Finding, error) {
 		if node == "w-2" {
-			return []reports.Finding{{Check: "safety.emptydir", Severity: reports.SeverityBlock, Node: node, Message: "data"}}, nil
+			return []finding.Finding{{Check: "safety.emptydir", Severity: finding.SeverityBlock, Node: node, Message: "data"}}, nil
 		}
 		return nil, nil
 	}

@@ -24,8 +24,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/kubectl/pkg/drain"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
-	"github.com/upgate-dev/upgate/reports"
 )
 
 // Driver upgrades one node's Kubernetes components (kubelet, and on a
@@ -60,7 +60,7 @@ type CloudControllerUpgrader interface {
 // findings about it (and those about no node that block the whole run).
 // HopOf(ctx) names the hop the node is in: judge the hop's version (To),
 // the control plane the node meets now, not the run's final target.
-type GateFunc func(ctx context.Context, node string) ([]reports.Finding, error)
+type GateFunc func(ctx context.Context, node string) ([]finding.Finding, error)
 
 // Errors Run returns, wrapped with the node and the reason.
 var (
@@ -170,7 +170,7 @@ type Runner struct {
 	// CloudControllerTimeout, then stops with ErrBlocked naming them, no
 	// worker of the hop touched; the next run resumes the hop. Nil: the
 	// driver's own result is the only check.
-	CloudControllerGate func(ctx context.Context) ([]reports.Finding, error)
+	CloudControllerGate func(ctx context.Context) ([]finding.Finding, error)
 	// CloudControllerTimeout bounds that wait. Zero means 5m.
 	CloudControllerTimeout time.Duration
 	// PollInterval is how often waits look again. Zero means 2s.
@@ -266,7 +266,7 @@ type Outcome struct {
 	// Steps are the steps taken on the node, in order, with their times.
 	Steps []StepRecord
 	// Findings are the blocking findings its gate (or validation) returned.
-	Findings []reports.Finding
+	Findings []finding.Finding
 
 	// leftBehind: skipped or quarantined after a drain timeout.
 	leftBehind bool
@@ -458,7 +458,7 @@ func (r *Runner) runWorkers(ctx context.Context, workers []step, target Target, 
 		r.nodef(s, s.planned.Name, "retrying: its drain timed out before the other workers went")
 		o, err := r.runStep(ctx, s, target)
 		o.Steps = append(append([]StepRecord{}, outcomes[i].Steps...), o.Steps...)
-		o.Findings = append(append([]reports.Finding{}, outcomes[i].Findings...), o.Findings...)
+		o.Findings = append(append([]finding.Finding{}, outcomes[i].Findings...), o.Findings...)
 		o.Action = outcomes[i].Action
 		outcomes[i] = o
 		if err != nil {
@@ -715,7 +715,7 @@ func (r *Runner) advance(ctx context.Context, s step, target Target, phase Phase
 }
 
 // gate runs the Gate, looking again for up to GateWait while it blocks.
-func (r *Runner) gate(ctx context.Context, name string) ([]reports.Finding, error) {
+func (r *Runner) gate(ctx context.Context, name string) ([]finding.Finding, error) {
 	deadline := r.Now().Add(r.GateWait)
 	for {
 		findings, err := r.Gate(ctx, name)
@@ -1066,7 +1066,7 @@ func (r *Runner) nodef(s step, node, format string, a ...any) {
 }
 
 // describeFindings summarises blocking findings in one line.
-func describeFindings(fs []reports.Finding) string {
+func describeFindings(fs []finding.Finding) string {
 	parts := make([]string, 0, len(fs))
 	for _, f := range fs {
 		parts = append(parts, f.Check+": "+f.Message)

@@ -17,8 +17,8 @@ import (
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
-	"github.com/upgate-dev/upgate/reports"
 )
 
 func mustTarget(t *testing.T, s string) Target {
@@ -222,7 +222,7 @@ func newTestRunner(t *testing.T, cs *fake.Clientset, d Driver, gate GateFunc) (*
 // testHolder is the lock identity test runs record in upgate.dev/holder.
 const testHolder = "test-run"
 
-func noFindings(context.Context, string) ([]reports.Finding, error) { return nil, nil }
+func noFindings(context.Context, string) ([]finding.Finding, error) { return nil, nil }
 
 func plan(workers ...string) *Plan {
 	p := &Plan{Stages: []Stage{{Name: StageEtcdBackup}, {Name: StageEtcd, Nodes: []PlannedNode{{Name: "cp-1", Roles: inventory.Roles{Etcd: true}}}}}}
@@ -292,8 +292,8 @@ func TestRunFailureStaysCordonedWithReason(t *testing.T) {
 
 func TestRunGateBlocksWithoutTouching(t *testing.T) {
 	cs := fake.NewClientset(liveNode("cp-1", "v1.37.0", nil, false), liveNode("w-1", "v1.36.3", nil, false))
-	gate := func(_ context.Context, node string) ([]reports.Finding, error) {
-		return []reports.Finding{{Check: "safety.emptydir", Severity: reports.SeverityBlock, Node: node, Message: "data"}}, nil
+	gate := func(_ context.Context, node string) ([]finding.Finding, error) {
+		return []finding.Finding{{Check: "safety.emptydir", Severity: finding.SeverityBlock, Node: node, Message: "data"}}, nil
 	}
 	r, _ := newTestRunner(t, cs, &fakeDriver{client: cs}, gate)
 	if _, err := r.Run(context.Background(), plan("w-1"), mustTarget(t, "v1.37")); !errors.Is(err, ErrBlocked) {

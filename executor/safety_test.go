@@ -25,7 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/upgate-dev/upgate/reports"
+	"github.com/upgate-dev/upgate/finding"
 )
 
 // blockingDriver holds every node's upgrade until release is closed, then
@@ -258,7 +258,7 @@ func TestRunResumeChecksTheRealState(t *testing.T) {
 			d := &fakeDriver{client: cs}
 			var mu sync.Mutex
 			var gated []string
-			gate := func(_ context.Context, node string) ([]reports.Finding, error) {
+			gate := func(_ context.Context, node string) ([]finding.Finding, error) {
 				mu.Lock()
 				defer mu.Unlock()
 				gated = append(gated, node)

@@ -11,9 +11,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/version"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
-	"github.com/upgate-dev/upgate/reports"
 )
 
 // syntheticCluster builds nodes workers plus 3 control-plane nodes and
@@ -95,7 +95,7 @@ func BenchmarkEvaluate(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		req := Request{Inventory: inv, Current: mustVerB(b, "1.35.2"), Target: mustVerB(b, "1.36.0"), Phase: reports.PhasePreflight}
+		req := Request{Inventory: inv, Current: mustVerB(b, "1.35.2"), Target: mustVerB(b, "1.36.0"), Phase: finding.PhasePreflight}
 		b.Run(fmt.Sprintf("%dnodes-%dpods", size.nodes, len(inv.Pods)), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				res, err := e.Evaluate(context.Background(), req)

@@ -25,7 +25,7 @@
 //	#   severity: block
 //	#   scope: [node]
 //
-// The scopes (reports.Scope), in the order a run meets them:
+// The scopes (finding.Scope), in the order a run meets them:
 //
 //   - run: evaluated once before the run (and by `plan`): a blocking
 //     finding stops the run, or the node it is about in the plan.
@@ -61,7 +61,7 @@
 // read and checked when the policies compile: an unknown one is
 // ErrInvalidPolicy naming file:line (exit 2); a finding that carries an
 // unknown one is ErrInvalidPolicy when it is evaluated. Every
-// reports.Finding carries its resolved scopes ("scope" in JSON).
+// finding.Finding carries its resolved scopes ("scope" in JSON).
 package policies
 
 import (
@@ -85,8 +85,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"k8s.io/apimachinery/pkg/util/version"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
-	"github.com/upgate-dev/upgate/reports"
 )
 
 // embedded holds the built-in policies, their tests (not compiled into the
@@ -123,7 +123,7 @@ type Options struct {
 type Request struct {
 	Inventory       *inventory.Inventory
 	Current, Target *version.Version
-	Phase           reports.Phase
+	Phase           finding.Phase
 	// Baseline is the state before the upgrade (postflight only).
 	Baseline *inventory.Inventory
 	// MaxUnavailable is how many nodes are drained at once.
@@ -144,7 +144,7 @@ type Request struct {
 
 // Result is what Evaluate found.
 type Result struct {
-	Findings []reports.Finding
+	Findings []finding.Finding
 	// Checks are the sorted IDs of the checks evaluated.
 	Checks []string
 }
@@ -161,12 +161,12 @@ type Engine struct {
 // topic is one package under data.upgate that defines findings.
 type topic struct {
 	pkg    string // e.g. data.upgate.path
-	phases map[reports.Phase]bool
+	phases map[finding.Phase]bool
 	// scopes are the declared scopes of each check the findings rules name
 	// (custom.check), the union over the rules that name it.
-	scopes map[string][]reports.Scope
+	scopes map[string][]finding.Scope
 	// defaults is the scope of a finding whose check no rule names.
-	defaults []reports.Scope
+	defaults []finding.Scope
 	// open is set when a findings rule names no custom.check: only then
 	// may a finding's check be one no rule names (it takes defaults).
 	open  bool
@@ -289,7 +289,7 @@ func discover(ctx context.Context, compiler *ast.Compiler, store storage.Store) 
 		pkg := m.Package.Path.String()
 		d := byPkg[pkg]
 		if d == nil {
-			d = &decl{phases: map[reports.Phase]bool{}, checks: map[string][]reports.Scope{}}
+			d = &decl{phases: map[finding.Phase]bool{}, checks: map[string][]finding.Scope{}}
 			byPkg[pkg] = d
 			order = append(order, pkg)
 		}
@@ -300,7 +300,7 @@ func discover(ctx context.Context, compiler *ast.Compiler, store storage.Store) 
 			if ps, ok := a.Custom["phases"].([]any); ok {
 				for _, p := range ps {
 					if s, ok := p.(string); ok {
-						d.phases[reports.Phase(s)] = true
+						d.phases[finding.Phase(s)] = true
 					}
 				}
 			}
@@ -365,15 +365,15 @@ func discover(ctx context.Context, compiler *ast.Compiler, store storage.Store) 
 // decl is what a package's METADATA declares, gathered over its modules.
 type decl struct {
 	hasFindings bool
-	phases      map[reports.Phase]bool     // custom.phases of the package
-	pkgScope    []reports.Scope            // custom.scope of the package
-	checks      map[string][]reports.Scope // custom.scope of the rules naming each check
+	phases      map[finding.Phase]bool     // custom.phases of the package
+	pkgScope    []finding.Scope            // custom.scope of the package
+	checks      map[string][]finding.Scope // custom.scope of the rules naming each check
 	open        bool                       // a findings rule names no custom.check
 	declared    []declared                 // every custom.scope, for the phase check
 }
 
 type declared struct {
-	scope []reports.Scope
+	scope []finding.Scope
 	at    *ast.Location
 }
 
@@ -383,9 +383,9 @@ type declared struct {
 // it is an invalid policy. A rule without a scope takes its package's
 // custom.scope, else the default of its phases (defaultScope).
 func (d *decl) topic(pkg string) (*topic, error) {
-	t := &topic{pkg: pkg, phases: d.phases, scopes: map[string][]reports.Scope{}, open: d.open}
+	t := &topic{pkg: pkg, phases: d.phases, scopes: map[string][]finding.Scope{}, open: d.open}
 	if len(t.phases) == 0 {
-		t.phases = map[reports.Phase]bool{}
+		t.phases = map[finding.Phase]bool{}
 		for _, dc := range d.declared {
 			for _, s := range dc.scope {
 				t.phases[s.Phase()] = true
@@ -393,7 +393,7 @@ func (d *decl) topic(pkg string) (*topic, error) {
 		}
 		if len(t.phases) == 0 {
 			// Undeclared: a pre-upgrade gate, like most checks.
-			t.phases[reports.PhasePreflight] = true
+			t.phases[finding.PhasePreflight] = true
 		}
 	}
 	for _, dc := range d.declared {
@@ -418,7 +418,7 @@ func (d *decl) topic(pkg string) (*topic, error) {
 }
 
 // annotatedScope reads an annotation's custom.scope; nil when it has none.
-func annotatedScope(a *ast.Annotations) ([]reports.Scope, error) {
+func annotatedScope(a *ast.Annotations) ([]finding.Scope, error) {
 	v, ok := a.Custom["scope"]
 	if !ok {
 		return nil, nil
@@ -433,13 +433,13 @@ func annotatedScope(a *ast.Annotations) ([]reports.Scope, error) {
 	return sc, nil
 }
 
-// union returns the scopes of a and b in the order of reports.Scopes.
-func union(a, b []reports.Scope) []reports.Scope {
+// union returns the scopes of a and b in the order of finding.Scopes.
+func union(a, b []finding.Scope) []finding.Scope {
 	if a == nil {
 		return b
 	}
-	var out []reports.Scope
-	for _, s := range reports.Scopes {
+	var out []finding.Scope
+	for _, s := range finding.Scopes {
 		if slices.Contains(a, s) || slices.Contains(b, s) {
 			out = append(out, s)
 		}
@@ -476,7 +476,7 @@ func (e *Engine) Evaluate(ctx context.Context, req Request) (*Result, error) {
 		return nil, errors.New("policies: current and target versions are required")
 	}
 	if req.Phase == "" {
-		req.Phase = reports.PhasePreflight
+		req.Phase = finding.PhasePreflight
 	}
 	var only map[string]bool
 	if req.Node != "" && !e.custom {
@@ -526,7 +526,7 @@ func (e *Engine) Evaluate(ctx context.Context, req Request) (*Result, error) {
 					}
 					if f.Scope == nil {
 						f.Scope = declared
-					} else if wider := slices.DeleteFunc(slices.Clone(f.Scope), func(s reports.Scope) bool { return slices.Contains(declared, s) }); len(wider) > 0 {
+					} else if wider := slices.DeleteFunc(slices.Clone(f.Scope), func(s finding.Scope) bool { return slices.Contains(declared, s) }); len(wider) > 0 {
 						// A node's gate evaluates only the topics that
 						// declare scope node: a finding must not widen
 						// what its rules declare.
@@ -544,7 +544,7 @@ func (e *Engine) Evaluate(ctx context.Context, req Request) (*Result, error) {
 			}
 		}
 	}
-	reports.Sort(res.Findings)
+	finding.Sort(res.Findings)
 	for c := range checks {
 		res.Checks = append(res.Checks, c)
 	}
@@ -554,11 +554,11 @@ func (e *Engine) Evaluate(ctx context.Context, req Request) (*Result, error) {
 
 // nodeScope is the scope a node-restricted evaluation of phase serves:
 // the node's gate in preflight, its validation in postflight.
-func nodeScope(phase reports.Phase) reports.Scope {
-	if phase == reports.PhasePostflight {
-		return reports.ScopeValidate
+func nodeScope(phase finding.Phase) finding.Scope {
+	if phase == finding.PhasePostflight {
+		return finding.ScopeValidate
 	}
-	return reports.ScopeNode
+	return finding.ScopeNode
 }
 
 // declares reports whether any finding of the topic can be of scope s: a
@@ -566,7 +566,7 @@ func nodeScope(phase reports.Phase) reports.Scope {
 // check no rule names gets it by default. (Evaluate holds findings to
 // that: one carrying its own scope may only narrow its check's, and a
 // check no rule names comes only from an open topic.)
-func (t *topic) declares(s reports.Scope) bool {
+func (t *topic) declares(s finding.Scope) bool {
 	for _, sc := range t.scopes {
 		if slices.Contains(sc, s) {
 			return true
@@ -577,12 +577,12 @@ func (t *topic) declares(s reports.Scope) bool {
 
 // decodeFindings converts a findings set with checked conversions: a policy
 // that produces a malformed finding is an invalid policy, not a pass.
-func decodeFindings(pkg string, v any) ([]reports.Finding, error) {
+func decodeFindings(pkg string, v any) ([]finding.Finding, error) {
 	items, ok := v.([]any)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s.findings is a %T, want a set of objects", ErrInvalidPolicy, pkg, v)
 	}
-	out := make([]reports.Finding, 0, len(items))
+	out := make([]finding.Finding, 0, len(items))
 	for _, it := range items {
 		m, ok := it.(map[string]any)
 		if !ok {
@@ -605,7 +605,7 @@ func decodeFindings(pkg string, v any) ([]reports.Finding, error) {
 			}
 			return s, nil
 		}
-		var f reports.Finding
+		var f finding.Finding
 		var err error
 		if f.Check, err = str(m, "check", true); err != nil {
 			return nil, err
@@ -614,9 +614,9 @@ func decodeFindings(pkg string, v any) ([]reports.Finding, error) {
 		if err != nil {
 			return nil, err
 		}
-		f.Severity = reports.Severity(sev)
+		f.Severity = finding.Severity(sev)
 		switch f.Severity {
-		case reports.SeverityBlock, reports.SeverityWarn, reports.SeverityInfo:
+		case finding.SeverityBlock, finding.SeverityWarn, finding.SeverityInfo:
 		default:
 			return nil, fmt.Errorf("%w: %s.findings: check %s: severity %q is not block, warn or info", ErrInvalidPolicy, pkg, f.Check, sev)
 		}

@@ -12,9 +12,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/version"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
-	"github.com/upgate-dev/upgate/reports"
 )
 
 var (
@@ -59,7 +59,7 @@ func readTestdata(t *testing.T, dirs ...string) *inventory.Inventory {
 func evaluate(t *testing.T, e *Engine, inv *inventory.Inventory, current, target string) *Result {
 	t.Helper()
 	res, err := e.Evaluate(context.Background(), Request{
-		Inventory: inv, Current: mustVer(t, current), Target: mustVer(t, target), Phase: reports.PhasePreflight,
+		Inventory: inv, Current: mustVer(t, current), Target: mustVer(t, target), Phase: finding.PhasePreflight,
 	})
 	if err != nil {
 		t.Fatalf("Evaluate: %v", err)
@@ -67,8 +67,8 @@ func evaluate(t *testing.T, e *Engine, inv *inventory.Inventory, current, target
 	return res
 }
 
-func ofCheck(fs []reports.Finding, check string) []reports.Finding {
-	var out []reports.Finding
+func ofCheck(fs []finding.Finding, check string) []finding.Finding {
+	var out []finding.Finding
 	for _, f := range fs {
 		if f.Check == check {
 			out = append(out, f)
@@ -77,7 +77,7 @@ func ofCheck(fs []reports.Finding, check string) []reports.Finding {
 	return out
 }
 
-func checksOf(fs []reports.Finding) []string {
+func checksOf(fs []finding.Finding) []string {
 	var out []string
 	for _, f := range fs {
 		out = append(out, f.Check)
@@ -105,7 +105,7 @@ func TestPathChecks(t *testing.T) {
 	} {
 		t.Run(tc.current+"->"+tc.target, func(t *testing.T) {
 			res := evaluate(t, e, inv, tc.current, tc.target)
-			var got []reports.Finding
+			var got []finding.Finding
 			for _, f := range res.Findings {
 				if strings.HasPrefix(f.Check, "path.") {
 					got = append(got, f)
@@ -148,7 +148,7 @@ func TestPostflightSkipsPreflightTopics(t *testing.T) {
 	e := testEngine(t)
 	res, err := e.Evaluate(context.Background(), Request{
 		Inventory: &inventory.Inventory{}, Current: mustVer(t, "1.36.2"), Target: mustVer(t, "1.35.0"),
-		Phase: reports.PhasePostflight,
+		Phase: finding.PhasePostflight,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +203,7 @@ func TestCustomPolicyAddsFindings(t *testing.T) {
 	}
 	res := evaluate(t, e, &inventory.Inventory{}, "1.36.2", "1.37.0")
 	got := ofCheck(res.Findings, "house.no-137")
-	if len(got) != 1 || got[0].Severity != reports.SeverityWarn || got[0].Message != "v1.37.0 is not approved here" {
+	if len(got) != 1 || got[0].Severity != finding.SeverityWarn || got[0].Message != "v1.37.0 is not approved here" {
 		t.Fatalf("custom findings = %+v", got)
 	}
 	if !slices.Contains(res.Checks, "house.no-137") || !slices.Contains(res.Checks, "path.downgrade") {

@@ -8,8 +8,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
-	"github.com/upgate-dev/upgate/reports"
 )
 
 // IgnoreAnnotation lists the checks to ignore for an object, comma
@@ -73,7 +73,7 @@ type IgnoreOptions struct {
 // workloads (pod → ReplicaSet → Deployment), its node or its namespace; a
 // config exception; --ignore-safety-checks. Findings already ignored are
 // left as they are. inv may be nil (then only exceptions and the flag apply).
-func ApplyIgnores(findings []reports.Finding, inv *inventory.Inventory, opts IgnoreOptions) {
+func ApplyIgnores(findings []finding.Finding, inv *inventory.Inventory, opts IgnoreOptions) {
 	if len(findings) == 0 {
 		return
 	}
@@ -155,7 +155,7 @@ func newIgnorer(inv *inventory.Inventory) *ignorer {
 // related lists the objects whose annotation or selection applies to a
 // finding: its subject, then the subject's controlling workloads, nearest
 // first.
-func (ig *ignorer) related(f *reports.Finding) (subject objRef, controllers []objRef, node string) {
+func (ig *ignorer) related(f *finding.Finding) (subject objRef, controllers []objRef, node string) {
 	subject = objRef{f.Subject.Kind, f.Subject.Namespace, f.Subject.Name}
 	node = f.Node
 	if subject.Kind == "Pod" {
@@ -177,7 +177,7 @@ func (ig *ignorer) related(f *reports.Finding) (subject objRef, controllers []ob
 	return subject, controllers, node
 }
 
-func (ig *ignorer) match(f *reports.Finding, opts IgnoreOptions) (string, bool) {
+func (ig *ignorer) match(f *finding.Finding, opts IgnoreOptions) (string, bool) {
 	subject, controllers, node := ig.related(f)
 
 	if len(ig.annotations) > 0 {

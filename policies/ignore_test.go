@@ -4,17 +4,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
-	"github.com/upgate-dev/upgate/reports"
 )
 
 // ignoreResult evaluates testdata/ignore and applies opts.
-func ignoreResult(t *testing.T, opts IgnoreOptions) (map[string]reports.Finding, *inventory.Inventory) {
+func ignoreResult(t *testing.T, opts IgnoreOptions) (map[string]finding.Finding, *inventory.Inventory) {
 	t.Helper()
 	inv := readTestdata(t, "ignore")
 	res := evaluate(t, testEngine(t), inv, "v1.35.2", "v1.36.0")
 	ApplyIgnores(res.Findings, inv, opts)
-	out := map[string]reports.Finding{}
+	out := map[string]finding.Finding{}
 	for _, f := range res.Findings {
 		k := f.Check + " " + f.Subject.Namespace + "/" + f.Subject.Name
 		if _, dup := out[k]; dup {
@@ -102,17 +102,17 @@ func TestIgnoreSafetyChecks(t *testing.T) {
 		t.Errorf("IgnoredBy = %q", by)
 	}
 	// Not safety: untouched.
-	fs := []reports.Finding{{Check: "skew.kubelet-newer", Severity: reports.SeverityBlock, Subject: reports.Subject{Kind: "Node", Name: "worker-1"}, Node: "worker-1"}}
+	fs := []finding.Finding{{Check: "skew.kubelet-newer", Severity: finding.SeverityBlock, Subject: finding.Subject{Kind: "Node", Name: "worker-1"}, Node: "worker-1"}}
 	ApplyIgnores(fs, inv, IgnoreOptions{IgnoreSafetyChecks: true})
 	if fs[0].Ignored {
 		t.Error("--ignore-safety-checks ignored a skew finding")
 	}
 	// A blocked report passes once its safety findings are ignored.
-	all := make([]reports.Finding, 0, len(got))
+	all := make([]finding.Finding, 0, len(got))
 	for _, f := range got {
 		all = append(all, f)
 	}
-	if r := reports.New(reports.PhasePreflight, "v1.35.2", "v1.36.0", all, reports.Input{}, reports.Producer{}, inv.CollectedAt); r.Blocked() {
+	if r := finding.New(finding.PhasePreflight, "v1.35.2", "v1.36.0", all, finding.Input{}, finding.Producer{}, inv.CollectedAt); r.Blocked() {
 		t.Error("report still blocked")
 	}
 }
@@ -133,7 +133,7 @@ func TestIgnoreStarAnnotationOnNodeCoversNodeFindings(t *testing.T) {
 }
 
 func TestApplyIgnoresNilInventory(t *testing.T) {
-	fs := []reports.Finding{{Check: "safety.emptydir", Subject: reports.Subject{Kind: "Pod", Namespace: "a", Name: "b"}}}
+	fs := []finding.Finding{{Check: "safety.emptydir", Subject: finding.Subject{Kind: "Pod", Namespace: "a", Name: "b"}}}
 	ApplyIgnores(fs, nil, IgnoreOptions{Exceptions: []Exception{{Check: "safety.emptydir", Namespace: "a"}}})
 	if !fs[0].Ignored {
 		t.Fatal("exception did not apply without an inventory")

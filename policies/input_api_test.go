@@ -8,12 +8,12 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
-	"github.com/upgate-dev/upgate/reports"
 )
 
-func apiFindings(fs []reports.Finding) []reports.Finding {
-	var out []reports.Finding
+func apiFindings(fs []finding.Finding) []finding.Finding {
+	var out []finding.Finding
 	for _, f := range fs {
 		if strings.HasPrefix(f.Check, "api.") {
 			out = append(out, f)
@@ -64,7 +64,7 @@ func TestAPIChecksOnManifests(t *testing.T) {
 				if f.Remediation == "" {
 					t.Errorf("finding without remediation: %+v", f)
 				}
-				if want := map[string]reports.Severity{"api.removed-in-target": reports.SeverityBlock, "api.deprecated": reports.SeverityWarn}[f.Check]; f.Severity != want {
+				if want := map[string]finding.Severity{"api.removed-in-target": finding.SeverityBlock, "api.deprecated": finding.SeverityWarn}[f.Check]; f.Severity != want {
 					t.Errorf("%s has severity %s, want %s", f.Check, f.Severity, want)
 				}
 			}
@@ -72,7 +72,7 @@ func TestAPIChecksOnManifests(t *testing.T) {
 			if !slices.Equal(keys, tc.want) {
 				t.Fatalf("api findings = %q, want %q\n%+v", keys, tc.want, got)
 			}
-			if tc.msg != "" && !slices.ContainsFunc(got, func(f reports.Finding) bool { return strings.Contains(f.Message, tc.msg) }) {
+			if tc.msg != "" && !slices.ContainsFunc(got, func(f finding.Finding) bool { return strings.Contains(f.Message, tc.msg) }) {
 				t.Errorf("no message contains %q: %+v", tc.msg, got)
 			}
 			for _, c := range []string{"api.removed-in-target", "api.deprecated"} {

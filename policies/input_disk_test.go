@@ -8,8 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
-	"github.com/upgate-dev/upgate/reports"
 )
 
 func diskNode(name string, diskPressure bool) *corev1.Node {
@@ -50,7 +50,7 @@ func TestNodeDiskFree(t *testing.T) {
 	got := map[string]string{}
 	for _, f := range ofCheck(res.Findings, "health.node-disk-free") {
 		got[f.Node] = f.Message
-		if f.Severity != reports.SeverityBlock || !slices.Equal(f.Scope, []reports.Scope{reports.ScopeRun}) {
+		if f.Severity != finding.SeverityBlock || !slices.Equal(f.Scope, []finding.Scope{finding.ScopeRun}) {
 			t.Errorf("%s: severity %s scope %v, want block [run]", f.Node, f.Severity, f.Scope)
 		}
 	}
@@ -69,7 +69,7 @@ func TestNodeDiskFree(t *testing.T) {
 			t.Errorf("%s fired: %s", node, m)
 		}
 	}
-	if n := len(ofCheck(res.InScope(reports.ScopeRun), "health.node-disk-free")); n != 3 {
+	if n := len(ofCheck(res.InScope(finding.ScopeRun), "health.node-disk-free")); n != 3 {
 		t.Errorf("%d findings of scope run, want 3", n)
 	}
 	if g := ofCheck(res.NodeGate("worker-1"), "health.node-disk-free"); len(g) != 0 {
@@ -92,7 +92,7 @@ func TestNodeDiskFree(t *testing.T) {
 		t.Errorf("without summaries fired on %v, want the DiskPressure nodes", nodes)
 	}
 
-	post := bkRun(t, Request{Inventory: inv, Baseline: inv, Phase: reports.PhasePostflight})
+	post := bkRun(t, Request{Inventory: inv, Baseline: inv, Phase: finding.PhasePostflight})
 	if n := len(ofCheck(post.Findings, "health.node-disk-free")); n != 0 {
 		t.Errorf("%d health.node-disk-free findings in postflight, want none (readiness is preflight)", n)
 	}

@@ -10,9 +10,9 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
-	"github.com/upgate-dev/upgate/reports"
 )
 
 // FuzzBuildInput builds the policy input from whatever state the reader
@@ -45,9 +45,9 @@ func FuzzBuildInput(f *testing.F) {
 		if err != nil || kubever.CheckGap(current, target) != nil {
 			return
 		}
-		req := Request{Inventory: inv, Current: current, Target: target, Phase: reports.PhasePreflight, MaxUnavailable: 1 + int(ahead%3)}
+		req := Request{Inventory: inv, Current: current, Target: target, Phase: finding.PhasePreflight, MaxUnavailable: 1 + int(ahead%3)}
 		if post {
-			req.Phase, req.Baseline = reports.PhasePostflight, inv
+			req.Phase, req.Baseline = finding.PhasePostflight, inv
 		}
 		v, err := buildInput(&req, nil)
 		if err != nil {

@@ -4,7 +4,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/upgate-dev/upgate/reports"
+	"github.com/upgate-dev/upgate/finding"
 )
 
 var healthChecks = []string{
@@ -35,18 +35,18 @@ func TestHealthChecks(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, dir string
-		phase     reports.Phase
+		phase     finding.Phase
 		want      []string
 		msgs      []string
 	}{
-		{"unhealthy preflight", "health/unhealthy", reports.PhasePreflight, unhealthy, msgs},
-		{"unhealthy postflight", "health/unhealthy", reports.PhasePostflight, unhealthy, msgs},
-		{"healthy", "health/healthy", reports.PhasePreflight, nil, nil},
-		{"healthy postflight", "health/healthy", reports.PhasePostflight, nil, nil},
+		{"unhealthy preflight", "health/unhealthy", finding.PhasePreflight, unhealthy, msgs},
+		{"unhealthy postflight", "health/unhealthy", finding.PhasePostflight, unhealthy, msgs},
+		{"healthy", "health/healthy", finding.PhasePreflight, nil, nil},
+		{"healthy postflight", "health/healthy", finding.PhasePostflight, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := Request{Inventory: readTestdata(t, tc.dir), Phase: tc.phase}
-			if tc.phase == reports.PhasePostflight {
+			if tc.phase == finding.PhasePostflight {
 				req.Baseline = readTestdata(t, tc.dir)
 				req.Current = mustVer(t, "v1.35.2")
 				req.Target = mustVer(t, "v1.35.2")
@@ -57,9 +57,9 @@ func TestHealthChecks(t *testing.T) {
 			}
 			bkMessages(t, res.Findings, healthChecks, tc.msgs...)
 			for _, f := range res.Findings {
-				sev := reports.SeverityWarn
+				sev := finding.SeverityWarn
 				if f.Check == "health.node-not-ready" || f.Check == "health.control-plane-pod-not-ready" {
-					sev = reports.SeverityBlock
+					sev = finding.SeverityBlock
 				}
 				if slices.Contains(healthChecks, f.Check) && f.Severity != sev {
 					t.Errorf("%s: severity %s, want %s", f.Check, f.Severity, sev)

@@ -12,8 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
-	"github.com/upgate-dev/upgate/reports"
 )
 
 // bkRun evaluates req through the real engine (preflight v1.35.2 → v1.36.0
@@ -27,7 +27,7 @@ func bkRun(t *testing.T, req Request) *Result {
 		req.Target = mustVer(t, "v1.36.0")
 	}
 	if req.Phase == "" {
-		req.Phase = reports.PhasePreflight
+		req.Phase = finding.PhasePreflight
 	}
 	res, err := testEngine(t).Evaluate(context.Background(), req)
 	if err != nil {
@@ -38,7 +38,7 @@ func bkRun(t *testing.T, req Request) *Result {
 
 // bkKeys names the findings of the given checks as
 // "check Kind/namespace/name @node", sorted.
-func bkKeys(fs []reports.Finding, checks ...string) []string {
+func bkKeys(fs []finding.Finding, checks ...string) []string {
 	var out []string
 	for _, f := range fs {
 		if !slices.Contains(checks, f.Check) {
@@ -52,7 +52,7 @@ func bkKeys(fs []reports.Finding, checks ...string) []string {
 
 // bkMessages checks that every want is a substring of some message among
 // fs, and that every finding has a remediation.
-func bkMessages(t *testing.T, fs []reports.Finding, checks []string, want ...string) {
+func bkMessages(t *testing.T, fs []finding.Finding, checks []string, want ...string) {
 	t.Helper()
 	var msgs []string
 	for _, f := range fs {

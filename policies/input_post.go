@@ -4,8 +4,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
-	"github.com/upgate-dev/upgate/reports"
 )
 
 // input.post: the state after an upgrade, compared in Go with the baseline
@@ -41,7 +41,7 @@ var postComponents = map[string]bool{
 }
 
 func buildPost(ix *index) (ast.Value, error) {
-	if ix.req == nil || ix.req.Phase != reports.PhasePostflight || ix.req.Baseline == nil {
+	if ix.req == nil || ix.req.Phase != finding.PhasePostflight || ix.req.Baseline == nil {
 		return nil, nil
 	}
 	after, before := ix.inv, ix.req.Baseline

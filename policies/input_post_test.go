@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/upgate-dev/upgate/reports"
+	"github.com/upgate-dev/upgate/finding"
 )
 
 var postChecks = []string{"post.version-mismatch", "post.node-not-ready", "post.node-left-cordoned", "post.workload-regressed"}
@@ -31,7 +31,7 @@ func TestPostflight(t *testing.T) {
 		{"1.36", common},
 	} {
 		t.Run(tc.target, func(t *testing.T) {
-			res := bkRun(t, Request{Inventory: after, Baseline: before, Phase: reports.PhasePostflight, Target: mustVer(t, tc.target)})
+			res := bkRun(t, Request{Inventory: after, Baseline: before, Phase: finding.PhasePostflight, Target: mustVer(t, tc.target)})
 			if got := bkKeys(res.Findings, postChecks...); !slices.Equal(got, tc.want) {
 				t.Fatalf("findings:\n got %q\nwant %q", got, tc.want)
 			}
@@ -44,7 +44,7 @@ func TestPostflight(t *testing.T) {
 				"Deployment shop/web has 2 ready pods after the upgrade, 3 before it",
 			)
 			for _, f := range res.Findings {
-				if strings.HasPrefix(f.Check, "post.") && f.Severity != reports.SeverityBlock {
+				if strings.HasPrefix(f.Check, "post.") && f.Severity != finding.SeverityBlock {
 					t.Errorf("%s: severity %s", f.Check, f.Severity)
 				}
 			}
@@ -68,7 +68,7 @@ func TestPostflight(t *testing.T) {
 			}) {
 				t.Errorf("NodeValidation(worker-2) = %q", got)
 			}
-			if got := bkKeys(res.InScope(reports.ScopePostflight), "post.version-mismatch"); !slices.Contains(got, "post.version-mismatch Pod/kube-system/kube-proxy-w2 @worker-2") {
+			if got := bkKeys(res.InScope(finding.ScopePostflight), "post.version-mismatch"); !slices.Contains(got, "post.version-mismatch Pod/kube-system/kube-proxy-w2 @worker-2") {
 				t.Errorf("the kube-proxy mismatch is not in the postflight scope: %q", got)
 			}
 			// A regressed workload is about no node: the run's postflight.
@@ -86,19 +86,19 @@ func TestPostflight(t *testing.T) {
 func TestPostChecksNeedPostflightAndBaseline(t *testing.T) {
 	before, after := readTestdata(t, "post/before"), readTestdata(t, "post/after")
 	// Preflight, even with a baseline: no post.* check runs.
-	res := bkRun(t, Request{Inventory: after, Baseline: before, Phase: reports.PhasePreflight})
+	res := bkRun(t, Request{Inventory: after, Baseline: before, Phase: finding.PhasePreflight})
 	for _, c := range res.Checks {
 		if strings.HasPrefix(c, "post.") {
 			t.Errorf("preflight evaluated %s", c)
 		}
 	}
 	// Postflight without a baseline: nothing to compare with.
-	res = bkRun(t, Request{Inventory: after, Phase: reports.PhasePostflight})
+	res = bkRun(t, Request{Inventory: after, Phase: finding.PhasePostflight})
 	if got := bkKeys(res.Findings, postChecks...); len(got) != 0 {
 		t.Errorf("post findings without a baseline: %q", got)
 	}
 	// The same state on both sides, at the target: nothing regressed.
-	res = bkRun(t, Request{Inventory: before, Baseline: before, Phase: reports.PhasePostflight, Target: mustVer(t, "v1.35.2")})
+	res = bkRun(t, Request{Inventory: before, Baseline: before, Phase: finding.PhasePostflight, Target: mustVer(t, "v1.35.2")})
 	if got := bkKeys(res.Findings, postChecks...); len(got) != 0 {
 		t.Errorf("post findings for an unchanged cluster: %q", got)
 	}

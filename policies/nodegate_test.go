@@ -14,9 +14,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
-	"github.com/upgate-dev/upgate/reports"
 	"github.com/upgate-dev/upgate/synth"
 )
 
@@ -70,9 +70,9 @@ func TestNodeRestrictedEvaluationMatchesWholeCluster(t *testing.T) {
 		}
 		for _, maxUnavailable := range []int{1, 2} {
 			t.Run(fmt.Sprintf("%s/max-unavailable=%d", c.name, maxUnavailable), func(t *testing.T) {
-				for _, phase := range []reports.Phase{reports.PhasePreflight, reports.PhasePostflight} {
+				for _, phase := range []finding.Phase{finding.PhasePreflight, finding.PhasePostflight} {
 					req := Request{Inventory: c.inv, Current: current, Target: target, Phase: phase, MaxUnavailable: maxUnavailable}
-					if phase == reports.PhasePostflight {
+					if phase == finding.PhasePostflight {
 						req.Baseline = c.inv
 					}
 					whole, err := e.Evaluate(context.Background(), req)
@@ -88,7 +88,7 @@ func TestNodeRestrictedEvaluationMatchesWholeCluster(t *testing.T) {
 							t.Fatal(err)
 						}
 						want, got := whole.NodeGate(n.Name), one.NodeGate(n.Name)
-						if phase == reports.PhasePostflight {
+						if phase == finding.PhasePostflight {
 							want, got = whole.NodeValidation(n.Name), one.NodeValidation(n.Name)
 						}
 						if !slices.EqualFunc(want, got, sameFinding) {
@@ -114,8 +114,8 @@ func TestMemoJudgesReplacedPodsAfresh(t *testing.T) {
 	e := testEngine(t)
 	before := synth.Collected(synth.Cluster(synth.Options{Nodes: 12}))
 	memo := NewMemo()
-	req := Request{Inventory: before, Current: mustVer(t, "1.35.2"), Target: mustVer(t, "1.36"), Phase: reports.PhasePreflight, MaxUnavailable: 1}
-	gate := func(inv *inventory.Inventory, node string, m *Memo) []reports.Finding {
+	req := Request{Inventory: before, Current: mustVer(t, "1.35.2"), Target: mustVer(t, "1.36"), Phase: finding.PhasePreflight, MaxUnavailable: 1}
+	gate := func(inv *inventory.Inventory, node string, m *Memo) []finding.Finding {
 		t.Helper()
 		r := req
 		r.Inventory, r.Node, r.Memo = inv, node, m
@@ -170,7 +170,7 @@ func TestMemoJudgesReplacedPodsAfresh(t *testing.T) {
 	}
 }
 
-func sameFinding(a, b reports.Finding) bool {
+func sameFinding(a, b finding.Finding) bool {
 	return a.Check == b.Check && a.Severity == b.Severity && a.Subject == b.Subject && a.Node == b.Node &&
 		a.Message == b.Message && a.Remediation == b.Remediation && slices.Equal(a.Scope, b.Scope)
 }
@@ -181,7 +181,7 @@ func sameFinding(a, b reports.Finding) bool {
 func TestNodeRestrictedValidationAfterAnUpgrade(t *testing.T) {
 	e := testEngine(t)
 	before, after := readTestdata(t, "post/before"), readTestdata(t, "post/after")
-	req := Request{Inventory: after, Baseline: before, Current: mustVer(t, "1.36.0"), Target: mustVer(t, "1.36.0"), Phase: reports.PhasePostflight}
+	req := Request{Inventory: after, Baseline: before, Current: mustVer(t, "1.36.0"), Target: mustVer(t, "1.36.0"), Phase: finding.PhasePostflight}
 	whole, err := e.Evaluate(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
@@ -210,7 +210,7 @@ func TestNodeRestrictedEvaluationSkipsRunOnlyTopics(t *testing.T) {
 	e := testEngine(t)
 	inv := readTestdata(t, "clean-cluster")
 	res, err := e.Evaluate(context.Background(), Request{Inventory: inv, Current: mustVer(t, "1.35.2"), Target: mustVer(t, "1.37"),
-		Phase: reports.PhasePreflight, Node: inv.Nodes[0].Name})
+		Phase: finding.PhasePreflight, Node: inv.Nodes[0].Name})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,15 +5,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/upgate-dev/upgate/reports"
+	"github.com/upgate-dev/upgate/finding"
 )
 
-func subjectKey(f reports.Finding) string {
+func subjectKey(f finding.Finding) string {
 	return f.Check + " " + f.Subject.Kind + "/" + f.Subject.Namespace + "/" + f.Subject.Name + "@" + f.Node
 }
 
-func prefixed(fs []reports.Finding, prefix string) []reports.Finding {
-	var out []reports.Finding
+func prefixed(fs []finding.Finding, prefix string) []finding.Finding {
+	var out []finding.Finding
 	for _, f := range fs {
 		if strings.HasPrefix(f.Check, prefix) {
 			out = append(out, f)
@@ -69,7 +69,7 @@ func TestSafetyChecksOnManifests(t *testing.T) {
 			var keys []string
 			for _, f := range got {
 				keys = append(keys, subjectKey(f))
-				if f.Severity != reports.SeverityBlock {
+				if f.Severity != finding.SeverityBlock {
 					t.Errorf("%s: severity %s", f.Check, f.Severity)
 				}
 				if !strings.Contains(f.Remediation, "upgate.dev/ignore") || !strings.Contains(f.Remediation, "--ignore-safety-checks") {
@@ -80,7 +80,7 @@ func TestSafetyChecksOnManifests(t *testing.T) {
 			if !slices.Equal(keys, tc.want) {
 				t.Fatalf("safety findings:\n got %q\nwant %q", keys, tc.want)
 			}
-			if tc.msg != "" && !slices.ContainsFunc(got, func(f reports.Finding) bool { return strings.Contains(f.Message, tc.msg) }) {
+			if tc.msg != "" && !slices.ContainsFunc(got, func(f finding.Finding) bool { return strings.Contains(f.Message, tc.msg) }) {
 				t.Errorf("no message contains %q:\n%+v", tc.msg, got)
 			}
 		})

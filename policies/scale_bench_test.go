@@ -12,8 +12,8 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/rego"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
-	"github.com/upgate-dev/upgate/reports"
 	"github.com/upgate-dev/upgate/synth"
 )
 
@@ -45,7 +45,7 @@ func scaleInventory(b *testing.B, nodes int) *inventory.Inventory {
 
 func scaleRequest(b *testing.B, nodes int) Request {
 	inv := scaleInventory(b, nodes)
-	return Request{Inventory: inv, Current: mustVerB(b, "1.35.2"), Target: mustVerB(b, "1.36"), Phase: reports.PhasePreflight, MaxUnavailable: 1}
+	return Request{Inventory: inv, Current: mustVerB(b, "1.35.2"), Target: mustVerB(b, "1.36"), Phase: finding.PhasePreflight, MaxUnavailable: 1}
 }
 
 func reportPods(b *testing.B, req Request) {
@@ -129,7 +129,7 @@ func BenchmarkScaleRego(b *testing.B) {
 		}
 		var topics []*topic
 		for _, t := range e.topics {
-			if t.phases[reports.PhasePreflight] {
+			if t.phases[finding.PhasePreflight] {
 				topics = append(topics, t)
 			}
 		}

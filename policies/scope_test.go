@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
-	"github.com/upgate-dev/upgate/reports"
 )
 
-func scopes(s ...reports.Scope) []reports.Scope { return s }
+func scopes(s ...finding.Scope) []finding.Scope { return s }
 
 // A user policy whose rule declares scope node (testdata/userpolicy): its
 // finding carries the scope, gates the node it is about and no other, and
@@ -23,7 +23,7 @@ func TestUserPolicyScopeNodeGatesItsNode(t *testing.T) {
 	}
 	res := evaluate(t, e, readTestdata(t, "clean-cluster"), "v1.35.2", "v1.36.0")
 	got := ofCheck(res.Findings, "house.change-freeze")
-	if len(got) != 1 || got[0].Node != "worker-1" || !slices.Equal(got[0].Scope, scopes(reports.ScopeNode)) {
+	if len(got) != 1 || got[0].Node != "worker-1" || !slices.Equal(got[0].Scope, scopes(finding.ScopeNode)) {
 		t.Fatalf("house.change-freeze findings = %+v, want one about worker-1 with scope [node]", got)
 	}
 	if !slices.Contains(res.Checks, "house.change-freeze") {
@@ -35,7 +35,7 @@ func TestUserPolicyScopeNodeGatesItsNode(t *testing.T) {
 	if g := ofCheck(res.NodeGate("worker-2"), "house.change-freeze"); len(g) != 0 {
 		t.Errorf("NodeGate(worker-2) holds worker-1's freeze: %+v", g)
 	}
-	if g := ofCheck(res.InScope(reports.ScopeRun), "house.change-freeze"); len(g) != 0 {
+	if g := ofCheck(res.InScope(finding.ScopeRun), "house.change-freeze"); len(g) != 0 {
 		t.Errorf("a node-only finding is in the run scope: %+v", g)
 	}
 }
@@ -47,28 +47,28 @@ func TestBuiltinScopes(t *testing.T) {
 	e := testEngine(t)
 	res := evaluate(t, e, &inventory.Inventory{}, "v1.34.0", "v1.36.0")
 	skip := ofCheck(res.Findings, "path.minor-skip")
-	if len(skip) != 1 || !slices.Equal(skip[0].Scope, scopes(reports.ScopeHop)) {
+	if len(skip) != 1 || !slices.Equal(skip[0].Scope, scopes(finding.ScopeHop)) {
 		t.Fatalf("path.minor-skip = %+v, want scope [hop]", skip)
 	}
-	if len(res.NodeGate("worker-1")) != 0 || len(res.InScope(reports.ScopeRun)) != 0 {
-		t.Errorf("a skipped minor gates a node or the run: node %+v, run %+v", res.NodeGate("worker-1"), res.InScope(reports.ScopeRun))
+	if len(res.NodeGate("worker-1")) != 0 || len(res.InScope(finding.ScopeRun)) != 0 {
+		t.Errorf("a skipped minor gates a node or the run: node %+v, run %+v", res.NodeGate("worker-1"), res.InScope(finding.ScopeRun))
 	}
-	if len(res.InScope(reports.ScopeHop)) != 1 {
-		t.Errorf("InScope(hop) = %+v", res.InScope(reports.ScopeHop))
+	if len(res.InScope(finding.ScopeHop)) != 1 {
+		t.Errorf("InScope(hop) = %+v", res.InScope(finding.ScopeHop))
 	}
 
 	res = evaluate(t, e, &inventory.Inventory{}, "v1.36.2", "v1.35.0")
 	down := ofCheck(res.Findings, "path.downgrade")
-	if len(down) != 1 || !slices.Equal(down[0].Scope, scopes(reports.ScopeRun, reports.ScopeHop)) {
+	if len(down) != 1 || !slices.Equal(down[0].Scope, scopes(finding.ScopeRun, finding.ScopeHop)) {
 		t.Fatalf("path.downgrade = %+v, want scope [run hop]", down)
 	}
-	if len(res.NodeGate("")) != 0 || len(res.InScope(reports.ScopeRun)) != 1 {
-		t.Errorf("path.downgrade: node gate %+v, run %+v", res.NodeGate(""), res.InScope(reports.ScopeRun))
+	if len(res.NodeGate("")) != 0 || len(res.InScope(finding.ScopeRun)) != 1 {
+		t.Errorf("path.downgrade: node gate %+v, run %+v", res.NodeGate(""), res.InScope(finding.ScopeRun))
 	}
 
 	res = evaluate(t, e, readTestdata(t, "safety"), "v1.35.2", "v1.36.0")
 	for _, f := range res.Findings {
-		if strings.HasPrefix(f.Check, "safety.") && !slices.Equal(f.Scope, scopes(reports.ScopeRun, reports.ScopeNode)) {
+		if strings.HasPrefix(f.Check, "safety.") && !slices.Equal(f.Scope, scopes(finding.ScopeRun, finding.ScopeNode)) {
 			t.Errorf("%s: scope %v, want [run node]", f.Check, f.Scope)
 		}
 		if len(f.Scope) == 0 {
@@ -90,19 +90,19 @@ func TestUndeclaredScopeDefaults(t *testing.T) {
 	}
 	res := evaluate(t, e, &inventory.Inventory{}, "1.36.2", "1.37.0")
 	got := ofCheck(res.Findings, "house.no-137")
-	if len(got) != 1 || !slices.Equal(got[0].Scope, scopes(reports.ScopeRun, reports.ScopeNode)) {
+	if len(got) != 1 || !slices.Equal(got[0].Scope, scopes(finding.ScopeRun, finding.ScopeNode)) {
 		t.Fatalf("preflight default: %+v", got)
 	}
 	if len(ofCheck(res.Findings, "housepost.no-137")) != 0 {
 		t.Error("a postflight package ran in preflight")
 	}
 	res, err = e.Evaluate(context.Background(), Request{Inventory: &inventory.Inventory{}, Current: mustVer(t, "1.36.2"),
-		Target: mustVer(t, "1.37.0"), Phase: reports.PhasePostflight})
+		Target: mustVer(t, "1.37.0"), Phase: finding.PhasePostflight})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got = ofCheck(res.Findings, "housepost.no-137")
-	if len(got) != 1 || !slices.Equal(got[0].Scope, scopes(reports.ScopeValidate, reports.ScopePostflight)) {
+	if len(got) != 1 || !slices.Equal(got[0].Scope, scopes(finding.ScopeValidate, finding.ScopePostflight)) {
 		t.Fatalf("postflight default: %+v", got)
 	}
 }
@@ -155,7 +155,7 @@ findings contains {"check": "mixed.after", "severity": "block", "subject": {"kin
 		t.Errorf("preflight Checks: %v", pre.Checks)
 	}
 	post, err := e.Evaluate(context.Background(), Request{Inventory: &inventory.Inventory{}, Current: mustVer(t, "1.36.0"),
-		Target: mustVer(t, "1.36.0"), Phase: reports.PhasePostflight})
+		Target: mustVer(t, "1.36.0"), Phase: finding.PhasePostflight})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,13 +167,13 @@ findings contains {"check": "mixed.after", "severity": "block", "subject": {"kin
 		t.Fatalf("postflight mixed.after = %+v", after)
 	}
 	v := post.NodeValidation("n1")
-	if len(v) != 1 || v[0].Message != "after" || !slices.Equal(v[0].Scope, scopes(reports.ScopeValidate)) {
+	if len(v) != 1 || v[0].Message != "after" || !slices.Equal(v[0].Scope, scopes(finding.ScopeValidate)) {
 		t.Errorf("NodeValidation(n1) = %+v, want only the finding of scope validate", v)
 	}
 	if len(post.NodeValidation("n2")) != 0 {
 		t.Errorf("NodeValidation(n2) = %+v", post.NodeValidation("n2"))
 	}
-	own := post.InScope(reports.ScopePostflight)
+	own := post.InScope(finding.ScopePostflight)
 	if len(own) != 1 || own[0].Message != "own" {
 		t.Errorf("InScope(postflight) = %+v, want the finding that carries its own scope", own)
 	}

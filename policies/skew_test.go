@@ -9,12 +9,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
-	"github.com/upgate-dev/upgate/reports"
 )
 
-func skewFindings(fs []reports.Finding) []reports.Finding {
-	var out []reports.Finding
+func skewFindings(fs []finding.Finding) []finding.Finding {
+	var out []finding.Finding
 	for _, f := range fs {
 		if strings.HasPrefix(f.Check, "skew.") {
 			out = append(out, f)
@@ -65,7 +65,7 @@ func TestSkewChecksOnManifests(t *testing.T) {
 			if !slices.Equal(subjects, tc.subjects) {
 				t.Fatalf("subjects = %v, want %v", subjects, tc.subjects)
 			}
-			if !slices.ContainsFunc(got, func(f reports.Finding) bool { return strings.Contains(f.Message, tc.msg) }) {
+			if !slices.ContainsFunc(got, func(f finding.Finding) bool { return strings.Contains(f.Message, tc.msg) }) {
 				t.Errorf("no message contains %q: %+v", tc.msg, got)
 			}
 			for _, f := range got {

@@ -2,30 +2,33 @@ package reports
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/upgate-dev/upgate/finding"
 )
 
 // group is the findings of one tier, in the order printers show tiers:
 // what stops the gate first, what was waived last.
 type group struct {
 	Name     string // "block", "warn", "info", "ignored"
-	Findings []Finding
+	Findings []finding.Finding
 }
 
 // groupFindings splits the report's findings by tier, keeping their sorted
 // order within each. Ignored findings form their own tier whatever their
 // severity: they never block, and mixing them in would hide that.
-func groupFindings(r *Report) []group {
+func groupFindings(r *finding.Report) []group {
 	gs := []group{{Name: "block"}, {Name: "warn"}, {Name: "info"}, {Name: "ignored"}}
 	for _, f := range r.Findings {
 		i := 2 // unknown severities from user policies are shown, as info
 		switch {
 		case f.Ignored:
 			i = 3
-		case f.Severity == SeverityBlock:
+		case f.Severity == finding.SeverityBlock:
 			i = 0
-		case f.Severity == SeverityWarn:
+		case f.Severity == finding.SeverityWarn:
 			i = 1
 		}
 		gs[i].Findings = append(gs[i].Findings, f)
@@ -35,7 +38,7 @@ func groupFindings(r *Report) []group {
 
 // inputSummary says what the report was computed from in one line:
 // "files a.yaml, b/; 15 objects: 2 Deployment, 3 Node, 10 Pod".
-func inputSummary(in Input) string {
+func inputSummary(in finding.Input) string {
 	var parts []string
 	switch {
 	case in.Source == "files" && len(in.Files) > 0:
@@ -77,10 +80,15 @@ func inputSummary(in Input) string {
 
 // checkIDs returns the checks to list: the ones the report says ran, plus
 // any that produced findings (a user policy may not be in the list), sorted.
-func checkIDs(r *Report) []string {
+func checkIDs(r *finding.Report) []string {
 	ids := append([]string{}, r.Checks...)
 	for _, f := range r.Findings {
 		ids = append(ids, f.Check)
 	}
-	return sortedUnique(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if len(ids) == 0 {
+		return nil
+	}
+	return ids
 }

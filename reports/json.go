@@ -3,13 +3,15 @@ package reports
 import (
 	"encoding/json"
 	"io"
+
+	"github.com/upgate-dev/upgate/finding"
 )
 
 // renderJSON writes the contract's report, indented, with a trailing
 // newline. The bytes depend only on the report: fields in struct order,
 // findings in Finalize order, map keys sorted by encoding/json. That is what
 // makes a signed report reproducible and diffable.
-func renderJSON(w io.Writer, r *Report) error {
+func renderJSON(w io.Writer, r *finding.Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	// Messages quote objects like <none> and a && b; keep them readable.
@@ -19,10 +21,10 @@ func renderJSON(w io.Writer, r *Report) error {
 
 // jsonView returns a shallow copy whose empty lists and maps encode as []
 // and {} rather than null, as the contract shows them, without touching r.
-func jsonView(r *Report) *Report {
+func jsonView(r *finding.Report) *finding.Report {
 	c := *r
 	if c.Findings == nil {
-		c.Findings = []Finding{}
+		c.Findings = []finding.Finding{}
 	}
 	if c.Input.Counts == nil {
 		c.Input.Counts = map[string]int{}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/upgate-dev/upgate/finding"
 )
 
 // JUnit XML as CI systems (Jenkins, GitLab, GitHub test reporters) read it:
@@ -65,8 +67,8 @@ type junitFailure struct {
 	Text string `xml:",innerxml"`
 }
 
-func renderJUnit(w io.Writer, r *Report) error {
-	byCheck := map[string][]Finding{}
+func renderJUnit(w io.Writer, r *finding.Report) error {
+	byCheck := map[string][]finding.Finding{}
 	for _, f := range r.Findings {
 		byCheck[f.Check] = append(byCheck[f.Check], f)
 	}
@@ -115,7 +117,7 @@ func renderJUnit(w io.Writer, r *Report) error {
 
 // newJUnitCase is the test case of one check: failed by its blocking findings,
 // skipped when every finding was waived, passed otherwise.
-func newJUnitCase(id string, fs []Finding) junitCase {
+func newJUnitCase(id string, fs []finding.Finding) junitCase {
 	c := junitCase{Name: id, Classname: "upgate." + checkGroup(id), Time: "0"}
 	var out []string
 	ignored := 0
@@ -149,7 +151,7 @@ func newJUnitCase(id string, fs []Finding) junitCase {
 
 // findingDetail is the failure body: everything a reader of a CI log needs
 // to act on the finding without opening the full report.
-func findingDetail(f Finding) string {
+func findingDetail(f finding.Finding) string {
 	lines := []string{"subject: " + f.Subject.String()}
 	if f.Node != "" {
 		lines = append(lines, "node: "+f.Node)

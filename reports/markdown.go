@@ -6,12 +6,14 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/upgate-dev/upgate/finding"
 )
 
 // renderMarkdown writes a pull-request comment (GitHub/GitLab flavoured):
 // the verdict in the first line, where notification e-mails show it, then
 // what blocks, then warnings, with the rest folded away.
-func renderMarkdown(w io.Writer, r *Report, opts RenderOptions) error {
+func renderMarkdown(w io.Writer, r *finding.Report, opts RenderOptions) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "**upgate %s: %s** (%s → %s)\n\n", r.Phase, r.Verdict, mdCell(orUnknown(r.CurrentVersion)), mdCell(orUnknown(r.TargetVersion)))
 
@@ -36,7 +38,7 @@ func renderMarkdown(w io.Writer, r *Report, opts RenderOptions) error {
 		fmt.Fprintf(bw, "\n### Warnings (%d)\n\n", len(warn))
 		mdTable(bw, warn, false)
 	}
-	if rest := append(append([]Finding{}, info...), ignored...); len(rest) > 0 {
+	if rest := append(append([]finding.Finding{}, info...), ignored...); len(rest) > 0 {
 		// A blank line after <summary> lets the table inside render.
 		fmt.Fprintf(bw, "\n<details><summary>Info and ignored findings (%d)</summary>\n\n", len(rest))
 		mdTable(bw, rest, true)
@@ -63,7 +65,7 @@ func renderMarkdown(w io.Writer, r *Report, opts RenderOptions) error {
 
 // mdTable writes findings as a table; withTier adds the severity and who
 // waived a finding, for the mixed info/ignored table.
-func mdTable(w io.Writer, fs []Finding, withTier bool) {
+func mdTable(w io.Writer, fs []finding.Finding, withTier bool) {
 	if withTier {
 		fmt.Fprintf(w, "| Severity | Check | Subject | Node | Message | Ignored by |\n|---|---|---|---|---|---|\n")
 	} else {

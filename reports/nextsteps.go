@@ -3,6 +3,8 @@ package reports
 import (
 	"fmt"
 	"strings"
+
+	"github.com/upgate-dev/upgate/finding"
 )
 
 // ignoreSafetyFlag is the contract's override for safety.* findings: they
@@ -20,7 +22,7 @@ type nextStep struct {
 // that turns a verdict into advice, so text and markdown agree, and the one
 // place the "how to bypass" hint is built from the tier (the remediation of
 // each finding says how to fix that finding).
-func nextSteps(r *Report, opts RenderOptions) []nextStep {
+func nextSteps(r *finding.Report, opts RenderOptions) []nextStep {
 	bin := opts.Command
 	if bin == "" {
 		bin = "upgate"
@@ -47,7 +49,7 @@ func nextSteps(r *Report, opts RenderOptions) []nextStep {
 		return steps
 	}
 
-	if r.Phase == PhasePostflight {
+	if r.Phase == finding.PhasePostflight {
 		return []nextStep{{Say: fmt.Sprintf("the upgrade to %s is verified; nothing left to run.", r.TargetVersion)}}
 	}
 	if sameVersion(r.CurrentVersion, r.TargetVersion) {
@@ -70,10 +72,10 @@ func nextSteps(r *Report, opts RenderOptions) []nextStep {
 
 // checkCommand rebuilds the `check` command line from what the report
 // recorded; RenderOptions.Rerun is better when the CLI knows it.
-func checkCommand(bin string, r *Report) string {
+func checkCommand(bin string, r *finding.Report) string {
 	var b strings.Builder
 	b.WriteString(bin + " check")
-	if r.Phase == PhasePostflight {
+	if r.Phase == finding.PhasePostflight {
 		b.WriteString(" --phase postflight --baseline ")
 		if r.Input.Baseline != "" {
 			b.WriteString(shellQuote(r.Input.Baseline))
@@ -91,7 +93,7 @@ func checkCommand(bin string, r *Report) string {
 
 // fromFlags repeats the offline inputs; for a live cluster Files holds the
 // API server address, which is not a --from.
-func fromFlags(r *Report) string {
+func fromFlags(r *finding.Report) string {
 	if r.Input.Source != "files" {
 		return ""
 	}
@@ -102,7 +104,7 @@ func fromFlags(r *Report) string {
 	return b.String()
 }
 
-func allBlockingSafety(r *Report) bool {
+func allBlockingSafety(r *finding.Report) bool {
 	found := false
 	for _, f := range r.Findings {
 		if !f.Blocking() {

@@ -1,9 +1,14 @@
+// Package reports renders upgate's reports (package finding) as text, JSON,
+// JUnit or Markdown: pure functions of the report, so the same report
+// gives the same bytes.
 package reports
 
 import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/upgate-dev/upgate/finding"
 )
 
 // Format names a printer of the --format flag.
@@ -54,7 +59,7 @@ type RenderOptions struct {
 }
 
 // Render writes the report in the given format. It never changes r.
-func Render(w io.Writer, r *Report, format Format, opts RenderOptions) error {
+func Render(w io.Writer, r *finding.Report, format Format, opts RenderOptions) error {
 	if r == nil {
 		return fmt.Errorf("render: no report")
 	}

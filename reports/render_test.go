@@ -10,91 +10,32 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/upgate-dev/upgate/finding"
+	"github.com/upgate-dev/upgate/finding/findingtest"
 )
 
 // Regenerate the golden files with: go test ./reports/ -run TestRenderGolden -update
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
-var fixedTime = time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)
-
-// blockedReport has every tier, text that needs escaping (| < & *), a
-// check that ran clean and one whose findings were all ignored.
-func blockedReport() *Report {
-	r := New(PhasePreflight, "v1.35.2", "v1.36.0", []Finding{
-		{Check: "safety.emptydir", Severity: SeverityBlock, Node: "worker-1",
-			Subject:     Subject{Kind: "Pod", Namespace: "shop", Name: "cart-7d9f"},
-			Message:     "pod shop/cart-7d9f has emptyDir volume \"cache\"; its data is lost when the node is drained",
-			Remediation: "move the data to a PersistentVolumeClaim, or annotate the pod upgate.dev/ignore=safety.emptydir",
-			Scope:       []Scope{ScopeRun, ScopeNode}},
-		{Check: "safety.pdb-blocks-drain", Severity: SeverityBlock, Node: "worker-1",
-			Subject:     Subject{Kind: "PodDisruptionBudget", Namespace: "shop", Name: "cart"},
-			Message:     "PodDisruptionBudget shop/cart allows 0 disruptions (minAvailable: 100% | maxUnavailable: <none>) & covers pod shop/cart-7d9f",
-			Remediation: "scale Deployment shop/cart to 2+ replicas or relax the budget"},
-		{Check: "health.node-pressure", Severity: SeverityWarn, Node: "worker-2",
-			Subject: Subject{Kind: "Node", Name: "worker-2"},
-			Message: "node worker-2 has MemoryPressure=True"},
-		{Check: "skew.version-unknown", Severity: SeverityInfo, Node: "worker-2",
-			Subject: Subject{Kind: "Pod", Namespace: "kube-system", Name: "kube-proxy-x8k2p"},
-			Message: "kube-proxy on worker-2 runs image tag *latest*; its version is unknown"},
-		{Check: "safety.singleton", Severity: SeverityBlock, Ignored: true,
-			Subject:   Subject{Kind: "Deployment", Namespace: "dev", Name: "scratch"},
-			Message:   "Deployment dev/scratch has 1 replica; it is down while its node drains",
-			IgnoredBy: "annotation upgate.dev/ignore on Namespace/dev"},
-	}, Input{
-		Source:      "files",
-		Files:       []string{"testdata/cluster.yaml", "snapshots/pre upgrade.json"},
-		Counts:      map[string]int{"Pod": 12, "Node": 3, "Deployment": 2, "PodDisruptionBudget": 1},
-		VersionFrom: "snapshot",
-	}, Producer{UpgateVersion: "v0.1.0", PolicyDigest: "sha256:0f1e2d"}, fixedTime)
-	r.Checks = []string{"safety.singleton", "path.downgrade", "safety.emptydir", "safety.pdb-blocks-drain",
-		"health.node-pressure", "skew.version-unknown", "path.downgrade"}
-	r.Finalize()
-	return r
-}
-
-// passedReport is a live-cluster preflight with one warning.
-func passedReport() *Report {
-	r := New(PhasePreflight, "v1.35.2", "v1.36.0", []Finding{
-		{Check: "health.node-cordoned", Severity: SeverityWarn,
-			Subject: Subject{Kind: "Node", Name: "worker-3"}, Node: "worker-3",
-			Message: "node worker-3 is already unschedulable", Remediation: "kubectl uncordon worker-3 if that was not intended"},
-	}, Input{Source: "cluster", Files: []string{"https://10.0.0.1:6443"}, Counts: map[string]int{"Node": 3, "Pod": 20}},
-		Producer{UpgateVersion: "v0.1.0"}, fixedTime)
-	r.Checks = []string{"health.node-cordoned", "path.downgrade", "safety.emptydir"}
-	r.Finalize()
-	return r
-}
-
-// postflightReport is a blocked postflight against a named baseline, with
-// only non-safety blockers (so no --ignore-safety-checks is offered).
-func postflightReport() *Report {
-	return New(PhasePostflight, "v1.36.0", "v1.36.0", []Finding{
-		{Check: "post.node-left-cordoned", Severity: SeverityBlock, Node: "worker-1",
-			Subject: Subject{Kind: "Node", Name: "worker-1"},
-			Message: "node worker-1 is unschedulable after the upgrade but was schedulable before", Remediation: "kubectl uncordon worker-1"},
-	}, Input{Source: "files", Files: []string{"post.json"}, Counts: map[string]int{"Node": 3}, Baseline: "pre.json"},
-		Producer{UpgateVersion: "v0.1.0"}, fixedTime)
-}
-
 func TestRenderGolden(t *testing.T) {
 	tests := []struct {
 		golden string
-		report func() *Report
+		report func() *finding.Report
 		format Format
 		opts   RenderOptions
 	}{
-		{"blocked.txt", blockedReport, FormatText, RenderOptions{}},
-		{"blocked.color.txt", blockedReport, FormatText, RenderOptions{Color: true}},
-		{"blocked.json", blockedReport, FormatJSON, RenderOptions{}},
-		{"blocked.junit.xml", blockedReport, FormatJUnit, RenderOptions{}},
-		{"blocked.md", blockedReport, FormatMarkdown, RenderOptions{}},
-		{"passed.txt", passedReport, FormatText, RenderOptions{Command: "kubectl upgate"}},
-		{"passed.json", passedReport, FormatJSON, RenderOptions{}},
-		{"passed.junit.xml", passedReport, FormatJUnit, RenderOptions{}},
-		{"passed.md", passedReport, FormatMarkdown, RenderOptions{}},
-		{"postflight.txt", postflightReport, FormatText, RenderOptions{}},
-		{"rerun.txt", blockedReport, FormatText, RenderOptions{Rerun: "upgate check --target v1.36.0 --kubeconfig /tmp/kc"}},
+		{"blocked.txt", findingtest.Blocked, FormatText, RenderOptions{}},
+		{"blocked.color.txt", findingtest.Blocked, FormatText, RenderOptions{Color: true}},
+		{"blocked.json", findingtest.Blocked, FormatJSON, RenderOptions{}},
+		{"blocked.junit.xml", findingtest.Blocked, FormatJUnit, RenderOptions{}},
+		{"blocked.md", findingtest.Blocked, FormatMarkdown, RenderOptions{}},
+		{"passed.txt", findingtest.Passed, FormatText, RenderOptions{Command: "kubectl upgate"}},
+		{"passed.json", findingtest.Passed, FormatJSON, RenderOptions{}},
+		{"passed.junit.xml", findingtest.Passed, FormatJUnit, RenderOptions{}},
+		{"passed.md", findingtest.Passed, FormatMarkdown, RenderOptions{}},
+		{"postflight.txt", findingtest.Postflight, FormatText, RenderOptions{}},
+		{"rerun.txt", findingtest.Blocked, FormatText, RenderOptions{Rerun: "upgate check --target v1.36.0 --kubeconfig /tmp/kc"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.golden, func(t *testing.T) {
@@ -123,8 +64,8 @@ func TestRenderGolden(t *testing.T) {
 // several formats) nor depend on anything but it.
 func TestRenderIsPureAndDeterministic(t *testing.T) {
 	for _, f := range Formats {
-		r := blockedReport()
-		before := blockedReport()
+		r := findingtest.Blocked()
+		before := findingtest.Blocked()
 		var a, b bytes.Buffer
 		if err := Render(&a, r, f, RenderOptions{}); err != nil {
 			t.Fatal(err)
@@ -143,24 +84,24 @@ func TestRenderIsPureAndDeterministic(t *testing.T) {
 
 func TestJSONRoundTrip(t *testing.T) {
 	var buf bytes.Buffer
-	if err := Render(&buf, blockedReport(), FormatJSON, RenderOptions{}); err != nil {
+	if err := Render(&buf, findingtest.Blocked(), FormatJSON, RenderOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.HasSuffix(buf.Bytes(), []byte("}\n")) {
 		t.Errorf("JSON report does not end with a newline")
 	}
-	var got Report
+	var got finding.Report
 	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
 		t.Fatalf("JSON report does not parse: %v", err)
 	}
-	if want := blockedReport(); !reflect.DeepEqual(&got, want) {
+	if want := findingtest.Blocked(); !reflect.DeepEqual(&got, want) {
 		t.Errorf("round trip changed the report:\n got %+v\nwant %+v", got, *want)
 	}
 }
 
 // The contract shows findings as a list, also when there are none.
 func TestJSONEmptyListsAreNotNull(t *testing.T) {
-	r := New(PhasePreflight, "v1.35.2", "v1.36.0", nil, Input{Source: "cluster"}, Producer{}, fixedTime)
+	r := finding.New(finding.PhasePreflight, "v1.35.2", "v1.36.0", nil, finding.Input{Source: "cluster"}, finding.Producer{}, findingtest.FixedTime)
 	var buf bytes.Buffer
 	if err := Render(&buf, r, FormatJSON, RenderOptions{}); err != nil {
 		t.Fatal(err)
@@ -174,7 +115,7 @@ func TestJSONEmptyListsAreNotNull(t *testing.T) {
 
 func TestJUnitParses(t *testing.T) {
 	var buf bytes.Buffer
-	if err := Render(&buf, blockedReport(), FormatJUnit, RenderOptions{}); err != nil {
+	if err := Render(&buf, findingtest.Blocked(), FormatJUnit, RenderOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var doc junitSuites
@@ -194,7 +135,7 @@ func TestJUnitParses(t *testing.T) {
 
 // Without a Checks list, the test cases are the checks seen in findings.
 func TestJUnitWithoutChecksList(t *testing.T) {
-	r := blockedReport()
+	r := findingtest.Blocked()
 	r.Checks = nil
 	if got, want := checkIDs(r), []string{"health.node-pressure", "safety.emptydir", "safety.pdb-blocks-drain", "safety.singleton", "skew.version-unknown"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("checkIDs = %v, want %v", got, want)
@@ -228,38 +169,38 @@ func TestRenderRejectsBadInput(t *testing.T) {
 	if err := Render(&buf, nil, FormatJSON, RenderOptions{}); err == nil {
 		t.Error("Render(nil report) succeeded")
 	}
-	if err := Render(&buf, blockedReport(), Format("yaml"), RenderOptions{}); err == nil {
+	if err := Render(&buf, findingtest.Blocked(), Format("yaml"), RenderOptions{}); err == nil {
 		t.Error("Render(unknown format) succeeded")
 	}
 }
 
 // The next steps are the last thing a user reads; they must match the tier.
 func TestNextSteps(t *testing.T) {
-	safetyOnly := blockedReport()
+	safetyOnly := findingtest.Blocked()
 	safetyOnly.Findings = safetyOnly.Findings[:0:0]
-	for _, f := range blockedReport().Findings {
+	for _, f := range findingtest.Blocked().Findings {
 		if strings.HasPrefix(f.Check, "safety.") {
 			safetyOnly.Findings = append(safetyOnly.Findings, f)
 		}
 	}
 	safetyOnly.Finalize()
-	mixed := blockedReport()
-	mixed.Findings = append(mixed.Findings, Finding{Check: "path.minor-skip", Severity: SeverityBlock, Subject: Subject{Kind: "Cluster", Name: "cluster"}, Message: "skip"})
+	mixed := findingtest.Blocked()
+	mixed.Findings = append(mixed.Findings, finding.Finding{Check: "path.minor-skip", Severity: finding.SeverityBlock, Subject: finding.Subject{Kind: "Cluster", Name: "cluster"}, Message: "skip"})
 	mixed.Finalize()
-	already := New(PhasePreflight, "v1.36.0", "1.36.0", nil, Input{}, Producer{}, fixedTime)
+	already := finding.New(finding.PhasePreflight, "v1.36.0", "1.36.0", nil, finding.Input{}, finding.Producer{}, findingtest.FixedTime)
 
 	tests := []struct {
 		name     string
-		r        *Report
+		r        *finding.Report
 		want     []string
 		dontWant []string
 	}{
 		{"safety blockers offer the override", safetyOnly,
 			[]string{"upgate check --target v1.36.0 --from testdata/cluster.yaml --from 'snapshots/pre upgrade.json' --ignore-safety-checks"}, nil},
 		{"other blockers do not", mixed, []string{"fix the 3 blocking findings"}, []string{"--ignore-safety-checks"}},
-		{"passed preflight plans and runs", passedReport(), []string{"upgate plan --target v1.36.0\n", "upgate run --target v1.36.0\n"}, []string{"--from"}},
+		{"passed preflight plans and runs", findingtest.Passed(), []string{"upgate plan --target v1.36.0\n", "upgate run --target v1.36.0\n"}, []string{"--from"}},
 		{"already at target", already, []string{"already at 1.36.0"}, []string{"upgate run"}},
-		{"postflight re-runs against its baseline", postflightReport(), []string{"upgate check --phase postflight --baseline pre.json --target v1.36.0 --from post.json"}, nil},
+		{"postflight re-runs against its baseline", findingtest.Postflight(), []string{"upgate check --phase postflight --baseline pre.json --target v1.36.0 --from post.json"}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

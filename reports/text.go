@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/upgate-dev/upgate/finding"
 )
 
 // Plain ANSI SGR codes: every terminal a cluster operator uses knows them,
@@ -41,7 +43,7 @@ var groupColor = map[string][]string{
 
 // renderText writes the human report: a header line with the verdict, what
 // it was computed from, a table per tier, and the next command to run.
-func renderText(w io.Writer, r *Report, opts RenderOptions) error {
+func renderText(w io.Writer, r *finding.Report, opts RenderOptions) error {
 	bw := bufio.NewWriter(w)
 	p := painter(opts.Color)
 
@@ -56,7 +58,7 @@ func renderText(w io.Writer, r *Report, opts RenderOptions) error {
 	if r.Input.VersionFrom != "" {
 		fmt.Fprintf(bw, "Current version from: %s\n", r.Input.VersionFrom)
 	}
-	if r.Phase == PhasePostflight && r.Input.Baseline != "" {
+	if r.Phase == finding.PhasePostflight && r.Input.Baseline != "" {
 		fmt.Fprintf(bw, "Baseline: %s\n", r.Input.Baseline)
 	}
 	if r.IgnoreSafetyChecks {
@@ -91,7 +93,7 @@ func renderText(w io.Writer, r *Report, opts RenderOptions) error {
 // writeTextTables prints one table per non-empty tier. Column widths are
 // shared by all tiers so the report reads as one aligned table; they are
 // computed on the plain text because escape codes take no columns.
-func writeTextTables(w io.Writer, r *Report, p painter) {
+func writeTextTables(w io.Writer, r *finding.Report, p painter) {
 	head := [3]string{"CHECK", "SUBJECT", "NODE"}
 	width := [3]int{}
 	for i, h := range head {
@@ -136,7 +138,7 @@ func writeTextTables(w io.Writer, r *Report, p painter) {
 }
 
 // summaryText is "2 block, 1 warn, 0 info, 1 ignored".
-func summaryText(s Summary) string {
+func summaryText(s finding.Summary) string {
 	return fmt.Sprintf("%d block, %d warn, %d info, %d ignored", s.Block, s.Warn, s.Info, s.Ignored)
 }
 

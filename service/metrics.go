@@ -4,7 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/upgate-dev/upgate/reports"
+	"github.com/upgate-dev/upgate/finding"
 )
 
 // metrics are upgate's series, namespaced and with few labels: a check ID
@@ -65,7 +65,7 @@ func newMetrics(reg prometheus.Registerer, up func() float64) (*metrics, error) 
 	return m, nil
 }
 
-func (m *metrics) record(r *reports.Report) {
+func (m *metrics) record(r *finding.Report) {
 	m.runs.WithLabelValues(string(r.Verdict)).Inc()
 	if r.Blocked() {
 		m.blocked.Set(1)

@@ -7,14 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/internal/tooltest"
-	"github.com/upgate-dev/upgate/reports"
 )
 
 // /metrics has the Go runtime's and the process's series beside upgate's,
 // and all of them pass promtool's lint.
 func TestMetricsIncludeGoAndProcessCollectors(t *testing.T) {
-	s, err := New(func(context.Context) (*reports.Report, error) { return passed(), nil }, Options{})
+	s, err := New(func(context.Context) (*finding.Report, error) { return passed(), nil }, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

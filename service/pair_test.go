@@ -21,8 +21,9 @@ import (
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/sigstore/pkg/signature"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/internal/tooltest"
-	"github.com/upgate-dev/upgate/reports"
+	"github.com/upgate-dev/upgate/signing"
 )
 
 // cosignSigner returns a signing function over a fresh cosign key pair
@@ -67,10 +68,10 @@ func fetch(t *testing.T, url string) (*http.Response, []byte) {
 func TestReportAndSignatureFetchedAsAPairAlwaysVerify(t *testing.T) {
 	sign, pub := cosignSigner(t)
 	var n atomic.Int64
-	s, err := New(func(context.Context) (*reports.Report, error) {
+	s, err := New(func(context.Context) (*finding.Report, error) {
 		// Every check's report differs, as GeneratedAt does in a cluster.
-		return reports.New(reports.PhasePreflight, "v1.35.2", "v1.36", nil, reports.Input{Source: "cluster"},
-			reports.Producer{UpgateVersion: "test"}, time.Unix(1700000000+n.Add(1), 0)), nil
+		return finding.New(finding.PhasePreflight, "v1.35.2", "v1.36", nil, finding.Input{Source: "cluster"},
+			finding.Producer{UpgateVersion: "test"}, time.Unix(1700000000+n.Add(1), 0)), nil
 	}, Options{Sign: sign})
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +113,7 @@ func TestReportAndSignatureFetchedAsAPairAlwaysVerify(t *testing.T) {
 		if sresp.StatusCode != http.StatusOK {
 			t.Fatalf("pair %d: /reports/sha256-%s.sig = %d %s", i, hexDigest, sresp.StatusCode, sig)
 		}
-		if err := reports.VerifyBytes(body, sig, pub); err != nil {
+		if err := signing.VerifyBytes(body, sig, pub); err != nil {
 			t.Errorf("pair %d does not verify: %v", i, err)
 		}
 		if _, q := fetch(t, srv.URL+"/report.sig?digest=sha256:"+hexDigest); !bytes.Equal(q, sig) {
@@ -122,7 +123,7 @@ func TestReportAndSignatureFetchedAsAPairAlwaysVerify(t *testing.T) {
 			t.Errorf("pair %d: %s differs from the signature by digest", i, HeaderSignature)
 		}
 		// The old way, for the record: it races.
-		if _, legacy := fetch(t, srv.URL+"/report.sig"); reports.VerifyBytes(body, legacy, pub) != nil {
+		if _, legacy := fetch(t, srv.URL+"/report.sig"); signing.VerifyBytes(body, legacy, pub) != nil {
 			legacyMismatch++
 		}
 		f := filepath.Join(dir, "report-"+hexDigest[:12]+".json")
@@ -180,7 +181,7 @@ func dedupe(files []string) []string {
 // legacy /report.sig names the report it signs.
 func TestDigestAddresses(t *testing.T) {
 	sign, _ := cosignSigner(t)
-	s, err := New(func(context.Context) (*reports.Report, error) { return passed(), nil }, Options{Sign: sign})
+	s, err := New(func(context.Context) (*finding.Report, error) { return passed(), nil }, Options{Sign: sign})
 	if err != nil {
 		t.Fatal(err)
 	}

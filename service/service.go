@@ -26,13 +26,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/reports"
 )
 
 // EvaluateFunc runs one check and returns its report. It should return
 // when ctx ends; one that does not is abandoned at its timeout (see
 // Options.CheckTimeout) and no other check starts until it returns.
-type EvaluateFunc func(ctx context.Context) (*reports.Report, error)
+type EvaluateFunc func(ctx context.Context) (*finding.Report, error)
 
 const (
 	// DefaultInterval is used when Options.Interval is zero.
@@ -89,7 +90,7 @@ type Options struct {
 // result is one successful check: the report, the exact bytes served, their
 // digest and signature, and when the check finished.
 type result struct {
-	rep    *reports.Report
+	rep    *finding.Report
 	body   []byte
 	digest string // sha256 hex of body
 	sig    string
@@ -187,7 +188,7 @@ func (s *Server) RunOnce(ctx context.Context) {
 	s.mu.Unlock()
 
 	type outcome struct {
-		rep *reports.Report
+		rep *finding.Report
 		err error
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.opts.CheckTimeout)
@@ -491,7 +492,7 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 }
 
 // render turns a report into the bytes /report serves, and signs them.
-func (s *Server) render(rep *reports.Report) (*result, error) {
+func (s *Server) render(rep *finding.Report) (*result, error) {
 	var buf bytes.Buffer
 	if err := reports.Render(&buf, rep, reports.FormatJSON, reports.RenderOptions{}); err != nil {
 		return nil, err

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/upgate-dev/upgate/reports"
+	"github.com/upgate-dev/upgate/finding"
 )
 
 func get(t *testing.T, h http.Handler, path string) (int, string) {
@@ -23,12 +23,12 @@ func get(t *testing.T, h http.Handler, path string) (int, string) {
 }
 
 func TestServerReportsChecksAndFailsClosed(t *testing.T) {
-	blocked := reports.New(reports.PhasePreflight, "v1.35.2", "v1.36", []reports.Finding{
-		{Check: "safety.singleton", Severity: reports.SeverityBlock, Subject: reports.Subject{Kind: "Deployment", Namespace: "a", Name: "db"}},
-		{Check: "health.node-cordoned", Severity: reports.SeverityWarn, Subject: reports.Subject{Kind: "Node", Name: "n"}},
-	}, reports.Input{Source: "cluster"}, reports.Producer{UpgateVersion: "test"}, time.Unix(1700000000, 0))
+	blocked := finding.New(finding.PhasePreflight, "v1.35.2", "v1.36", []finding.Finding{
+		{Check: "safety.singleton", Severity: finding.SeverityBlock, Subject: finding.Subject{Kind: "Deployment", Namespace: "a", Name: "db"}},
+		{Check: "health.node-cordoned", Severity: finding.SeverityWarn, Subject: finding.Subject{Kind: "Node", Name: "n"}},
+	}, finding.Input{Source: "cluster"}, finding.Producer{UpgateVersion: "test"}, time.Unix(1700000000, 0))
 	var fail error
-	s, err := New(func(context.Context) (*reports.Report, error) { return blocked, fail }, Options{})
+	s, err := New(func(context.Context) (*finding.Report, error) { return blocked, fail }, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,10 +71,10 @@ func TestServerReportsChecksAndFailsClosed(t *testing.T) {
 }
 
 func TestServerSignsTheBytesItServes(t *testing.T) {
-	rep := reports.New(reports.PhasePreflight, "v1.35.2", "v1.36", nil,
-		reports.Input{Source: "cluster"}, reports.Producer{UpgateVersion: "test"}, time.Unix(1700000000, 0))
+	rep := finding.New(finding.PhasePreflight, "v1.35.2", "v1.36", nil,
+		finding.Input{Source: "cluster"}, finding.Producer{UpgateVersion: "test"}, time.Unix(1700000000, 0))
 	sign := func(data []byte) (string, error) { return fmt.Sprintf("sig-of-%d-bytes", len(data)), nil }
-	s, err := New(func(context.Context) (*reports.Report, error) { return rep, nil }, Options{Sign: sign})
+	s, err := New(func(context.Context) (*finding.Report, error) { return rep, nil }, Options{Sign: sign})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestServerSignsTheBytesItServes(t *testing.T) {
 	}
 
 	// Signing that fails serves no report and counts as a failed check.
-	failing, err := New(func(context.Context) (*reports.Report, error) { return rep, nil },
+	failing, err := New(func(context.Context) (*finding.Report, error) { return rep, nil },
 		Options{Sign: func([]byte) (string, error) { return "", errors.New("key gone") }})
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func TestServerSignsTheBytesItServes(t *testing.T) {
 		t.Errorf("/readyz = %d %q", code, body)
 	}
 	// Without signing there is no signature to fetch.
-	plain, _ := New(func(context.Context) (*reports.Report, error) { return rep, nil }, Options{})
+	plain, _ := New(func(context.Context) (*finding.Report, error) { return rep, nil }, Options{})
 	plain.RunOnce(context.Background())
 	if code, _ := get(t, plain.Handler(), "/report.sig"); code != http.StatusNotFound {
 		t.Errorf("/report.sig without signing = %d, want 404", code)

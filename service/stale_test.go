@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/upgate-dev/upgate/reports"
+	"github.com/upgate-dev/upgate/finding"
 )
 
 // clock is a settable time for the staleness bounds; check timeouts still
@@ -27,9 +27,9 @@ func (c *clock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func passed() *reports.Report {
-	return reports.New(reports.PhasePreflight, "v1.35.2", "v1.36", nil,
-		reports.Input{Source: "cluster"}, reports.Producer{UpgateVersion: "test"}, time.Unix(1700000000, 0))
+func passed() *finding.Report {
+	return finding.New(finding.PhasePreflight, "v1.35.2", "v1.36", nil,
+		finding.Input{Source: "cluster"}, finding.Producer{UpgateVersion: "test"}, time.Unix(1700000000, 0))
 }
 
 func serve(t *testing.T, h http.Handler, path string) *httptest.ResponseRecorder {
@@ -55,7 +55,7 @@ func checkUp(t *testing.T, h http.Handler) string {
 // Before: no timeout applied, /readyz stayed 200 and check_up 1.
 func TestHangingCheckFailsAtItsTimeout(t *testing.T) {
 	var hang bool
-	s, err := New(func(ctx context.Context) (*reports.Report, error) {
+	s, err := New(func(ctx context.Context) (*finding.Report, error) {
 		if hang {
 			<-ctx.Done() // as client-go does with a request that gets no answer
 			return nil, ctx.Err()
@@ -99,7 +99,7 @@ func TestCheckIgnoringItsDeadlineFailsLiveness(t *testing.T) {
 	release := make(chan struct{})
 	var calls int
 	var mu sync.Mutex
-	s, err := New(func(context.Context) (*reports.Report, error) {
+	s, err := New(func(context.Context) (*finding.Report, error) {
 		mu.Lock()
 		calls++
 		mu.Unlock()
@@ -145,7 +145,7 @@ func TestCheckIgnoringItsDeadlineFailsLiveness(t *testing.T) {
 // and /report 503, check_up 0, and /report says when the last success was.
 func TestStaleReportIsNotServedAsCurrent(t *testing.T) {
 	clk := &clock{t: time.Unix(1800000000, 0)}
-	s, err := New(func(context.Context) (*reports.Report, error) { return passed(), nil },
+	s, err := New(func(context.Context) (*finding.Report, error) { return passed(), nil },
 		Options{Interval: time.Minute, CheckTimeout: 30 * time.Second, StaleAfterIntervals: 2, now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +196,7 @@ func TestStaleReportIsNotServedAsCurrent(t *testing.T) {
 // report stays at its digest address, marked stale.
 func TestFailedCheckIsNotHiddenBehindTheLastPass(t *testing.T) {
 	var fail error
-	s, err := New(func(context.Context) (*reports.Report, error) { return passed(), fail }, Options{})
+	s, err := New(func(context.Context) (*finding.Report, error) { return passed(), fail }, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestFailedCheckIsNotHiddenBehindTheLastPass(t *testing.T) {
 }
 
 func TestOptionsAreValidated(t *testing.T) {
-	eval := func(context.Context) (*reports.Report, error) { return passed(), nil }
+	eval := func(context.Context) (*finding.Report, error) { return passed(), nil }
 	for _, o := range []Options{{StaleAfterIntervals: 1}, {StaleAfterIntervals: -1}, {CheckTimeout: -time.Second}} {
 		if _, err := New(eval, o); err == nil {
 			t.Errorf("New(%+v) accepted", o)

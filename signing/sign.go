@@ -1,4 +1,7 @@
-package reports
+// Package signing signs and verifies upgate's reports and run records with
+// cosign's own libraries (a signature `cosign verify-blob` accepts) and
+// writes their in-toto attestation.
+package signing
 
 import (
 	"bytes"
@@ -12,6 +15,8 @@ import (
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/upgate-dev/upgate/atomicfile"
 )
 
 // Signed reports are cosign "blob" signatures made offline: no Fulcio, no
@@ -50,7 +55,7 @@ func SignFile(path, keyPath string, password []byte) error {
 	if err != nil {
 		return fmt.Errorf("sign %s with %s: %w", path, keyPath, err)
 	}
-	if err := WriteFileAtomic(path+SigSuffix, []byte(sig)); err != nil {
+	if err := atomicfile.WriteFile(path+SigSuffix, []byte(sig)); err != nil {
 		return fmt.Errorf("sign %s: %w", path, err)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package reports
+package signing
 
 import (
 	"bytes"
@@ -19,7 +19,10 @@ import (
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	"github.com/sigstore/sigstore/pkg/signature"
 
+	"github.com/upgate-dev/upgate/atomicfile"
+	"github.com/upgate-dev/upgate/finding/findingtest"
 	"github.com/upgate-dev/upgate/internal/tooltest"
+	"github.com/upgate-dev/upgate/reports"
 )
 
 const testPassword = "correct horse battery staple"
@@ -88,11 +91,11 @@ func keyPair(t *testing.T, name string, algo protocommon.PublicKeyDetails) (priv
 func writeReport(t *testing.T, dir string) string {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := Render(&buf, blockedReport(), FormatJSON, RenderOptions{}); err != nil {
+	if err := reports.Render(&buf, findingtest.Blocked(), reports.FormatJSON, reports.RenderOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "report.json")
-	if err := WriteFileAtomic(path, buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(path, buf.Bytes()); err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -1,4 +1,6 @@
-package reports
+// Package atomicfile writes files whole or not at all: readers see the
+// old file or the new one, never a part.
+package atomicfile
 
 import (
 	"fmt"
@@ -6,19 +8,19 @@ import (
 	"path/filepath"
 )
 
-// WriteFileAtomic replaces path with data so that readers see the old file
+// WriteFile replaces path with data so that readers see the old file
 // or the new one, never a partial write: a CI job that picks up a report (or
 // its .sig) mid-write would otherwise verify garbage or, worse, a truncated
 // report. The data goes to a temporary file in the same directory (a rename
 // is only atomic within one filesystem), is synced, then renamed over path.
 // The file is readable by all (0644): reports and signatures are not secret.
-func WriteFileAtomic(path string, data []byte) error {
-	return WriteFileAtomicPerm(path, data, 0o644)
+func WriteFile(path string, data []byte) error {
+	return WriteFilePerm(path, data, 0o644)
 }
 
-// WriteFileAtomicPerm is WriteFileAtomic with the file's permissions, such
+// WriteFilePerm is WriteFile with the file's permissions, such
 // as 0600 for a snapshot of cluster state, which only its owner should read.
-func WriteFileAtomicPerm(path string, data []byte, perm os.FileMode) (err error) {
+func WriteFilePerm(path string, data []byte, perm os.FileMode) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."

@@ -1,4 +1,4 @@
-package reports
+package atomicfile
 
 import (
 	"os"
@@ -10,8 +10,8 @@ func TestWriteFileAtomic(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "report.json")
 	for _, content := range []string{"first\n", "second, longer than the first\n", "3\n"} {
-		if err := WriteFileAtomic(path, []byte(content)); err != nil {
-			t.Fatalf("WriteFileAtomic: %v", err)
+		if err := WriteFile(path, []byte(content)); err != nil {
+			t.Fatalf("WriteFile: %v", err)
 		}
 		if got := string(readFile(t, path)); got != content {
 			t.Errorf("file holds %q, want %q", got, content)
@@ -37,10 +37,10 @@ func TestWriteFileAtomic(t *testing.T) {
 func TestWriteFileAtomicPerm(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "snapshot.json")
 	// Over a file readable by all: the new one is its owner's only.
-	if err := WriteFileAtomic(path, []byte("old")); err != nil {
+	if err := WriteFile(path, []byte("old")); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteFileAtomicPerm(path, []byte("new"), 0o600); err != nil {
+	if err := WriteFilePerm(path, []byte("new"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(path)
@@ -63,8 +63,8 @@ func TestWriteFileAtomicFailureLeavesNothing(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(target, "keep"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteFileAtomic(target, []byte("x")); err == nil {
-		t.Fatal("WriteFileAtomic over a non-empty directory succeeded")
+	if err := WriteFile(target, []byte("x")); err == nil {
+		t.Fatal("WriteFile over a non-empty directory succeeded")
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -73,7 +73,16 @@ func TestWriteFileAtomicFailureLeavesNothing(t *testing.T) {
 	if len(entries) != 1 {
 		t.Errorf("directory holds %d entries after a failed write, want 1", len(entries))
 	}
-	if err := WriteFileAtomic(filepath.Join(dir, "missing", "r.json"), []byte("x")); err == nil {
-		t.Error("WriteFileAtomic into a missing directory succeeded")
+	if err := WriteFile(filepath.Join(dir, "missing", "r.json"), []byte("x")); err == nil {
+		t.Error("WriteFile into a missing directory succeeded")
 	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -1,8 +1,9 @@
-// Package reports holds upgate's report model — the findings of one check
-// run and what they were computed from — and renders it as text, JSON,
-// JUnit or Markdown. Reports are sorted so the same state gives the same
-// bytes (apart from generatedAt).
-package reports
+// Package finding is upgate's report model: the findings of one check run
+// (check ID, severity, subject, message, the way out, what they gate) and
+// what they were computed from. Reports are sorted so the same state gives
+// the same bytes (apart from generatedAt). Package reports renders them,
+// package signing signs them; this one depends on neither.
+package finding
 
 import (
 	"slices"
