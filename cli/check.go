@@ -97,6 +97,12 @@ type evaluation struct {
 
 // evaluate reads the state and runs the policies, ignores applied.
 func (a *app) evaluate(ctx context.Context, cfg *Config, phase finding.Phase) (*evaluation, error) {
+	return a.evaluateWith(ctx, cfg, phase, nil)
+}
+
+// evaluateWith is evaluate with the policies already compiled (serve
+// compiles them once, not every interval); nil compiles them.
+func (a *app) evaluateWith(ctx context.Context, cfg *Config, phase finding.Phase, engine *policies.Engine) (*evaluation, error) {
 	if err := requireTarget(cfg); err != nil {
 		return nil, err
 	}
@@ -127,9 +133,10 @@ func (a *app) evaluate(ctx context.Context, cfg *Config, phase finding.Phase) (*
 	default:
 		return nil, usageErrorf("--phase: %q is not preflight or postflight", cfg.Phase)
 	}
-	engine, err := policies.New(ctx, policies.Options{PolicyDirs: cfg.PolicyDirs})
-	if err != nil {
-		return nil, err
+	if engine == nil {
+		if engine, err = policies.New(ctx, policies.Options{PolicyDirs: cfg.PolicyDirs}); err != nil {
+			return nil, err
+		}
 	}
 	inv, err := a.loadState(ctx, cfg)
 	if err != nil {
@@ -153,9 +160,6 @@ func judge(ctx context.Context, cfg *Config, engine *policies.Engine, inv *inven
 // with the states judged before it (the watched state).
 func judgeNode(ctx context.Context, cfg *Config, engine *policies.Engine, inv *inventory.Inventory,
 	target *version.Version, phase finding.Phase, baseline *inventory.Inventory, node string, memo *policies.Memo) (*evaluation, error) {
-	if len(inv.Unreadable) > 0 {
-		return nil, runtimeErrorf("could not read %v: refusing to evaluate partial state", inv.Unreadable)
-	}
 	if len(inv.Nodes) == 0 {
 		// No node, no upgrade to judge: passing would vouch for a cluster
 		// nobody looked at (an empty List, a file of ConfigMaps).
@@ -302,7 +306,7 @@ func targetString(raw string, v *version.Version) string {
 	if kubever.HasPatch(raw) {
 		return kubever.Canonical(v)
 	}
-	return fmt.Sprintf("v%d.%d", v.Major(), v.Minor())
+	return kubever.Minor(v)
 }
 
 func isTerminal(w any) bool {

@@ -62,6 +62,9 @@ func TestExitCodesAndOneLineErrors(t *testing.T) {
 		{"config typo", []string{"check", "--config", cfg, "--from", "testdata/cluster.yaml"}, 2, "targett"},
 		{"unknown command", []string{"chekc"}, 2, "unknown command"},
 		{"broken custom policy", []string{"check", "--from", "testdata/cluster.yaml", "--target", "1.36", "--policy-dir", policyDir}, 2, "broken.rego:"},
+		// serve compiles its policies once, at start: a broken one stops it
+		// there, not every interval.
+		{"serve with a broken custom policy", []string{"serve", "--from", "testdata/cluster.yaml", "--target", "1.36", "--policy-dir", policyDir, "--listen", "127.0.0.1:0"}, 2, "broken.rego:"},
 		{"downgrade blocks", []string{"check", "--from", "testdata/cluster.yaml", "--target", "v1.34"}, 1, "blocking finding"},
 		{"plan blocks", []string{"plan", "--from", "testdata/cluster.yaml", "--target", "v1.34"}, 1, "upgate check --target"},
 		{"unreachable cluster", []string{"check", "--kubeconfig", filepath.Join(dir, "none"), "--target", "1.36"}, 3, ""},

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/upgate-dev/upgate/finding"
+	"github.com/upgate-dev/upgate/policies"
 	"github.com/upgate-dev/upgate/service"
 	"github.com/upgate-dev/upgate/signing"
 )
@@ -67,8 +68,14 @@ func (a *app) serve(ctx context.Context, cfg *Config) error {
 	if err := requireTarget(cfg); err != nil {
 		return err
 	}
+	// The policies are compiled once: a bad one is bad input at start, and
+	// each interval only reads the cluster and evaluates.
+	engine, err := policies.New(ctx, policies.Options{PolicyDirs: cfg.PolicyDirs})
+	if err != nil {
+		return err
+	}
 	eval := func(ctx context.Context) (*finding.Report, error) {
-		ev, err := a.evaluate(ctx, cfg, finding.PhasePreflight)
+		ev, err := a.evaluateWith(ctx, cfg, finding.PhasePreflight, engine)
 		if err != nil {
 			return nil, err
 		}

@@ -347,11 +347,8 @@ func retag(image, tag string) string {
 	if strings.Contains(image, "@") {
 		return image
 	}
-	slash := strings.LastIndex(image, "/")
-	if colon := strings.LastIndex(image, ":"); colon > slash {
-		image = image[:colon]
-	}
-	return image + ":" + tag
+	name, _, _ := kubever.SplitImage(image)
+	return name + ":" + tag
 }
 
 // DefaultKillGrace is how long a driver command's processes have between

@@ -118,7 +118,7 @@ func ParseTarget(s string) (Target, error) {
 	if t.HasPatch {
 		t.Label = kubever.Canonical(v)
 	} else {
-		t.Label = fmt.Sprintf("v%d.%d", v.Major(), v.Minor())
+		t.Label = kubever.Minor(v)
 	}
 	return t, nil
 }

@@ -71,9 +71,6 @@ type Inventory struct {
 	// RoleSelectors, when set from the config, override how NodeRoles
 	// derives roles. They are settings, not state: snapshots omit them.
 	RoleSelectors RoleSelectors
-	// Unreadable names resources that could not be read. A check run on an
-	// inventory with unreadable resources must not pass (fail closed).
-	Unreadable []string
 }
 
 // UsageVia says how an object was seen using an API version.
@@ -183,7 +180,6 @@ func (inv *Inventory) Sort() {
 	})
 	sort.SliceStable(inv.NodeStats, func(i, j int) bool { return inv.NodeStats[i].Node < inv.NodeStats[j].Node })
 	sort.Strings(inv.Sources)
-	sort.Strings(inv.Unreadable)
 }
 
 // compareUsages orders usages by kind, namespace, name, version, how

@@ -67,8 +67,8 @@ func CheckGap(current, target *version.Version) error {
 		return fmt.Errorf("target %s is a newer major version than the current control plane %s: upgate plans upgrades within one major version",
 			Canonical(target), Canonical(current))
 	case target.Major() == current.Major() && target.Minor() > current.Minor()+MaxMinorGap:
-		return fmt.Errorf("target v%d.%d is %d minors above the current control plane %s: upgate plans at most %d at once (upgrade to v%d.%d first)",
-			target.Major(), target.Minor(), target.Minor()-current.Minor(), Canonical(current), MaxMinorGap,
+		return fmt.Errorf("target %s is %d minors above the current control plane %s: upgate plans at most %d at once (upgrade to v%d.%d first)",
+			Minor(target), target.Minor()-current.Minor(), Canonical(current), MaxMinorGap,
 			current.Major(), current.Minor()+MaxMinorGap)
 	}
 	return nil
@@ -77,6 +77,26 @@ func CheckGap(current, target *version.Version) error {
 // Canonical renders v as vMAJOR.MINOR.PATCH; a missing patch reads as 0.
 func Canonical(v *version.Version) string {
 	return fmt.Sprintf("v%d.%d.%d", v.Major(), v.Minor(), v.Patch())
+}
+
+// SplitImage splits an image reference into its name and tag. tagged is
+// false for a reference by digest (name@sha256:..., left whole in name) or
+// one with no tag; a registry's port is not a tag.
+func SplitImage(image string) (name, tag string, tagged bool) {
+	if strings.Contains(image, "@") {
+		return image, "", false
+	}
+	slash := strings.LastIndex(image, "/")
+	colon := strings.LastIndex(image, ":")
+	if colon <= slash {
+		return image, "", false
+	}
+	return image[:colon], image[colon+1:], true
+}
+
+// Minor renders v's minor release as vMAJOR.MINOR, whatever its patch.
+func Minor(v *version.Version) string {
+	return fmt.Sprintf("v%d.%d", v.Major(), v.Minor())
 }
 
 // HasPatch reports whether s names a patch release rather than just a minor.
@@ -90,15 +110,10 @@ func HasPatch(s string) bool {
 // no tag, a digest, or a tag that is not a version (latest): callers then
 // treat the component's version as unknown rather than guess.
 func FromImage(image string) (tag string, v *version.Version, ok bool) {
-	if strings.Contains(image, "@") {
+	_, tag, tagged := SplitImage(image)
+	if !tagged {
 		return "", nil, false
 	}
-	slash := strings.LastIndex(image, "/")
-	colon := strings.LastIndex(image, ":")
-	if colon <= slash {
-		return "", nil, false
-	}
-	tag = image[colon+1:]
 	v, err := Parse(tag)
 	if err != nil {
 		return tag, nil, false

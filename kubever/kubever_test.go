@@ -62,6 +62,13 @@ func TestCanonicalAndHasPatch(t *testing.T) {
 	if HasPatch("1.36") || !HasPatch("v1.36.2") {
 		t.Errorf("HasPatch: wrong answer for 1.36 or v1.36.2")
 	}
+	p, err := Parse("v1.36.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Minor(p); got != "v1.36" {
+		t.Errorf("Minor(v1.36.2) = %q, want v1.36", got)
+	}
 }
 
 func TestFromImage(t *testing.T) {
@@ -114,6 +121,24 @@ func TestCheckGap(t *testing.T) {
 		}
 		if err := CheckGap(c, v); (err != nil) != tt.wantErr {
 			t.Errorf("CheckGap(%s, %s) = %v, want error %v", tt.current, tt.target, err, tt.wantErr)
+		}
+	}
+}
+
+func TestSplitImage(t *testing.T) {
+	for _, tt := range []struct {
+		image, name, tag string
+		tagged           bool
+	}{
+		{"registry.k8s.io/kube-apiserver:v1.36.2", "registry.k8s.io/kube-apiserver", "v1.36.2", true},
+		{"localhost:5000/etcd:3.6.4-0", "localhost:5000/etcd", "3.6.4-0", true},
+		{"localhost:5000/etcd", "localhost:5000/etcd", "", false},
+		{"etcd", "etcd", "", false},
+		{"etcd@sha256:0123", "etcd@sha256:0123", "", false},
+	} {
+		name, tag, tagged := SplitImage(tt.image)
+		if name != tt.name || tag != tt.tag || tagged != tt.tagged {
+			t.Errorf("SplitImage(%q) = %q, %q, %t; want %q, %q, %t", tt.image, name, tag, tagged, tt.name, tt.tag, tt.tagged)
 		}
 	}
 }

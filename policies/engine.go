@@ -140,6 +140,10 @@ type Request struct {
 	// next evaluation that meets the same pod. Set it only for inventories
 	// that share objects never changed in place (a run's watched state).
 	Memo *Memo
+
+	// capaProbes, when above 0, bounds the capacity fit's probes instead
+	// of capaBudget (tests of the bound).
+	capaProbes int
 }
 
 // Result is what Evaluate found.

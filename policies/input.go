@@ -121,7 +121,7 @@ func versionValue(v *version.Version) ast.Value {
 		return ast.Null{}
 	}
 	hasPatch := len(v.Components()) > 2
-	s := fmt.Sprintf("v%d.%d", v.Major(), v.Minor())
+	s := kubever.Minor(v)
 	if hasPatch {
 		s = kubever.Canonical(v)
 	}

@@ -70,8 +70,9 @@ import (
 //     nodes are reported unchecked (fail closed), never passed.
 func init() { registerSection("capacity", buildCapacity) }
 
-// capaBudget bounds the probes (a pod tried on a target) of one Evaluate.
-var capaBudget = 50_000_000
+// capaBudget bounds the probes (a pod tried on a target) of one Evaluate;
+// Request.capaProbes, when set (tests), bounds them instead.
+const capaBudget = 50_000_000
 
 // capaDefaultPods is the kubelet's default maxPods, used when a node
 // reports neither allocatable nor capacity pods.
@@ -139,7 +140,11 @@ func buildCapacity(ix *index) (ast.Value, error) {
 	if ix.req != nil && ix.req.MaxUnavailable > 1 {
 		maxUnavailable = ix.req.MaxUnavailable
 	}
-	s := &capaState{ix: ix, byName: map[string]int{}, classes: map[string]*capaClass{}, budget: capaBudget}
+	budget := capaBudget
+	if ix.req != nil && ix.req.capaProbes > 0 {
+		budget = ix.req.capaProbes
+	}
+	s := &capaState{ix: ix, byName: map[string]int{}, classes: map[string]*capaClass{}, budget: budget}
 
 	// What the non-terminal pods bound to each node request, in one pass
 	// over the pods (a node's gate pays it too: its targets are every

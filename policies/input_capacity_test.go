@@ -129,8 +129,9 @@ func capaCluster(nodes, perNode int) *inventory.Inventory {
 	return inv
 }
 
-// The fit stays well below quadratic: every node of a 2,000-node cluster
-// with 30 pods each, a tenth of them pinned to their node.
+// Every node of a 2,000-node cluster with 30 pods each, a tenth of them
+// pinned to their node, is worked out, none left unchecked by the bound
+// (its time is logged; BenchmarkScaleSections measures it).
 func TestDrainCapacityScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scale test")
@@ -161,17 +162,12 @@ func TestDrainCapacityScale(t *testing.T) {
 			t.Fatalf("node result %v: want 3 with no eligible node", r)
 		}
 	}
-	if took > 20*time.Second {
-		t.Errorf("capacity took %v", took)
-	}
 }
 
 // Past its bound the fit reports nodes unchecked, and the rule blocks them:
 // the gate fails closed rather than pass on a partial computation.
 func TestDrainCapacityBudgetFailsClosed(t *testing.T) {
-	defer func(b int) { capaBudget = b }(capaBudget)
-	capaBudget = 3
-	res := bkRun(t, Request{Inventory: readTestdata(t, "capacity/base", "capacity/window")})
+	res := bkRun(t, Request{Inventory: readTestdata(t, "capacity/base", "capacity/window"), capaProbes: 3})
 	got := bkKeys(res.Findings, "safety.drain-capacity")
 	if len(got) == 0 {
 		t.Fatal("no safety.drain-capacity finding past the bound")
