@@ -175,7 +175,7 @@ func NewPlan(inv *inventory.Inventory, current, target *version.Version, targetL
 		byNode[f.Node] = append(byNode[f.Node], f)
 	}
 	t := Target{Label: targetLabel, Version: target, HasPatch: kubever.HasPatch(targetLabel)}
-	pods := evictableByNode(inv)
+	pods := inventory.EvictableByNode(inv)
 	roles := inv.NodeRoles()
 	stageNodes := map[StageName][]PlannedNode{}
 	inflight := map[string]string{}
@@ -210,14 +210,8 @@ func NewPlan(inv *inventory.Inventory, current, target *version.Version, targetL
 	}
 	for _, name := range Stages {
 		nodes := stageNodes[name]
-		// Workers with fewer pods to move go first: a failure shows early
-		// and costs less. Ties, and other stages, go by name.
-		sort.SliceStable(nodes, func(i, j int) bool {
-			if name == StageWorkers && nodes[i].Pods != nodes[j].Pods {
-				return nodes[i].Pods < nodes[j].Pods
-			}
-			return nodes[i].Name < nodes[j].Name
-		})
+		inventory.SortUpgradeOrder(nodes, func(n PlannedNode) string { return n.Name }, name == StageWorkers,
+			func(n PlannedNode) int { return n.Pods })
 		p.Stages = append(p.Stages, Stage{Name: name, Nodes: nodes, Note: stageNote(name)})
 	}
 	p.Hops = scheduleHops(p.Stages, current, t, opts.Rules, inflight)
@@ -295,16 +289,6 @@ func Hops(current, target *version.Version, targetLabel string, latest map[strin
 	return append(hops, Hop{From: from, To: targetLabel})
 }
 
-// evictableByNode counts, per node, the pods a drain would evict.
-func evictableByNode(inv *inventory.Inventory) map[string]int {
-	out := map[string]int{}
-	for i := range inv.Pods {
-		if inventory.Evictable(inv.Pods[i]) {
-			out[inv.Pods[i].Spec.NodeName]++
-		}
-	}
-	return out
-}
 
 // oldestAPIServer is the oldest kube-apiserver image tag in the inventory.
 func oldestAPIServer(inv *inventory.Inventory) *version.Version {

@@ -58,10 +58,12 @@ import (
 //     targets ordered by free cpu, the window's other pods before the
 //     node's own, so the node is charged with what does not fit.
 //   - --max-unavailable N: the executor drains workers N at a time, other
-//     stages one node at a time. Its batches are not known here, so a
-//     worker's window is itself and the next N-1 workers by name (the last
-//     N when it is near the end of the list): roughly the batch it will be
-//     drained with. Etcd and control-plane nodes are drained alone.
+//     stages one node at a time, in the run's upgrade order
+//     (inventory.SortUpgradeOrder: fewer evictable pods first, then by
+//     name). Its batches are not known here, so a worker's window is
+//     itself and the next N-1 workers in that order (the last N when it is
+//     near the end): roughly the nodes it will be drained with. Etcd and
+//     control-plane nodes are drained alone.
 //   - The work is bounded: scheduling constraints are evaluated once per
 //     distinct (nodeSelector, affinity, tolerations) and target, narrowed
 //     by label index for pods pinned to nodes; a pod larger than the
@@ -193,7 +195,15 @@ func buildCapacity(ix *index) (ast.Value, error) {
 		}
 	}
 
-	// Stage groups, in name order (inventory order is by name).
+	// Stage groups, in the order the run upgrades them
+	// (inventory.SortUpgradeOrder: workers with fewer evictable pods
+	// first).
+	evictableOn := map[string]int{}
+	for _, f := range ix.podFacts() {
+		if f.evictable {
+			evictableOn[f.node]++
+		}
+	}
 	groups := map[string][]string{}
 	stageOf := map[string]string{}
 	for i := range inv.Nodes {
@@ -209,8 +219,12 @@ func buildCapacity(ix *index) (ast.Value, error) {
 		stageOf[name] = st
 		groups[st] = append(groups[st], name)
 	}
-	for _, g := range groups {
-		sort.Strings(g)
+	position := map[string]int{}
+	for st, g := range groups {
+		inventory.SortUpgradeOrder(g, func(n string) string { return n }, st == "workers", func(n string) int { return evictableOn[n] })
+		for i, n := range g {
+			position[n] = i
+		}
 	}
 	// The nodes whose rows are computed: every node, or in a
 	// node-restricted input the focus node alone (rows are independent:
@@ -228,7 +242,7 @@ func buildCapacity(ix *index) (ast.Value, error) {
 			return nil, nil
 		}
 		want := map[string]bool{ix.focus: true}
-		for _, w := range capaWindow(groups[stageOf[ix.focus]], ix.focus, stageOf[ix.focus], maxUnavailable) {
+		for _, w := range capaWindow(groups[stageOf[ix.focus]], position[ix.focus], stageOf[ix.focus], maxUnavailable) {
 			want[w] = true
 		}
 		needed = func(name string) bool { return want[name] }
@@ -288,7 +302,7 @@ func buildCapacity(ix *index) (ast.Value, error) {
 			results = append(results, obj(kv("node", str(name)), kv("unchecked", ast.BooleanTerm(true))))
 			continue
 		}
-		window := capaWindow(groups[stageOf[name]], name, stageOf[name], maxUnavailable)
+		window := capaWindow(groups[stageOf[name]], position[name], stageOf[name], maxUnavailable)
 		r := s.place(name, own, window, evictable)
 		if s.budget <= 0 {
 			// The budget ran out during this node: its result is partial.
@@ -304,19 +318,18 @@ func buildCapacity(ix *index) (ast.Value, error) {
 	return f.obj().Value, nil
 }
 
-// capaWindow is the other nodes drained together with name: for workers
-// the next n-1 by name (the last n near the end of the group), none for
-// other stages.
-func capaWindow(group []string, name, stage string, n int) []string {
+// capaWindow is the other nodes drained together with the node at index
+// i of its stage's group (in upgrade order): for workers the next n-1
+// (the last n near the end of the group), none for other stages.
+func capaWindow(group []string, i int, stage string, n int) []string {
 	if stage != "workers" || n <= 1 || len(group) <= 1 {
 		return nil
 	}
 	n = min(n, len(group))
-	i := sort.SearchStrings(group, name)
 	start := min(i, len(group)-n)
 	var out []string
-	for _, g := range group[start : start+n] {
-		if g != name {
+	for j, g := range group[start : start+n] {
+		if start+j != i {
 			out = append(out, g)
 		}
 	}
