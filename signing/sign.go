@@ -1,6 +1,6 @@
 // Package signing signs and verifies upgate's reports and run records with
-// cosign's own libraries (a signature `cosign verify-blob` accepts) and
-// writes their in-toto attestation.
+// cosign's own libraries: a signature `cosign verify-blob` accepts, made
+// offline with a cosign key pair.
 package signing
 
 import (
