@@ -227,6 +227,10 @@ func (a *app) check(ctx context.Context, cfg *Config) error {
 	if err != nil {
 		return err
 	}
+	if len(rep.Input.Gaps) > 0 {
+		// One line, apart from the one a failure prints.
+		fmt.Fprintf(a.streams.ErrOut, "upgate: warning: %s\n", reports.GapsLine(rep.Input.Gaps))
+	}
 	var buf bytes.Buffer
 	opts := reports.RenderOptions{
 		Color: format == reports.FormatText && cfg.Output == "" && isTerminal(a.streams.Out),
@@ -282,6 +286,11 @@ func (a *app) report(ev *evaluation, cfg *Config, phase finding.Phase) (*finding
 		// Files were hashed as they were read; encoding the state again
 		// only to hash it cost seconds at 150,000 pods.
 		in.Source, in.InputDigest = "files", ev.inv.InputDigest
+		if ev.inv.CollectedAt.IsZero() {
+			// Plain manifests list what their author asked kubectl for,
+			// not every kind; a snapshot or the live cluster lists all.
+			in.Gaps = policies.InputGaps(in.Counts)
+		}
 	} else if in.SnapshotDigest, err = ev.inv.SnapshotDigest(); err != nil {
 		// Live state has no file: hash its snapshot while encoding it,
 		// never holding it.

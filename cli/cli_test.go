@@ -9,11 +9,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/upgate-dev/upgate/finding"
+	"github.com/upgate-dev/upgate/inventory"
 )
 
 // run executes the command line as main does and returns exit code and output.
@@ -22,6 +26,19 @@ func run(t *testing.T, stdin string, args ...string) (int, string, string) {
 	var out, errOut bytes.Buffer
 	code := Main(context.Background(), append([]string{"upgate"}, args...), strings.NewReader(stdin), &out, &errOut)
 	return code, out.String(), errOut.String()
+}
+
+// splitWarnings separates stderr's "upgate: warning:" lines from the rest.
+func splitWarnings(stderr string) (rest string, warnings []string) {
+	var keep []string
+	for _, l := range strings.SplitAfter(stderr, "\n") {
+		if strings.HasPrefix(l, "upgate: warning: ") {
+			warnings = append(warnings, strings.TrimSpace(l))
+		} else if l != "" {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, ""), warnings
 }
 
 func TestExitCodesAndOneLineErrors(t *testing.T) {
@@ -76,6 +93,13 @@ func TestExitCodesAndOneLineErrors(t *testing.T) {
 			code, _, stderr := run(t, "", tt.args...)
 			if code != tt.wantCode {
 				t.Fatalf("exit %d, want %d; stderr: %s", code, tt.wantCode, stderr)
+			}
+			// A warning (the example cluster lacks webhooks, budgets and
+			// workloads) is a line of its own, beside the failure's.
+			var warnings []string
+			stderr, warnings = splitWarnings(stderr)
+			if len(warnings) > 1 {
+				t.Errorf("want at most one warning line, got %q", warnings)
 			}
 			if code == 0 {
 				if stderr != "" {
@@ -292,5 +316,56 @@ func TestRoleSelectorsFromConfig(t *testing.T) {
 	}
 	if code, _, stderr := run(t, "", "check", "--config", typo, "--from", "testdata/cluster.yaml", "--target", "1.36"); code != 2 || !strings.Contains(stderr, "roles") {
 		t.Errorf("misspelt role: exit %d, %q; want 2 naming roles", code, stderr)
+	}
+}
+
+// Plain manifests say what they hold, not what the cluster has: the
+// report and one stderr line name the topics they gave nothing to judge.
+// A snapshot of the same state lists every kind, so it has no gaps.
+func TestPlainManifestsNameWhatTheyLack(t *testing.T) {
+	code, out, stderr := run(t, "", "check", "--from", "testdata/cluster.yaml", "--target", "1.36", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r finding.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	var webhook *finding.InputGap
+	for i, g := range r.Input.Gaps {
+		if g.Topic == "webhook" {
+			webhook = &r.Input.Gaps[i]
+		}
+	}
+	if webhook == nil || !slices.Contains(webhook.Missing, "ValidatingWebhookConfiguration") || !slices.Contains(webhook.Missing, "EndpointSlice") {
+		t.Fatalf("the report's gaps %+v do not name the webhook topic and its kinds", r.Input.Gaps)
+	}
+	if _, warnings := splitWarnings(stderr); len(warnings) != 1 || !strings.Contains(warnings[0], "webhook checks (no ValidatingWebhookConfiguration") {
+		t.Errorf("stderr %q: want one warning naming the webhook checks", stderr)
+	}
+
+	inv, err := inventory.Read([]string{"testdata/cluster.yaml"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv.CollectedAt = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	snap := filepath.Join(t.TempDir(), "snapshot.json")
+	var buf bytes.Buffer
+	if err := inv.WriteSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(snap, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr = run(t, "", "check", "--from", snap, "--target", "1.36", "--format", "json")
+	if code != 0 {
+		t.Fatalf("snapshot: exit %d: %s", code, stderr)
+	}
+	r = finding.Report{}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Input.Gaps) != 0 || stderr != "" {
+		t.Errorf("a snapshot lists every kind, yet gaps %+v, stderr %q", r.Input.Gaps, stderr)
 	}
 }

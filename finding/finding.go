@@ -154,6 +154,17 @@ type Input struct {
 	// Baseline is the --baseline a postflight report compared against, so
 	// the report (and its suggested re-run) names it.
 	Baseline string `json:"baseline,omitempty"`
+	// Gaps are the topics whose kinds plain manifests (--from) lack
+	// entirely: their checks had nothing to judge. A snapshot or the live
+	// cluster lists every kind, so their reports have none.
+	Gaps []InputGap `json:"gaps,omitempty"`
+}
+
+// InputGap is one topic the input gave nothing to judge, and the kinds it
+// lacks.
+type InputGap struct {
+	Topic   string   `json:"topic"`
+	Missing []string `json:"missing"`
 }
 
 // Producer records the tool and policies that produced a report.

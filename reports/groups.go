@@ -92,3 +92,28 @@ func checkIDs(r *finding.Report) []string {
 	}
 	return ids
 }
+
+// GapText says what one input gap left unjudged, as a sentence.
+func GapText(g finding.InputGap) string {
+	return fmt.Sprintf("the input holds no %s: the %s checks judged nothing of them", joinKinds(g.Missing), g.Topic)
+}
+
+// GapsLine says in one line what every gap left unjudged, for stderr.
+func GapsLine(gaps []finding.InputGap) string {
+	parts := make([]string, len(gaps))
+	for i, g := range gaps {
+		parts[i] = fmt.Sprintf("%s checks (no %s)", g.Topic, joinKinds(g.Missing))
+	}
+	return "the input judged nothing for the " + strings.Join(parts, "; ") + "; add those kinds to --from, or check the live cluster"
+}
+
+// joinKinds lists kinds as "A", "A or B", "A, B or C".
+func joinKinds(kinds []string) string {
+	switch len(kinds) {
+	case 0:
+		return ""
+	case 1:
+		return kinds[0]
+	}
+	return strings.Join(kinds[:len(kinds)-1], ", ") + " or " + kinds[len(kinds)-1]
+}

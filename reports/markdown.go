@@ -24,6 +24,9 @@ func renderMarkdown(w io.Writer, r *finding.Report, opts RenderOptions) error {
 		fmt.Fprintf(bw, "; current version from %s", mdText(r.Input.VersionFrom))
 	}
 	fmt.Fprintf(bw, ". Generated %s by upgate %s.\n", r.GeneratedAt.UTC().Format(time.RFC3339), mdText(orUnknown(r.Producer.UpgateVersion)))
+	for _, g := range r.Input.Gaps {
+		fmt.Fprintf(bw, "\nNot judged: %s.\n", mdText(GapText(g)))
+	}
 	if r.IgnoreSafetyChecks {
 		fmt.Fprintf(bw, "\nSafety checks were reported but not allowed to block (`%s`).\n", ignoreSafetyFlag)
 	}

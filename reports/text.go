@@ -55,6 +55,9 @@ func renderText(w io.Writer, r *finding.Report, opts RenderOptions) error {
 	}
 	fmt.Fprintf(bw, "upgate %s %s → %s: %s (%s)\n", r.Phase, orUnknown(r.CurrentVersion), orUnknown(r.TargetVersion), verdict, summaryText(r.Summary))
 	fmt.Fprintf(bw, "Computed from: %s\n", inputSummary(r.Input))
+	for _, g := range r.Input.Gaps {
+		fmt.Fprintf(bw, "Not judged: %s\n", GapText(g))
+	}
 	if r.Input.VersionFrom != "" {
 		fmt.Fprintf(bw, "Current version from: %s\n", r.Input.VersionFrom)
 	}
