@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/upgate-dev/upgate/internal/tooltest"
+	"github.com/upgate-dev/upgate/inventory"
 )
 
 func helmTemplate(t *testing.T, args ...string) []map[string]any {
@@ -376,5 +377,35 @@ func TestExecutorRBACOptInWithoutSecrets(t *testing.T) {
 	}
 	if roles != 2 {
 		t.Errorf("rbac.executor=true rendered %d executor roles, want a ClusterRole and the lock Role", roles)
+	}
+}
+
+// The checker role reads (get, list, watch) every kind of the table: what
+// the collector lists and the run's informers watch.
+func TestKindTableIsWhatTheCheckerRoleReads(t *testing.T) {
+	role := find(helmTemplate(t), "ClusterRole")
+	if role == nil {
+		t.Fatal("no ClusterRole rendered")
+	}
+	granted := map[string][]string{} // "resource.group" -> verbs
+	for _, r := range role["rules"].([]any) {
+		rule := r.(map[string]any)
+		for _, g := range asStrings(rule["apiGroups"]) {
+			for _, res := range asStrings(rule["resources"]) {
+				key := res
+				if g != "" {
+					key += "." + g
+				}
+				granted[key] = append(granted[key], asStrings(rule["verbs"])...)
+			}
+		}
+	}
+	for _, k := range inventory.Kinds {
+		verbs := granted[k.GroupResource()]
+		for _, v := range []string{"get", "list", "watch"} {
+			if !slices.Contains(verbs, v) {
+				t.Errorf("the checker role may not %s %s", v, k.GroupResource())
+			}
+		}
 	}
 }

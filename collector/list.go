@@ -19,8 +19,10 @@ import (
 type resource struct {
 	// name is the resource as RBAC and kubectl spell it, e.g.
 	// "poddisruptionbudgets.policy", so an error says what to grant.
-	name    string
-	collect func(ctx context.Context, c *Collector, inv *inventory.Inventory, mu *sync.Mutex) error
+	name string
+	// kind and apiVersion are the objects' kind and the version listed.
+	kind, apiVersion string
+	collect          func(ctx context.Context, c *Collector, inv *inventory.Inventory, mu *sync.Mutex) error
 	// watch builds the kind's informer (watch.go).
 	watch func(c *Collector) *watched
 }
@@ -62,7 +64,7 @@ func listOf[T any, PT object[T], L list](
 	set func(*inventory.Inventory, []PT),
 ) resource {
 	l := lister[T, PT, L]{name: name, apiVersion: apiVersion, kind: kind, client: cl, items: items, set: set}
-	return resource{name: name, collect: l.collect, watch: l.watch}
+	return resource{name: name, kind: kind, apiVersion: apiVersion, collect: l.collect, watch: l.watch}
 }
 
 // collect reads every page, recording each object's API usages and then

@@ -126,23 +126,9 @@ func (s NodeStat) Read() bool { return s.AvailableBytes != nil && s.Error == "" 
 // Counts returns how many objects of each kind the inventory holds, the
 // "computed from" part of a report.
 func (inv *Inventory) Counts() map[string]int {
-	c := map[string]int{
-		"Node":                           len(inv.Nodes),
-		"Pod":                            len(inv.Pods),
-		"Namespace":                      len(inv.Namespaces),
-		"Service":                        len(inv.Services),
-		"Deployment":                     len(inv.Deployments),
-		"ReplicaSet":                     len(inv.ReplicaSets),
-		"StatefulSet":                    len(inv.StatefulSets),
-		"DaemonSet":                      len(inv.DaemonSets),
-		"Job":                            len(inv.Jobs),
-		"ReplicationController":          len(inv.ReplicationControllers),
-		"PodDisruptionBudget":            len(inv.PodDisruptionBudgets),
-		"PersistentVolume":               len(inv.PersistentVolumes),
-		"PersistentVolumeClaim":          len(inv.PersistentVolumeClaims),
-		"ValidatingWebhookConfiguration": len(inv.ValidatingWebhooks),
-		"MutatingWebhookConfiguration":   len(inv.MutatingWebhooks),
-		"EndpointSlice":                  len(inv.EndpointSlices),
+	c := make(map[string]int, len(Kinds)+len(inv.Others))
+	for _, k := range Kinds {
+		c[k.Kind], _ = k.items(inv)
 	}
 	for k, n := range inv.Others {
 		c[k] += n
@@ -154,22 +140,9 @@ func (inv *Inventory) Counts() map[string]int {
 // and source), so the same state always yields the same snapshot and report
 // bytes whatever order files or list pages arrived in.
 func (inv *Inventory) Sort() {
-	SortObjects(inv.Nodes)
-	SortObjects(inv.Pods)
-	SortObjects(inv.Namespaces)
-	SortObjects(inv.Services)
-	SortObjects(inv.Deployments)
-	SortObjects(inv.ReplicaSets)
-	SortObjects(inv.StatefulSets)
-	SortObjects(inv.DaemonSets)
-	SortObjects(inv.Jobs)
-	SortObjects(inv.ReplicationControllers)
-	SortObjects(inv.PodDisruptionBudgets)
-	SortObjects(inv.PersistentVolumes)
-	SortObjects(inv.PersistentVolumeClaims)
-	SortObjects(inv.ValidatingWebhooks)
-	SortObjects(inv.MutatingWebhooks)
-	SortObjects(inv.EndpointSlices)
+	for _, k := range Kinds {
+		k.sort(inv)
+	}
 	// The watched state hands usages over in order: check before sorting.
 	if !slices.IsSortedFunc(inv.APIUsages, compareUsages) {
 		slices.SortStableFunc(inv.APIUsages, compareUsages)

@@ -39,18 +39,14 @@ type Snapshot struct {
 	Items     []json.RawMessage `json:"items"`
 }
 
-// canonical is the group version each modelled kind is written at.
-var canonical = map[string]schema.GroupVersion{
-	"Node": {Version: "v1"}, "Pod": {Version: "v1"}, "Namespace": {Version: "v1"}, "Service": {Version: "v1"},
-	"ReplicationController": {Version: "v1"}, "PersistentVolume": {Version: "v1"}, "PersistentVolumeClaim": {Version: "v1"},
-	"Deployment": {Group: "apps", Version: "v1"}, "ReplicaSet": {Group: "apps", Version: "v1"},
-	"StatefulSet": {Group: "apps", Version: "v1"}, "DaemonSet": {Group: "apps", Version: "v1"},
-	"Job":                            {Group: "batch", Version: "v1"},
-	"PodDisruptionBudget":            {Group: "policy", Version: "v1"},
-	"ValidatingWebhookConfiguration": {Group: "admissionregistration.k8s.io", Version: "v1"},
-	"MutatingWebhookConfiguration":   {Group: "admissionregistration.k8s.io", Version: "v1"},
-	"EndpointSlice":                  {Group: "discovery.k8s.io", Version: "v1"},
-}
+// canonical is the group version each modelled kind is written at (Kinds).
+var canonical = func() map[string]schema.GroupVersion {
+	m := make(map[string]schema.GroupVersion, len(Kinds))
+	for _, k := range Kinds {
+		m[k.Kind] = k.GroupVersion()
+	}
+	return m
+}()
 
 // Snapshot renders the inventory as a snapshot. The inventory is sorted
 // first, so the same state always gives the same bytes.
@@ -137,22 +133,10 @@ func (inv *Inventory) eachItem(fn func([]byte) error) error {
 			}
 		}
 	}
-	add("Namespace", len(inv.Namespaces), func(i int) any { return inv.Namespaces[i] })
-	add("Node", len(inv.Nodes), func(i int) any { return inv.Nodes[i] })
-	add("Pod", len(inv.Pods), func(i int) any { return inv.Pods[i] })
-	add("Service", len(inv.Services), func(i int) any { return inv.Services[i] })
-	add("Deployment", len(inv.Deployments), func(i int) any { return inv.Deployments[i] })
-	add("ReplicaSet", len(inv.ReplicaSets), func(i int) any { return inv.ReplicaSets[i] })
-	add("StatefulSet", len(inv.StatefulSets), func(i int) any { return inv.StatefulSets[i] })
-	add("DaemonSet", len(inv.DaemonSets), func(i int) any { return inv.DaemonSets[i] })
-	add("Job", len(inv.Jobs), func(i int) any { return inv.Jobs[i] })
-	add("ReplicationController", len(inv.ReplicationControllers), func(i int) any { return inv.ReplicationControllers[i] })
-	add("PodDisruptionBudget", len(inv.PodDisruptionBudgets), func(i int) any { return inv.PodDisruptionBudgets[i] })
-	add("PersistentVolume", len(inv.PersistentVolumes), func(i int) any { return inv.PersistentVolumes[i] })
-	add("PersistentVolumeClaim", len(inv.PersistentVolumeClaims), func(i int) any { return inv.PersistentVolumeClaims[i] })
-	add("ValidatingWebhookConfiguration", len(inv.ValidatingWebhooks), func(i int) any { return inv.ValidatingWebhooks[i] })
-	add("MutatingWebhookConfiguration", len(inv.MutatingWebhooks), func(i int) any { return inv.MutatingWebhooks[i] })
-	add("EndpointSlice", len(inv.EndpointSlices), func(i int) any { return inv.EndpointSlices[i] })
+	for _, k := range Kinds {
+		n, at := k.items(inv)
+		add(k.Kind, n, at)
+	}
 	for len(inflight) > 0 {
 		drain()
 	}

@@ -1,0 +1,70 @@
+package inventory_test
+
+import (
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/upgate-dev/upgate/inventory"
+	"github.com/upgate-dev/upgate/synth"
+)
+
+func tableKinds() []string {
+	var out []string
+	for _, k := range inventory.Kinds {
+		out = append(out, k.Kind)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// The inventory has one list per kind of the table, and no other: each
+// list field's element type is a kind of the table, and counts (derived
+// from the table) agree with the fields' lengths.
+func TestKindTableMatchesTheInventory(t *testing.T) {
+	inv := synth.Cluster(synth.Options{Nodes: 6})
+	v := reflect.ValueOf(inv).Elem()
+	counts := inv.Counts()
+	var fields []string
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		if f.Type.Kind() != reflect.Slice || f.Type.Elem().Kind() != reflect.Pointer {
+			continue
+		}
+		kind := f.Type.Elem().Elem().Name()
+		fields = append(fields, kind)
+		if got, want := counts[kind], v.Field(i).Len(); got != want {
+			t.Errorf("Counts()[%s] = %d, the field %s holds %d", kind, got, f.Name, want)
+		}
+	}
+	slices.Sort(fields)
+	if want := tableKinds(); !slices.Equal(fields, want) {
+		t.Errorf("the inventory's lists hold %v, the table names %v", fields, want)
+	}
+}
+
+// The README's kubectl line, the way to feed --from by hand, asks for
+// every kind of the table.
+func TestKindTableInTheREADME(t *testing.T) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "kubectl get nodes,") {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Fatal("no `kubectl get nodes,...` line in the README")
+	}
+	asked := strings.Split(strings.Fields(line)[2], ",")
+	for _, k := range inventory.Kinds {
+		if !slices.Contains(asked, k.Resource) && (k.Short == "" || !slices.Contains(asked, k.Short)) {
+			t.Errorf("the README's kubectl line does not ask for %s (%s)", k.Kind, k.Resource)
+		}
+	}
+}
