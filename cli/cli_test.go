@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/klog/v2"
 
 	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
@@ -367,5 +369,35 @@ func TestPlainManifestsNameWhatTheyLack(t *testing.T) {
 	}
 	if len(r.Input.Gaps) != 0 || stderr != "" {
 		t.Errorf("a snapshot lists every kind, yet gaps %+v, stderr %q", r.Input.Gaps, stderr)
+	}
+}
+
+// client-go reports through klog, which writes errors to the process's
+// stderr whatever its output is set to: outside debug runs none of them
+// may reach it, or a failure is no longer one line (seen: "Unexpected
+// error when reading response body" as a forbidden list cancels the
+// others).
+func TestClientGoErrorsStayOffStderr(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stderr
+	os.Stderr = w
+	defer func() { os.Stderr = saved }()
+	code, _, stderr := run(t, "", "check", "--from", "testdata/cluster.yaml", "--target", "1.36", "--format", "json")
+	klog.ErrorS(errors.New("context canceled"), "Unexpected error when reading response body")
+	klog.Flush()
+	os.Stderr = saved
+	w.Close()
+	leaked, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if len(leaked) > 0 {
+		t.Errorf("klog wrote to the process's stderr: %q", leaked)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -105,10 +106,12 @@ func (a *app) setupLogging() error {
 	a.log = slog.New(slog.NewTextHandler(a.streams.ErrOut, &slog.HandlerOptions{Level: lvl}))
 	// client-go logs through klog straight to stderr (for example when a
 	// cancelled request is cut short); keep it to debug runs so a failure
-	// stays one line.
+	// stays one line. A logger takes every message: klog's own output, even
+	// redirected, still copies errors to stderr.
 	if lvl > slog.LevelDebug {
-		klog.LogToStderr(false)
-		klog.SetOutput(io.Discard)
+		klog.SetLogger(logr.Discard())
+	} else {
+		klog.ClearLogger()
 	}
 	return nil
 }
