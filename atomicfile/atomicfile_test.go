@@ -13,8 +13,8 @@ func TestWriteFileAtomic(t *testing.T) {
 		if err := WriteFile(path, []byte(content)); err != nil {
 			t.Fatalf("WriteFile: %v", err)
 		}
-		if got := string(readFile(t, path)); got != content {
-			t.Errorf("file holds %q, want %q", got, content)
+		if got, err := os.ReadFile(path); err != nil || string(got) != content {
+			t.Errorf("file holds %q (%v), want %q", got, err, content)
 		}
 	}
 	fi, err := os.Stat(path)
@@ -76,13 +76,4 @@ func TestWriteFileAtomicFailureLeavesNothing(t *testing.T) {
 	if err := WriteFile(filepath.Join(dir, "missing", "r.json"), []byte("x")); err == nil {
 		t.Error("WriteFile into a missing directory succeeded")
 	}
-}
-
-func readFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
