@@ -289,7 +289,6 @@ func Hops(current, target *version.Version, targetLabel string, latest map[strin
 	return append(hops, Hop{From: from, To: targetLabel})
 }
 
-
 // oldestAPIServer is the oldest kube-apiserver image tag in the inventory.
 func oldestAPIServer(inv *inventory.Inventory) *version.Version {
 	var oldest *version.Version
