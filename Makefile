@@ -40,6 +40,8 @@ test: tools vet unit fuzz
 
 vet:
 	$(GO) vet ./...
+	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l $$(find . -name '*.go' -not -path './_out/*' -not -path './.git/*')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 
 unit:
 	PATH="$(UPGATE_CACHE)/tools:$$PATH" $(GO) test -count=1 ./...
