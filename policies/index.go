@@ -244,32 +244,18 @@ func (ix *index) workload(p *corev1.Pod) (objRef, bool) {
 // inventory is in its order (Sort; every reader's result), else through a
 // map built once.
 func (ix *index) pod(namespace, name string) *corev1.Pod {
-	pods := ix.inv.Pods
 	if ix.pods == nil {
-		sorted := true
-		for i := 1; i < len(pods) && sorted; i++ {
-			a, b := pods[i-1], pods[i]
-			sorted = a.Namespace < b.Namespace || (a.Namespace == b.Namespace && a.Name < b.Name)
-		}
 		ix.pods = map[objRef]*corev1.Pod{}
-		if !sorted {
-			for _, p := range pods {
+		if ix.podsSorted = strictlySorted(ix.inv.Pods); !ix.podsSorted {
+			for _, p := range ix.inv.Pods {
 				ix.pods[objRef{"Pod", p.Namespace, p.Name}] = p
 			}
 		}
-		ix.podsSorted = sorted
 	}
-	if !ix.podsSorted {
-		return ix.pods[objRef{"Pod", namespace, name}]
+	if ix.podsSorted {
+		return findObject(ix.inv.Pods, namespace, name)
 	}
-	i := sort.Search(len(pods), func(i int) bool {
-		p := pods[i]
-		return p.Namespace > namespace || (p.Namespace == namespace && p.Name >= name)
-	})
-	if i < len(pods) && pods[i].Namespace == namespace && pods[i].Name == name {
-		return pods[i]
-	}
-	return nil
+	return ix.pods[objRef{"Pod", namespace, name}]
 }
 
 // term returns a shared string term for s: input values repeated across
