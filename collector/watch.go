@@ -224,8 +224,77 @@ func (w *Watched) Inventory(ctx context.Context, node string) (*inventory.Invent
 }
 
 // caughtUp waits until the nodes' cache holds node as the API server has
-// it now (or a later version of it), or, when it is gone, no longer has it.
+// it now (or a later version of it), or, when it is gone, no longer has it;
+// then, on a real API server, until the pods' cache holds each pod bound
+// to the node at least at its version now. Each kind has its own watch:
+// after the API server was away they reconnect one by one, and a node's
+// validation must not judge its mirror pods as they were before its
+// upgrade (seen in the soak: a kube-apiserver pod read at the old image).
 func (w *Watched) caughtUp(ctx context.Context, node string) error {
+	versioned, err := w.nodeCaughtUp(ctx, node)
+	if err != nil || !versioned {
+		return err
+	}
+	return w.podsCaughtUp(ctx, node)
+}
+
+// podsCaughtUp waits until the pods' cache holds every pod bound to node
+// at its version now, or a later one (a pod gone since is not waited for).
+func (w *Watched) podsCaughtUp(ctx context.Context, node string) error {
+	var pods *watched
+	for _, k := range w.kinds {
+		if k.name == "pods" {
+			pods = k
+		}
+	}
+	if pods == nil {
+		return newError("watch pods", errors.New("no informer for pods"), "")
+	}
+	lctx, cancel := w.c.callContext(ctx)
+	live, err := w.c.cs.CoreV1().Pods(metav1.NamespaceAll).List(lctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + node})
+	cancel()
+	if err != nil {
+		return newError("list pods on node "+node, err, "list")
+	}
+	deadline := time.NewTimer(w.c.opts.SyncTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for i := range live.Items {
+		p := &live.Items[i]
+		if p.Spec.NodeName != node || p.ResourceVersion == "" {
+			continue
+		}
+		key := p.Namespace + "/" + p.Name
+		for {
+			x, exists, err := pods.informer.GetStore().GetByKey(key)
+			if err != nil {
+				return newError("read pod "+key+" from the watch cache", err, "")
+			}
+			if o, ok := x.(metav1.Object); exists && ok && !olderVersion(o.GetResourceVersion(), p.ResourceVersion) {
+				break
+			}
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				return newError("watch pods", ctx.Err(), "")
+			case <-deadline.C:
+				err := fmt.Errorf("pod %s on node %s: the watch has not caught up with the API server within %s", key, node, w.c.opts.SyncTimeout)
+				if last := pods.lastErr(); last != nil {
+					err = fmt.Errorf("%w (last watch error: %w)", err, last)
+				}
+				return newError("watch pods", err, "")
+			}
+		}
+	}
+	return nil
+}
+
+// nodeCaughtUp waits until the nodes' cache holds node as the API server
+// has it now (or a later version of it), or, when it is gone, no longer
+// has it. versioned says whether the server gives resourceVersions
+// (client-go's fake clientset does not: its pods are not waited for).
+func (w *Watched) nodeCaughtUp(ctx context.Context, node string) (versioned bool, err error) {
 	var nodes *watched
 	for _, k := range w.kinds {
 		if k.name == "nodes" {
@@ -233,14 +302,14 @@ func (w *Watched) caughtUp(ctx context.Context, node string) error {
 		}
 	}
 	if nodes == nil {
-		return newError("watch nodes", errors.New("no informer for nodes"), "")
+		return false, newError("watch nodes", errors.New("no informer for nodes"), "")
 	}
 	gctx, cancel := w.c.callContext(ctx)
 	live, err := w.c.cs.CoreV1().Nodes().Get(gctx, node, metav1.GetOptions{})
 	cancel()
 	gone := apierrors.IsNotFound(err)
 	if err != nil && !gone {
-		return newError("get node "+node, err, "get")
+		return false, newError("get node "+node, err, "get")
 	}
 	deadline := time.NewTimer(w.c.opts.SyncTimeout)
 	defer deadline.Stop()
@@ -249,10 +318,10 @@ func (w *Watched) caughtUp(ctx context.Context, node string) error {
 	for {
 		x, exists, err := nodes.informer.GetStore().GetByKey(node)
 		if err != nil {
-			return newError("read node "+node+" from the watch cache", err, "")
+			return false, newError("read node "+node+" from the watch cache", err, "")
 		}
 		if gone && !exists {
-			return nil
+			return false, nil // its pods went with it
 		}
 		if !gone && exists {
 			o, ok := x.(metav1.Object)
@@ -260,26 +329,26 @@ func (w *Watched) caughtUp(ctx context.Context, node string) error {
 			case !ok:
 			case live.ResourceVersion != "":
 				if !olderVersion(o.GetResourceVersion(), live.ResourceVersion) {
-					return nil
+					return true, nil
 				}
 			default:
 				// No resourceVersion (client-go's fake): caught up when
 				// the cache holds what the server has.
 				if t, err := nodes.transform(live.DeepCopy()); err == nil && equality.Semantic.DeepEqual(t, x) {
-					return nil
+					return false, nil
 				}
 			}
 		}
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
-			return newError("watch nodes", ctx.Err(), "")
+			return false, newError("watch nodes", ctx.Err(), "")
 		case <-deadline.C:
 			err := fmt.Errorf("node %s: the watch has not caught up with the API server within %s", node, w.c.opts.SyncTimeout)
 			if last := nodes.lastErr(); last != nil {
 				err = fmt.Errorf("%w (last watch error: %w)", err, last)
 			}
-			return newError("watch nodes", err, "")
+			return false, newError("watch nodes", err, "")
 		}
 	}
 }
