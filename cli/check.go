@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/version"
 
+	"github.com/upgate-dev/upgate/executor"
 	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
@@ -188,6 +189,7 @@ func judgeNode(ctx context.Context, cfg *Config, engine *policies.Engine, inv *i
 	res, err := engine.Evaluate(ctx, policies.Request{
 		Inventory: inv, Current: current, Target: target, Phase: phase,
 		Baseline: baseline, MaxUnavailable: cfg.MaxUnavailable, Node: node, Memo: memo,
+		Underway: executor.Underway(inv),
 	})
 	if err != nil {
 		return nil, err

@@ -394,3 +394,74 @@ func TestRunEtcdFlags(t *testing.T) {
 		t.Errorf("dry run without endpoints: exit %d\n%s", code, out)
 	}
 }
+
+// TestRunFinishesANodeStoppedAfterItsDriver: a run killed, or cut off from
+// the API server, after its driver upgraded the first control-plane node
+// but before it could record so, leaves that node at upgate.dev/phase=
+// upgrading with its kubelet and kube-apiserver at the target, newer than
+// the other control-plane node's kube-apiserver. The next run must see its
+// own half-way state there and finish the upgrade, not refuse it on
+// skew.kubelet-newer; the same node with no upgrade of upgate's under way
+// is still flagged.
+func TestRunFinishesANodeStoppedAfterItsDriver(t *testing.T) {
+	halfway := func(t *testing.T, annotations map[string]string) *fake.Clientset {
+		cs := fakeCluster(t)
+		ctx := context.Background()
+		n, err := cs.CoreV1().Nodes().Get(ctx, "cp-1", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Status.NodeInfo.KubeletVersion = "v1.36.0"
+		n.Spec.Unschedulable = annotations != nil
+		n.Annotations = annotations
+		if _, err := cs.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := cs.CoreV1().Pods("kube-system").Get(ctx, "kube-apiserver-cp-1", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Spec.Containers[0].Image = "registry.k8s.io/kube-apiserver:v1.36.0"
+		if _, err := cs.CoreV1().Pods("kube-system").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		return cs
+	}
+	stopped := map[string]string{
+		"upgate.dev/target": "v1.36", "upgate.dev/phase": "upgrading",
+		"upgate.dev/cordoned-by": "upgate", "upgate.dev/holder": "a-killed-run",
+		"upgate.dev/reason": "cordoned by upgate run to drain and upgrade it to v1.36 (stage etcd); uncordoned when done",
+	}
+
+	t.Run("no run of upgate's under way: the newer kubelet is flagged", func(t *testing.T) {
+		cs := halfway(t, nil)
+		code, out, _ := runOn(t, context.Background(), cs, false, "", "check", "--target", "v1.36")
+		if code != 1 || !strings.Contains(out, "skew.kubelet-newer") || !strings.Contains(out, "cp-1") {
+			t.Errorf("exit %d; want 1 with skew.kubelet-newer on cp-1:\n%s", code, out)
+		}
+	})
+	t.Run("the run's own half-way state: check passes and the run finishes", func(t *testing.T) {
+		cs := halfway(t, stopped)
+		code, out, stderr := runOn(t, context.Background(), cs, false, "", "check", "--target", "v1.36")
+		if code != 0 || strings.Contains(out, "skew.kubelet-newer") {
+			t.Errorf("check: exit %d, stderr %q; want 0 without skew.kubelet-newer:\n%s", code, stderr, out)
+		}
+		code, out, stderr = runOn(t, context.Background(), cs, false, "", append(runArgs, "--yes")...)
+		if code != 0 {
+			t.Fatalf("the resumed run: exit %d, stderr %q\n%s", code, stderr, out)
+		}
+		if !strings.Contains(out, "in flight at phase upgrading") {
+			t.Errorf("the run did not say it resumed cp-1:\n%s", out)
+		}
+		nodes, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nodes.Items {
+			if n.Annotations["upgate.dev/phase"] != "done" || n.Spec.Unschedulable || n.Status.NodeInfo.KubeletVersion != "v1.36.0" {
+				t.Errorf("node %s: phase %q, unschedulable %t, kubelet %s; want done, schedulable, v1.36.0",
+					n.Name, n.Annotations["upgate.dev/phase"], n.Spec.Unschedulable, n.Status.NodeInfo.KubeletVersion)
+			}
+		}
+	})
+}

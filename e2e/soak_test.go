@@ -390,7 +390,13 @@ func startRun(t *testing.T, cfg string, args ...string) *bgRun {
 	t.Helper()
 	base := []string{"run", "--yes", "--config", cfg, "--target", runTarget, "--driver", "kwok",
 		"--drain-timeout", "90s", "--ready-timeout", "30s", "--gate-wait", "30s"}
-	r := &bgRun{cmd: exec.Command(upgateBin, append(base, args...)...), done: make(chan struct{})}
+	return startUpgate(t, append(base, args...)...)
+}
+
+// startUpgate starts upgate with args in the background.
+func startUpgate(t *testing.T, args ...string) *bgRun {
+	t.Helper()
+	r := &bgRun{cmd: exec.Command(upgateBin, args...), done: make(chan struct{})}
 	r.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
 	r.start = time.Now()

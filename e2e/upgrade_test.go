@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -71,6 +72,12 @@ func TestTwoHopDryRunOnTheLiveCluster(t *testing.T) {
 // postflight that passes, no PDB below its minimum and never more than
 // --max-unavailable workers unschedulable at once.
 //
+// The first run is killed (SIGKILL) just after the driver has upgraded
+// the hop's first control-plane node and before upgate could record it:
+// that node is left at upgate.dev/phase=upgrading, cordoned, its kubelet
+// and components newer than the other control-plane nodes' kube-apiserver.
+// The second run must resume it and finish, as an operator would expect.
+//
 // It runs last in the suite (files sort after the others) and puts the
 // v1.36.3 control plane back when it ends.
 func TestRealControlPlaneUpgrade(t *testing.T) {
@@ -110,19 +117,38 @@ func TestRealControlPlaneUpgrade(t *testing.T) {
 
 	record := filepath.Join(dir, "run.json")
 	driver := filepath.Join(repoRoot, "hack", "cluster-driver.sh")
-	start := time.Now()
-	code, out, stderr := upgate(t, "run", "--yes", "--config", cfg, "--target", upgradeTarget,
-		"--driver", "command", "--driver-command", driver,
+	args := []string{"run", "--yes", "--config", cfg, "--target", upgradeTarget,
 		"--max-unavailable", "2", "--drain-timeout", "2m", "--ready-timeout", "1m", "--gate-wait", "30s",
-		"--output", record)
-	took := time.Since(start).Round(time.Second)
-	t.Logf("upgate run to %s: exit %d in %s\n--- stdout\n%s--- stderr\n%s", upgradeTarget, code, took, out, stderr)
-	if code != 0 {
-		t.Fatalf("the upgrade did not finish: exit %d", code)
+		"--lock-lease-duration", "15s"}
+	start := time.Now()
+
+	// The first run, killed after its first control-plane driver call.
+	killed, swapped := killAfterFirstControlPlaneDriver(t, driver, args)
+	if !strings.Contains(swapped, "swapping kube-apiserver for "+newBins) {
+		t.Errorf("the driver never swapped the API server's binary:\n%s", swapped)
 	}
-	// The API server really went away and came back at the new version.
-	if !strings.Contains(stderr+out, "swapping kube-apiserver for "+newBins) {
-		t.Errorf("the driver never swapped the API server's binary")
+	n := getNode(t, killed)
+	if p := n.Annotations["upgate.dev/phase"]; p != "upgrading" || !n.Spec.Unschedulable || n.Status.NodeInfo.KubeletVersion != upgradeTarget {
+		t.Fatalf("the killed run left %s at phase %q, unschedulable %t, kubelet %s; want upgrading, cordoned, %s",
+			killed, p, n.Spec.Unschedulable, n.Status.NodeInfo.KubeletVersion, upgradeTarget)
+	}
+
+	// The rerun, once the killed run's Lease has lapsed.
+	var code int
+	var out, stderr string
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(3 * time.Second) {
+		code, out, stderr = upgate(t, append(args, "--driver", "command", "--driver-command", driver, "--output", record)...)
+		if code != 3 || !(strings.Contains(stderr, "held by") || strings.Contains(stderr, "executor lock")) || time.Now().After(deadline) {
+			break
+		}
+	}
+	took := time.Since(start).Round(time.Second)
+	t.Logf("upgate run to %s, resumed: exit %d, %s since the first run\n--- stdout\n%s--- stderr\n%s", upgradeTarget, code, took, out, stderr)
+	if code != 0 {
+		t.Fatalf("the resumed upgrade did not finish: exit %d", code)
+	}
+	if !strings.Contains(out, "in flight at phase upgrading") {
+		t.Errorf("the rerun did not say it resumed %s at phase upgrading", killed)
 	}
 	var v struct {
 		ServerVersion struct{ GitVersion string } `json:"serverVersion"`
@@ -164,4 +190,60 @@ func TestRealControlPlaneUpgrade(t *testing.T) {
 	if len(s.MinAvailable) != 2 {
 		t.Errorf("the watcher saw PDBs %v, want web and db", s.MinAvailable)
 	}
+}
+
+// killAfterFirstControlPlaneDriver starts `upgate run args` with a driver
+// that calls driver and, after its first etcd or control-plane call, holds
+// still so that the run can be SIGKILLed before it records the node as
+// upgraded. It returns that node and the driver's output.
+func killAfterFirstControlPlaneDriver(t *testing.T, driver string, args []string) (node, output string) {
+	t.Helper()
+	dir := t.TempDir()
+	mark, log := filepath.Join(dir, "mark"), filepath.Join(dir, "driver.log")
+	wrapper := filepath.Join(dir, "driver.sh")
+	script := fmt.Sprintf(`#!/usr/bin/env bash
+set -euo pipefail
+%q 2>>%q
+case "${UPGATE_STAGE}" in
+etcd | control-plane)
+  if mkdir %q 2>/dev/null; then
+    echo "$$ ${UPGATE_NODE}" >%q.tmp && mv %q.tmp %q
+    sleep 300
+  fi
+  ;;
+esac
+`, driver, log, mark+".d", mark, mark, mark)
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run := startUpgate(t, append(args, "--driver", "command", "--driver-command", wrapper)...)
+	var pid int
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		if b, err := os.ReadFile(mark); err == nil {
+			if _, err := fmt.Sscan(string(b), &pid, &node); err != nil {
+				t.Fatalf("the driver's mark %q: %v", b, err)
+			}
+			break
+		}
+		select {
+		case <-run.done:
+			code, out, stderr := run.wait(t)
+			t.Fatalf("the run ended (exit %d) before its first control-plane driver call finished\n%s\n%s", code, out, stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no control-plane driver call within 5m")
+		}
+	}
+	_ = run.cmd.Process.Signal(syscall.SIGKILL)
+	code, _, _ := run.wait(t)
+	if code != 128+int(syscall.SIGKILL) {
+		t.Errorf("the first run exited %d before it was killed", code)
+	}
+	// The held driver, in its own process group, goes too.
+	if pgid, err := syscall.Getpgid(pid); err == nil {
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	}
+	b, _ := os.ReadFile(log)
+	return node, string(b)
 }

@@ -186,11 +186,9 @@ func NewPlan(inv *inventory.Inventory, current, target *version.Version, targetL
 			// Already at the target, and either not in flight or past its
 			// driver (phase upgraded resumes at the wait for Ready, with no
 			// gate and no drain): the run will not drain it, so what would
-			// block its drain blocks nothing. This is the state a stopped
-			// run leaves behind: the first control-plane node upgraded, its
-			// controller-manager newer than the others' API servers
-			// (skew.control-plane-newer), which must not keep the next run
-			// from finishing the upgrade.
+			// block its drain blocks nothing. (A node whose upgrade a
+			// stopped run left half-done is not flagged for being newer
+			// than the other API servers in the first place: Underway.)
 			pn.Blockers = nil
 		}
 		st := StageWorkers

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"bytes"
+	"maps"
 	"strings"
 	"testing"
 
@@ -142,5 +143,37 @@ func TestPlanIgnoresBlockersOfNodesAlreadyAtTheTarget(t *testing.T) {
 				t.Errorf("the plan's findings lost the finding: %v", p.Findings)
 			}
 		})
+	}
+}
+
+// TestUnderway: every node a run has started (any phase, failed too) or
+// finished maps to its upgrade's version; a node without upgate's record,
+// or with a target that is not a version, maps to nothing.
+func TestUnderway(t *testing.T) {
+	annotated := func(name, phase, target string) *corev1.Node {
+		n := node(name, nil)
+		if phase != "" || target != "" {
+			n.Annotations = map[string]string{AnnotationPhase: phase, AnnotationTarget: target}
+		}
+		return n
+	}
+	inv := &inventory.Inventory{Nodes: []*corev1.Node{
+		annotated("upgrading", string(PhaseUpgrading), "v1.37"),
+		annotated("failed", string(PhaseFailed), "v1.37.2"),
+		annotated("done", string(PhaseDone), "v1.36"),
+		annotated("untouched", "", ""),
+		annotated("target-only", "", "v1.37"),
+		annotated("garbled", string(PhaseUpgrading), "soon"),
+	}}
+	got := map[string]string{}
+	for n, v := range Underway(inv) {
+		got[n] = v.String()
+	}
+	want := map[string]string{"upgrading": "1.37", "failed": "1.37.2", "done": "1.36"}
+	if !maps.Equal(got, want) {
+		t.Errorf("Underway = %v, want %v", got, want)
+	}
+	if u := Underway(&inventory.Inventory{Nodes: []*corev1.Node{annotated("untouched", "", "")}}); u != nil {
+		t.Errorf("no run under way: %v, want nil", u)
 	}
 }

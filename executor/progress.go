@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/version"
 
+	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
 )
 
@@ -86,6 +87,33 @@ func ReadProgress(n *corev1.Node) Progress {
 // InFlight reports whether a run started on the node and has not finished it.
 func (p Progress) InFlight() bool {
 	return p.Phase != PhaseNone && p.Phase != PhaseDone
+}
+
+// Underway maps each node of inv that an upgate run has started upgrading,
+// or has upgraded (any phase but none), to that upgrade's version, read
+// from its upgate.dev/target. The policies (policies.Request.Underway) do
+// not hold a component at that version on that node against the other
+// kube-apiservers: a run stopped between a hop's first and last control-
+// plane node leaves exactly that state, and the next run must finish it.
+// The annotations are trusted no further: only a component at the very
+// version recorded, and no newer than the version judged, is spared.
+func Underway(inv *inventory.Inventory) map[string]*version.Version {
+	var out map[string]*version.Version
+	for _, n := range inv.Nodes {
+		p := ReadProgress(n)
+		if p.Phase == PhaseNone {
+			continue
+		}
+		v, err := kubever.Parse(p.Target)
+		if err != nil {
+			continue
+		}
+		if out == nil {
+			out = map[string]*version.Version{}
+		}
+		out[n.Name] = v
+	}
+	return out
 }
 
 // OwnsCordon reports whether the node's cordon is upgate's own, for an

@@ -140,6 +140,12 @@ type Request struct {
 	// next evaluation that meets the same pod. Set it only for inventories
 	// that share objects never changed in place (a run's watched state).
 	Memo *Memo
+	// Underway maps each node an upgate run has started upgrading (or has
+	// upgraded) to that upgrade's version (executor.Underway reads it
+	// from the nodes' upgate.dev annotations). The skew rules do not call
+	// a component at that version on that node newer than the other
+	// kube-apiservers: it is the run's own half-way state.
+	Underway map[string]*version.Version
 
 	// capaProbes, when above 0, bounds the capacity fit's probes instead
 	// of capaBudget (tests of the bound).

@@ -1,6 +1,9 @@
 package policies
 
 import (
+	"maps"
+	"slices"
+
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/upgate-dev/upgate/inventory"
@@ -17,6 +20,9 @@ import (
 //	    "raw": "v1.35.2",              // the tag or nodeInfo string read
 //	    "version": {...},              // absent when it cannot be read
 //	}]
+//	input.skew.underway[node] = {...}  // the version of the upgrade an
+//	                                   // upgate run has under way (or
+//	                                   // done) on node: Request.Underway
 func init() { registerSection("skew", buildSkew) }
 
 // aboutComponent reports whether a component instance belongs in the
@@ -43,5 +49,13 @@ func buildSkew(ix *index) (ast.Value, error) {
 	for _, n := range names {
 		items = append(items, kv(n, ast.ArrayTerm(groups[n]...)))
 	}
-	return ast.NewObject(kv("components", obj(items...))), nil
+	var underway fields
+	if ix.req != nil {
+		for _, n := range slices.Sorted(maps.Keys(ix.req.Underway)) {
+			if ix.about(n) {
+				underway.term(n, ast.NewTerm(versionValue(ix.req.Underway[n])))
+			}
+		}
+	}
+	return ast.NewObject(kv("components", obj(items...)), kv("underway", underway.obj())), nil
 }

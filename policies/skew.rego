@@ -8,7 +8,13 @@
 #   not too far behind the target control plane. Minors only are compared.
 #   The windows are data (data.upgate_facts.skew). A component whose version
 #   cannot be read gets skew.version-unknown and no other skew finding.
-#   Reads input.skew.components, input.current and input.target.
+#   A component at the version of an upgrade upgate has under way on its
+#   node (input.skew.underway) is not "newer": that is the state a run
+#   leaves between a hop's first and last control-plane node, which
+#   kubeadm's own order (one control-plane node at a time, kubelet with it)
+#   also passes through.
+#   Reads input.skew.components, input.skew.underway, input.current and
+#   input.target.
 # custom:
 #   phases: [preflight]
 package upgate.skew
@@ -57,7 +63,24 @@ node_window(v) := facts.node.legacy_max_minors_older if {
 	lib.minor_index(v) < lib.minor_index({"major": 1, "minor": facts.node.legacy_below_minor})
 } else := facts.node.max_minors_older
 
-newer_than_apiserver(name) := [c | some c in known(name); lib.minor_index(c.version) > lib.minor_index(oldest_apiserver)]
+# underway maps each node that an upgate run has started upgrading (or has
+# upgraded) to that upgrade's version, from the node's upgate.dev/target.
+underway := object.get(input, ["skew", "underway"], {})
+
+# halfway(c): c runs the version its node is being upgraded to, no newer
+# than the target. It is the run's own half-way state, not a skew to stop
+# on: a resumed run must be able to finish the node and then the others.
+halfway(c) if {
+	v := underway[c.node]
+	lib.minor_index(c.version) == lib.minor_index(v)
+	lib.minor_index(v) <= lib.minor_index(input.target)
+}
+
+newer_than_apiserver(name) := [c |
+	some c in known(name)
+	lib.minor_index(c.version) > lib.minor_index(oldest_apiserver)
+	not halfway(c)
+]
 
 node_too_old(name) := [c | some c in known(name); behind(c) > node_window(c.version)]
 

@@ -16,10 +16,14 @@ kubelet(node, minor) := {"name": "kubelet", "node": node, "raw": sprintf("v1.%d.
 # cluster groups components by name as the input does.
 cluster(cs) := {name: [c | some c in cs; c.name == name] | some x in cs; name := x.name}
 
-run(cs, current, target) := fs if {
+run(cs, current, target) := running(cs, current, target, {})
+
+# running judges cs while upgate has the upgrades of underway (node ->
+# minor) under way.
+running(cs, current, target, underway) := fs if {
 	fs := skew.findings with input as {
 		"phase": "preflight", "current": ver(current), "target": ver(target),
-		"skew": {"components": cluster(cs)},
+		"skew": {"components": cluster(cs), "underway": {n: ver(m) | some n, m in underway}},
 	}
 }
 
@@ -126,6 +130,45 @@ test_control_plane_newer_fires if {
 
 test_control_plane_newer_silent if {
 	count(by_check(run([pod("kube-apiserver", "cp-1", 36), pod("kube-controller-manager", "cp-1", 36)], 36, 36), "skew.control-plane-newer")) == 0
+}
+
+# A resumed run's half-way state: cp-1 upgraded whole to 1.36 (by a run
+# that stopped before it could record so), cp-2 still at 1.35.
+halfway := [
+	pod("kube-apiserver", "cp-1", 36), pod("kube-apiserver", "cp-2", 35),
+	pod("kube-controller-manager", "cp-1", 36), pod("kube-scheduler", "cp-1", 36),
+	kubelet("cp-1", 36), pod("kube-proxy", "cp-1", 36),
+	pod("kube-controller-manager", "cp-2", 35), kubelet("cp-2", 35),
+]
+
+newer_checks := {"skew.kubelet-newer", "skew.kube-proxy-newer", "skew.control-plane-newer"}
+
+test_newer_fires_on_a_node_no_run_is_upgrading if {
+	fs := run(halfway, 35, 36)
+	{f.check | some f in fs} == newer_checks
+	{f.node | some f in fs} == {"cp-1"}
+}
+
+test_newer_silent_on_the_node_upgate_is_upgrading_to_that_version if {
+	count(running(halfway, 35, 36, {"cp-1": 36})) == 0
+}
+
+test_newer_fires_beyond_the_version_under_way if {
+	# cp-1's upgrade is to 1.36, but its scheduler runs 1.37.
+	cs := array.concat(halfway, [pod("kube-scheduler", "cp-1", 37)])
+	[f] := by_check(running(cs, 35, 36, {"cp-1": 36}), "skew.control-plane-newer")
+	f.message == "kube-scheduler kube-system/kube-scheduler-cp-1 on node cp-1 is at v1.37.0, newer than the oldest kube-apiserver (v1.35.0): components must not be newer than kube-apiserver"
+}
+
+test_newer_fires_when_the_upgrade_under_way_passes_the_target if {
+	# A run to 1.36 left cp-1 there; this check is for 1.35.
+	count(by_check(running(halfway, 35, 35, {"cp-1": 36}), "skew.control-plane-newer")) == 2
+}
+
+test_newer_fires_on_other_nodes_while_one_is_under_way if {
+	cs := array.concat(halfway, [kubelet("worker-1", 36)])
+	[f] := by_check(running(cs, 35, 36, {"cp-1": 36}), "skew.kubelet-newer")
+	f.node == "worker-1"
 }
 
 # skew.control-plane-too-old
