@@ -73,7 +73,7 @@ func addCheckFlags(f *pflag.FlagSet) {
 	f.String("server-version", "", "current control-plane version, overriding what the input says")
 	f.String("format", "text", "output format: text, json, junit or markdown")
 	f.String("output", "", "write the report to this file instead of stdout (whole or not at all)")
-	f.StringSlice("policy-dir", nil, "directory of extra Rego policies (packages under upgate.*), repeatable")
+	f.StringSlice("policy-dir", nil, "directory of extra Rego policies (packages under upgate.*, type-checked against the input schema policies/schema/input.json), repeatable")
 	f.Bool("ignore-safety-checks", false, "run safety.* checks but let none of them block")
 	f.String("sign-key", "", "cosign private key: also write OUTPUT.sig (password in COSIGN_PASSWORD)")
 	f.Duration("timeout", 0, "limit for each API call (0: no limit beyond the command's)")

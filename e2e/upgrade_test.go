@@ -118,8 +118,7 @@ func TestRealControlPlaneUpgrade(t *testing.T) {
 	record := filepath.Join(dir, "run.json")
 	driver := filepath.Join(repoRoot, "hack", "cluster-driver.sh")
 	args := []string{"run", "--yes", "--config", cfg, "--target", upgradeTarget,
-		"--max-unavailable", "2", "--drain-timeout", "2m", "--ready-timeout", "1m", "--gate-wait", "30s",
-		"--lock-lease-duration", "15s"}
+		"--max-unavailable", "2", "--drain-timeout", "2m", "--ready-timeout", "1m", "--gate-wait", "30s"}
 	start := time.Now()
 
 	// The first run, killed after its first control-plane driver call.
@@ -133,7 +132,8 @@ func TestRealControlPlaneUpgrade(t *testing.T) {
 			killed, p, n.Spec.Unschedulable, n.Status.NodeInfo.KubeletVersion, upgradeTarget)
 	}
 
-	// The rerun, once the killed run's Lease has lapsed.
+	// The rerun, once the killed run's Lease has lapsed (a minute after its
+	// last renewal: the Lease must outlast the API server's own restart).
 	var code int
 	var out, stderr string
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(3 * time.Second) {

@@ -28,7 +28,7 @@ import data.upgate.lib
 #     right after the control plane (upgate run does it in its
 #     cloud-controller-manager stage).
 findings contains f if {
-	some c in object.get(input, ["addon", "ccm"], [])
+	some c in input.addon.ccm
 	c.version
 	lib.minor_index(c.version) < lib.minor_index(input.target)
 	msg := sprintf("cloud-controller-manager %s/%s on node %s is at %s, below the target %s: upgrade it before new nodes join", [

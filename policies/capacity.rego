@@ -14,7 +14,7 @@ package upgate.capacity
 
 import data.upgate.lib
 
-results := object.get(input, ["capacity", "nodes"], [])
+results := input.capacity.nodes
 
 # METADATA
 # title: Not enough room for a drained node's pods

@@ -83,6 +83,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/util"
 	"k8s.io/apimachinery/pkg/util/version"
 
 	"github.com/upgate-dev/upgate/finding"
@@ -96,6 +97,30 @@ import (
 //
 //go:embed *.rego upgate_facts/*.yaml
 var embedded embed.FS
+
+// inputSchema is the JSON Schema of the input (schema/input.json). Every
+// policy, the embedded ones and users', is type-checked against it (OPA's
+// global input schema, as `opa check --schema` gives it), so a rule that
+// reads a field the input does not have fails to load, naming the field,
+// instead of silently never firing.
+//
+//go:embed schema/input.json
+var inputSchema []byte
+
+// InputSchema returns the JSON Schema of the policy input.
+func InputSchema() []byte { return slices.Clone(inputSchema) }
+
+// schemas is the schema set the policies compile with: inputSchema as the
+// schema of input.
+func schemas() (*ast.SchemaSet, error) {
+	var s any
+	if err := util.Unmarshal(inputSchema, &s); err != nil {
+		return nil, fmt.Errorf("input schema: %w", err)
+	}
+	ss := ast.NewSchemaSet()
+	ss.Put(ast.SchemaRootRef, s)
+	return ss, nil
+}
 
 // ErrInvalidPolicy marks a policy that does not parse, type-check or have the
 // shape upgate expects. The error's message names file:line. Callers map it
@@ -238,7 +263,11 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		}
 	}
 
-	compiler := ast.NewCompiler().WithEnablePrintStatements(false)
+	ss, err := schemas()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidPolicy, err)
+	}
+	compiler := ast.NewCompiler().WithEnablePrintStatements(false).WithSchemas(ss)
 	compiler.Compile(modules)
 	if compiler.Failed() {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidPolicy, compiler.Errors)

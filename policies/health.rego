@@ -12,8 +12,6 @@ package upgate.health
 
 import data.upgate.lib
 
-health := object.get(input, "health", {})
-
 # crash_restarts is how many restarts make a waiting container a crash loop
 # when the kubelet does not (yet) say CrashLoopBackOff.
 crash_restarts := 5
@@ -35,7 +33,7 @@ node_subject(name) := {"kind": "Node", "name": name}
 #     container runtime, network) or remove it from the cluster before the
 #     upgrade.
 findings contains f if {
-	some n in object.get(health, "nodes", [])
+	some n in input.health.nodes
 	n.ready
 	msg := sprintf("node %s is not Ready (Ready=%s%s)", [n.name, n.ready, condition_reason(n)])
 	f := lib.finding(rego.metadata.rule(), node_subject(n.name), n.name, msg)
@@ -62,7 +60,7 @@ condition_reason(n) := sprintf(", %s: %s", [n.reason, n.message]) if {
 #     Free memory, disk or process IDs on the node (kubectl describe node
 #     NAME shows which), or add room, before the upgrade.
 findings contains f if {
-	some n in object.get(health, "nodes", [])
+	some n in input.health.nodes
 	count(object.get(n, "pressure", [])) > 0
 	msg := sprintf("node %s reports %s", [n.name, concat(", ", n.pressure)])
 	f := lib.finding(rego.metadata.rule(), node_subject(n.name), n.name, msg)
@@ -95,7 +93,7 @@ min_free_bytes := 1000000000
 #     stats summary could not be read, grant get on nodes/proxy (the
 #     chart's rbac.executor does) so the free bytes are measured.
 findings contains f if {
-	some d in object.get(health, "disk", [])
+	some d in input.health.disk
 	msg := disk_short(d)
 	f := lib.finding(rego.metadata.rule(), node_subject(d.name), d.name, msg)
 }
@@ -133,7 +131,7 @@ no_summary(d) := sprintf("because the kubelet stats summary could not be read (%
 #     Find out why the node is cordoned; uncordon it (kubectl uncordon NAME)
 #     or remove it from the cluster before the upgrade.
 findings contains f if {
-	some n in object.get(health, "nodes", [])
+	some n in input.health.nodes
 	n.unschedulable
 	msg := sprintf("node %s is already cordoned (spec.unschedulable): it takes no evicted pods during the upgrade", [n.name])
 	f := lib.finding(rego.metadata.rule(), node_subject(n.name), n.name, msg)
@@ -154,7 +152,7 @@ findings contains f if {
 #     for the workload) and fix it before the upgrade, or scale it to what
 #     can run.
 findings contains f if {
-	some w in object.get(health, "workloads", [])
+	some w in input.health.workloads
 	w.ready < w.desired
 	msg := sprintf("%s %s/%s has %d of %d desired pods ready", [w.kind, w.namespace, w.name, w.ready, w.desired])
 	f := lib.finding(rego.metadata.rule(), {"kind": w.kind, "namespace": w.namespace, "name": w.name}, "", msg)
@@ -174,7 +172,7 @@ findings contains f if {
 #     Look at the pod (kubectl describe pod, kubectl logs --previous) and fix
 #     or delete it before the upgrade.
 findings contains f if {
-	some p in object.get(health, "pods", [])
+	some p in input.health.pods
 	why := pod_problem(p)
 	msg := sprintf("pod %s/%s%s %s", [p.namespace, p.name, on_node(p), why])
 	f := lib.finding(rego.metadata.rule(), {"kind": "Pod", "namespace": p.namespace, "name": p.name}, object.get(p, "node", ""), msg)
@@ -218,7 +216,7 @@ on_node(p) := sprintf(" on node %s", [p.node]) if {
 #     kubectl -n kube-system logs NAME, or the static pod manifest and
 #     kubelet logs on the node.
 findings contains f if {
-	some p in object.get(health, "control_plane_pods", [])
+	some p in input.health.control_plane_pods
 	msg := sprintf("%s pod %s/%s%s is not Ready (%s)", [p.component, p.namespace, p.name, on_node(p), p.reason])
 	f := lib.finding(rego.metadata.rule(), {"kind": "Pod", "namespace": p.namespace, "name": p.name}, object.get(p, "node", ""), msg)
 }

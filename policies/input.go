@@ -17,7 +17,9 @@ import (
 // 150,000 pods this is several times faster than raw objects and joins in
 // Rego (see /work/shared/SCALE.md).
 //
-// Its shape:
+// Its shape, described field by field by the JSON Schema schema/input.json
+// (the policies are type-checked against it; TestInputMatchesItsSchema
+// holds it to what the builders produce):
 //
 //	input.phase    "preflight" | "postflight"
 //	input.current  version (below): the current control plane
@@ -36,6 +38,9 @@ import (
 // node, controlling workloads, components; add a join there if several
 // sections need it). Keep sections compact: only fields rules read, empty
 // lists and false flags omitted (Rego treats a missing key as undefined).
+// Describe each new field in schema/input.json, and read sections in Rego
+// by reference (input.<topic>.<list>), not through object.get: a reference
+// is type-checked against the schema, object.get's path is not.
 
 // # Node-restricted input
 //

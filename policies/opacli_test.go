@@ -1,7 +1,9 @@
 package policies
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -9,7 +11,9 @@ import (
 )
 
 // TestWithOPACLI runs the stock `opa test` and `opa check --strict` on this
-// directory: the policies must pass OPA's own tools, not only our loader.
+// directory, with the input's schema: the policies must pass OPA's own
+// tools, not only our loader, and OPA's own type check must hold a
+// misspelt input field against them as the engine does.
 func TestWithOPACLI(t *testing.T) {
 	opa := tooltest.Require(t, "opa")
 	out, err := exec.Command(opa, "test", ".", "--format", "pretty").CombinedOutput()
@@ -19,7 +23,19 @@ func TestWithOPACLI(t *testing.T) {
 	if !strings.Contains(string(out), "PASS") || strings.Contains(string(out), "FAIL") {
 		t.Errorf("opa test output:\n%s", out)
 	}
-	if out, err := exec.Command(opa, "check", "--strict", ".").CombinedOutput(); err != nil {
-		t.Fatalf("opa check --strict: %v\n%s", err, out)
+	if out, err := exec.Command(opa, "check", "--strict", "--schema", "schema/input.json", ".").CombinedOutput(); err != nil {
+		t.Fatalf("opa check --strict --schema schema/input.json: %v\n%s", err, out)
+	}
+	src, err := os.ReadFile("skew.rego")
+	if err != nil {
+		t.Fatal(err)
+	}
+	typo := filepath.Join(t.TempDir(), "skew.rego")
+	if err := os.WriteFile(typo, []byte(strings.ReplaceAll(string(src), "input.skew.underway", "input.skew.underwya")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command(opa, "check", "--schema", "schema/input.json", "lib.rego", typo).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "undefined ref: input.skew.underwya") {
+		t.Errorf("opa check --schema on a misspelt field: %v\n%s", err, out)
 	}
 }

@@ -12,7 +12,7 @@ package upgate.pdb
 
 import data.upgate.lib
 
-budgets := object.get(input, ["pdb", "budgets"], [])
+budgets := input.pdb.budgets
 
 # METADATA
 # title: PodDisruptionBudget allows no disruption

@@ -13,8 +13,6 @@ package upgate.post
 
 import data.upgate.lib
 
-post := object.get(input, "post", {})
-
 # at_target: same major and minor as the target and, when the target names
 # a patch, the same patch.
 at_target(v) if {
@@ -71,7 +69,7 @@ mismatch_message(c) := sprintf("%s is at %s after the upgrade, not at the target
 #     Finish the upgrade of that node or component (upgate run resumes where
 #     it stopped), then run the postflight check again.
 findings contains f if {
-	some c in object.get(post, "components", [])
+	some c in input.post.components
 	mismatch(c)
 	not addon(c)
 	f := lib.finding(rego.metadata.rule(), subject(c), c.node, mismatch_message(c))
@@ -95,7 +93,7 @@ findings contains f if {
 #     it in its add-on stage, after every node), then run the postflight check
 #     again.
 findings contains f if {
-	some c in object.get(post, "components", [])
+	some c in input.post.components
 	mismatch(c)
 	addon(c)
 	f := lib.finding(rego.metadata.rule(), subject(c), c.node, mismatch_message(c))
@@ -113,7 +111,7 @@ findings contains f if {
 #     NAME, journalctl -u kubelet on the node); roll the node back or repair
 #     it before going on.
 findings contains f if {
-	some n in object.get(post, "nodes", [])
+	some n in input.post.nodes
 	n.ready
 	msg := sprintf("node %s is not Ready after the upgrade (Ready=%s%s)", [n.name, n.ready, reason(n)])
 	f := lib.finding(rego.metadata.rule(), {"kind": "Node", "name": n.name}, n.name, msg)
@@ -137,7 +135,7 @@ reason(n) := sprintf(", %s", [n.reason]) if {
 #     If the node is Ready at the target, uncordon it (kubectl uncordon NAME);
 #     otherwise resume the upgrade (upgate run), which uncordons it when done.
 findings contains f if {
-	some n in object.get(post, "nodes", [])
+	some n in input.post.nodes
 	n.unschedulable
 	n.in_baseline
 	not n.baseline_unschedulable
@@ -159,7 +157,7 @@ findings contains f if {
 #     kubectl get pods for the workload: Pending for lack of room, image or
 #     API changes in the new version) and fix it.
 findings contains f if {
-	some w in object.get(post, "workloads", [])
+	some w in input.post.workloads
 	w.after < w.before
 	msg := sprintf("%s %s/%s has %d ready pods after the upgrade, %d before it", [w.kind, w.namespace, w.name, w.after, w.before])
 	f := lib.finding(rego.metadata.rule(), {"kind": w.kind, "namespace": w.namespace, "name": w.name}, "", msg)

@@ -14,11 +14,9 @@ package upgate.safety
 
 import data.upgate.lib
 
-safety := object.get(input, "safety", {})
-
 # The evictable pods: Go lists only those a drain would evict (bound to a
 # node, not a mirror/static pod, not DaemonSet-owned, not Succeeded/Failed).
-evictable_pods := object.get(safety, "pods", [])
+evictable_pods := input.safety.pods
 
 pod_subject(p) := {"kind": "Pod", "namespace": p.namespace, "name": p.name}
 
@@ -30,7 +28,6 @@ names(items) := concat(", ", items)
 # below compares with each inline: per pod, that is cheaper than a function
 # call or `not managed_kinds[kind]` (a test checks the two agree).
 managed_kinds := {"ReplicationController", "ReplicaSet", "Job", "DaemonSet", "StatefulSet"}
-
 
 unmanaged_reason(p) := sprintf("is controlled by %s %s, not by", [p.controller.kind, p.controller.name]) if {
 	p.controller
@@ -81,9 +78,13 @@ deployment_owned(w) if w.owner.kind == "Deployment"
 # The nodes draining which takes a workload down: those its running pods
 # are on (several for a moment, while a rollout replaces its pod), or ""
 # when none runs, which stops every node.
-workload_nodes(w) := w.nodes if count(object.get(w, "nodes", [])) > 0 else := [""]
+workload_nodes(w) := w.nodes if count(object.get(w, "nodes", [])) > 0
 
-where(node) := sprintf(" (its pod runs on node %s)", [node]) if node != "" else := ""
+else := [""]
+
+where(node) := sprintf(" (its pod runs on node %s)", [node]) if node != ""
+
+else := ""
 
 # METADATA
 # title: Single replica
@@ -101,7 +102,7 @@ where(node) := sprintf(" (its pod runs on node %s)", [node]) if node != "" else 
 #     with upgate.dev/ignore: "safety.singleton", or pass
 #     --ignore-safety-checks.
 findings contains f if {
-	some w in object.get(safety, "workloads", [])
+	some w in input.safety.workloads
 	object.get(w, "replicas", 1) == 1 # spec.replicas defaults to 1; most fail here
 	singleton_candidate(w)
 	some node in workload_nodes(w)
@@ -115,11 +116,17 @@ findings contains f if {
 
 # The nodes a DaemonSet runs on: those its pods are bound to, or its
 # status when the input holds none of its pods.
-ds_node_count(ds) := count(ds.pod_nodes) if ds.pod_nodes else := object.get(ds, "scheduled", 0)
+ds_node_count(ds) := count(ds.pod_nodes) if ds.pod_nodes
 
-ds_node(ds) := ds.pod_nodes[0] if ds.pod_nodes else := ""
+else := object.get(ds, "scheduled", 0)
 
-ds_where(ds) := sprintf(" (%s)", [ds.pod_nodes[0]]) if ds.pod_nodes else := ""
+ds_node(ds) := ds.pod_nodes[0] if ds.pod_nodes
+
+else := ""
+
+ds_where(ds) := sprintf(" (%s)", [ds.pod_nodes[0]]) if ds.pod_nodes
+
+else := ""
 
 # METADATA
 # title: DaemonSet on a single node
@@ -136,7 +143,7 @@ ds_where(ds) := sprintf(" (%s)", [ds.pod_nodes[0]]) if ds.pod_nodes else := ""
 #     the DaemonSet or its namespace with upgate.dev/ignore:
 #     "safety.daemonset-single-node", or pass --ignore-safety-checks.
 findings contains f if {
-	some ds in object.get(safety, "daemonsets", [])
+	some ds in input.safety.daemonsets
 	ds_node_count(ds) == 1
 	msg := sprintf(
 		"DaemonSet %s/%s is scheduled on a single node%s: what it provides is unavailable while that node is upgraded",
@@ -223,9 +230,9 @@ findings contains f if {
 	f := lib.finding(rego.metadata.rule(), pod_subject(p), p.node, msg)
 }
 
-nodes := object.get(safety, "nodes", [])
+nodes := input.safety.nodes
 
-counts := object.get(safety, "counts", {})
+counts := input.safety.counts
 
 # METADATA
 # title: etcd quorum at risk

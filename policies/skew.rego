@@ -23,10 +23,10 @@ import data.upgate.lib
 
 facts := data.upgate_facts.skew
 
-components := object.get(input, ["skew", "components"], {})
+components := input.skew.components
 
 # known lists the instances of a component whose version could be read.
-known(name) := [c | some c in object.get(components, name, []); c.version]
+known(name) := [c | some c in components[name]; c.version]
 
 apiserver_indexes := {lib.minor_index(c.version) | some c in known("kube-apiserver")}
 
@@ -65,7 +65,7 @@ node_window(v) := facts.node.legacy_max_minors_older if {
 
 # underway maps each node that an upgate run has started upgrading (or has
 # upgraded) to that upgrade's version, from the node's upgate.dev/target.
-underway := object.get(input, ["skew", "underway"], {})
+underway := input.skew.underway
 
 # halfway(c): c runs the version its node is being upgraded to, no newer
 # than the target. It is the run's own half-way state, not a skew to stop

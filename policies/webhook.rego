@@ -13,7 +13,7 @@ package upgate.webhook
 
 import data.upgate.lib
 
-webhooks := object.get(input, ["webhook", "webhooks"], [])
+webhooks := input.webhook.webhooks
 
 # METADATA
 # title: Fail-closed webhook without endpoints
