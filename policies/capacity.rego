@@ -5,9 +5,13 @@
 #   schedulable, or they stay Pending for the whole upgrade. The fit (cpu and
 #   memory requests, pod slots, nodeSelector, required node affinity,
 #   NoSchedule/NoExecute taints; first-fit decreasing, --max-unavailable
-#   nodes at once) is worked out in Go (input_capacity.go); these rules read
-#   its result in input.capacity.nodes, one entry per node whose pods do not
-#   all fit.
+#   nodes at once) is worked out in Go (input_capacity.go), for speed: a
+#   bin-packing of up to 150,000 pods with the scheduler's own request
+#   arithmetic (component-helpers) and label and taint matching
+#   (apimachinery), bounded so it fails closed. It is a fact like a pod's
+#   owner; the verdict is here. These rules read its result in
+#   input.capacity.nodes, one entry per node whose pods do not all fit (or
+#   were not worked out).
 # custom:
 #   phases: [preflight]
 package upgate.capacity

@@ -16,9 +16,10 @@ import (
 	"github.com/upgate-dev/upgate/inventory"
 )
 
-// input.pdb: the PodDisruptionBudgets that would stop a drain, joined in Go
-// with the evictable pods they cover (same namespace, the PDB's label
-// selector; policy/v1: a null selector selects nothing, {} everything).
+// input.pdb: the PodDisruptionBudgets, joined in Go with the evictable
+// pods they cover (same namespace, the PDB's label selector; policy/v1: a
+// null selector selects nothing, {} everything). Which of those pods the
+// eviction API would refuse to evict is pdb.rego's to decide.
 //
 //	input.pdb.budgets = [{
 //	    "namespace", "name",
@@ -28,19 +29,22 @@ import (
 //	                                 // PDB has no status (manifests)
 //	    "min_available": "3" | "50%",   // as written; omitted when unset
 //	    "max_unavailable": "0" | "10%", // as written; omitted when unset
+//	    "unhealthy_pod_eviction_policy": "AlwaysAllow", // as written; omitted
+//	                                 // when unset (IfHealthyBudget)
 //	    "expected": 3,               // expected pods (status or computed)
 //	    "desired_healthy": 3, "current_healthy": 3,
-//	    "pods": 3,                   // evictable pods it would block
-//	    "nodes": {"worker-1": ["web-abc", "web-def"], ...},
-//	                                 // those pods' names by node
+//	    "pods": [{"name", "node",    // the evictable pods it covers
+//	        "pending": true,         // status.phase Pending
+//	        "deleting": true,        // metadata.deletionTimestamp set
+//	        "unready": true}],       // not Ready (healthPodNotReady)
 //	}]
 //
-// Only budgets allowing no disruption and covering an evictable pod whose
-// eviction the API server would refuse are listed, with only those pods: a
-// drain evicts the others. The eviction API lets go, whatever the budget,
-// Pending pods and pods being deleted; and an unready pod when the
-// budget's unhealthyPodEvictionPolicy is AlwaysAllow, or (IfHealthyBudget,
-// the default) when the budget already has its desired healthy pods.
+// Every budget covering an evictable pod is listed; its pods only when it
+// allows no disruption, since no rule reads the pods of the others (at
+// 150,000 pods they would only make the input larger). The allowed
+// disruptions of a budget without a status are worked out here as the
+// disruption controller does (intstr scaling, controllers' scale), a fact
+// that needs Kubernetes' own arithmetic.
 func init() { registerSection("pdb", buildPDB) }
 
 func buildPDB(ix *index) (ast.Value, error) {
@@ -102,41 +106,10 @@ func buildPDB(ix *index) (ast.Value, error) {
 				pods = append(pods, c.pods...)
 			}
 		}
-		if len(pods) == 0 {
+		if !slices.ContainsFunc(pods, inventory.Evictable) {
 			continue
 		}
 		st := pdbStatusOf(ix, pdb, pods, scale)
-		if st.allowed > 0 {
-			continue
-		}
-		byNode := map[string][]string{}
-		blocked := 0
-		for _, p := range pods {
-			// The eviction API deletes Pending pods and pods already
-			// being deleted without asking the budget.
-			if !inventory.Evictable(p) || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodPending {
-				continue
-			}
-			if healthPodNotReady(p) && pdbLetsUnhealthyGo(pdb, st) {
-				continue
-			}
-			byNode[p.Spec.NodeName] = append(byNode[p.Spec.NodeName], p.Name)
-			blocked++
-		}
-		if blocked == 0 {
-			continue
-		}
-		nodes := make([]string, 0, len(byNode))
-		for n := range byNode {
-			nodes = append(nodes, n)
-		}
-		sort.Strings(nodes)
-		nodeItems := make([][2]*ast.Term, 0, len(nodes))
-		for _, n := range nodes {
-			names := byNode[n]
-			sort.Strings(names)
-			nodeItems = append(nodeItems, kv(n, strs(names)))
-		}
 		var f fields
 		f.str("namespace", pdb.Namespace)
 		f.str("name", pdb.Name)
@@ -148,11 +121,15 @@ func buildPDB(ix *index) (ast.Value, error) {
 		if pdb.Spec.MaxUnavailable != nil {
 			f.str("max_unavailable", pdb.Spec.MaxUnavailable.String())
 		}
+		if p := pdb.Spec.UnhealthyPodEvictionPolicy; p != nil {
+			f.str("unhealthy_pod_eviction_policy", string(*p))
+		}
 		f.num("expected", int(st.expected))
 		f.num("desired_healthy", int(st.desired))
 		f.num("current_healthy", int(st.healthy))
-		f.num("pods", blocked)
-		f.term("nodes", obj(nodeItems...))
+		if st.allowed < 1 {
+			f.term("pods", pdbPodTerms(pods))
+		}
 		budgets = append(budgets, f.obj())
 	}
 	if len(budgets) == 0 {
@@ -319,14 +296,30 @@ func pdbStatusOf(ix *index, pdb *policyv1.PodDisruptionBudget, pods []*corev1.Po
 	return st
 }
 
-// pdbLetsUnhealthyGo reports whether the eviction API lets an unready pod
-// covered by the budget go although no disruption is allowed
-// (pkg/registry/core/pod/storage/eviction.go): always with AlwaysAllow;
-// with IfHealthyBudget (the default) when the budget has its desired
-// healthy pods.
-func pdbLetsUnhealthyGo(pdb *policyv1.PodDisruptionBudget, st pdbStatus) bool {
-	if p := pdb.Spec.UnhealthyPodEvictionPolicy; p != nil && *p == policyv1.AlwaysAllow {
-		return true
+// pdbPodTerms renders a budget's pods for Rego: the evictable ones, by
+// node and name.
+func pdbPodTerms(pods []*corev1.Pod) *ast.Term {
+	var out []*corev1.Pod
+	for _, p := range pods {
+		if inventory.Evictable(p) {
+			out = append(out, p)
+		}
 	}
-	return st.healthy >= st.desired && st.desired > 0
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Spec.NodeName != out[j].Spec.NodeName {
+			return out[i].Spec.NodeName < out[j].Spec.NodeName
+		}
+		return out[i].Name < out[j].Name
+	})
+	terms := make([]*ast.Term, 0, len(out))
+	for _, p := range out {
+		var f fields
+		f.str("name", p.Name)
+		f.str("node", p.Spec.NodeName)
+		f.flag("pending", p.Status.Phase == corev1.PodPending)
+		f.flag("deleting", p.DeletionTimestamp != nil)
+		f.flag("unready", healthPodNotReady(p))
+		terms = append(terms, f.obj())
+	}
+	return ast.ArrayTerm(terms...)
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -185,11 +186,23 @@ func TestCleanClusterPassesBeyondKismatic(t *testing.T) {
 	}
 	// The budgets were read and judged: web's allowed disruption worked out
 	// from its spec, pg's from its status.
+	// Both are listed for pdb.rego to judge, each allowing a disruption,
+	// so without their pods (no rule reads them).
 	ix := newIndex(inv, &Request{})
 	v, err := buildPDB(ix)
-	if err != nil || v != nil {
-		t.Fatalf("pdb section = %v, %v; want none listed", v, err)
+	if err != nil || v == nil {
+		t.Fatalf("pdb section = %v, %v; want both budgets", v, err)
 	}
+	budgets := v.(ast.Object).Get(ast.StringTerm("budgets")).Value.(*ast.Array)
+	if budgets.Len() != 2 {
+		t.Fatalf("pdb section = %v; want both budgets", v)
+	}
+	budgets.Foreach(func(b *ast.Term) {
+		o := b.Value.(ast.Object)
+		if a := o.Get(ast.StringTerm("allowed")); a == nil || a.String() != "1" || o.Get(ast.StringTerm("pods")) != nil {
+			t.Errorf("budget %v: want allowed 1 and no pods", b)
+		}
+	})
 	scale := func() map[objRef]int32 { return pdbScales(ix) }
 	var web []*corev1.Pod
 	for i := range inv.Pods {

@@ -4,8 +4,10 @@
 #   A drain evicts pods through the eviction API, which refuses (429) to evict
 #   a pod whose PodDisruptionBudget allows no disruption; kubectl drain and
 #   every upgrade tool built on it then retry forever. Reads input.pdb.budgets
-#   (input_pdb.go): the budgets allowing no disruption, each with the
-#   evictable pods it would hold, by node, joined in Go.
+#   (input_pdb.go): each budget with its allowed disruptions and, when it
+#   allows none, the evictable pods it covers (the selector join and the
+#   disruption controller's arithmetic for a budget without a status are
+#   done in Go, where they cost little at 150,000 pods).
 # custom:
 #   phases: [preflight]
 package upgate.pdb
@@ -41,13 +43,41 @@ budgets := input.pdb.budgets
 findings contains f if {
 	some b in budgets
 	b.allowed < 1
-	some node, pods in b.nodes
-	others := [n | some n, _ in b.nodes; n != node]
+	held := [p | some p in b.pods; refused(b, p)]
+	nodes := {p.node | some p in held}
+	some node in nodes
+	pods := sort([p.name | some p in held; p.node == node])
+	others := [n | some n in nodes; n != node]
 	msg := sprintf(
 		"PodDisruptionBudget %s/%s allows 0 disruptions (%s) and holds %s on node %s: draining %s would wait forever to evict %s%s",
-		[b.namespace, b.name, why(b), pod_list(pods), node, node, them(pods), elsewhere(b, others)],
+		[b.namespace, b.name, why(b), pod_list(pods), node, node, them(pods), elsewhere(count(held), others)],
 	)
 	f := lib.finding(rego.metadata.rule(), {"kind": "PodDisruptionBudget", "namespace": b.namespace, "name": b.name}, node, msg)
+}
+
+# refused(b, p): the eviction API refuses to evict p for budget b, which
+# allows no disruption (pkg/registry/core/pod/storage/eviction.go). It
+# lets go, whatever the budget, a Pending pod and one being deleted; and
+# an unready pod when the budget says so.
+refused(b, p) if {
+	not p.pending
+	not p.deleting
+	not unready_let_go(b, p)
+}
+
+# unready_let_go(b, p): p is not Ready and b's unhealthyPodEvictionPolicy
+# lets it go: always with AlwaysAllow; with IfHealthyBudget (the default)
+# when the budget already has its desired healthy pods.
+unready_let_go(b, p) if {
+	p.unready
+	b.unhealthy_pod_eviction_policy == "AlwaysAllow"
+}
+
+unready_let_go(b, p) if {
+	p.unready
+	object.get(b, "unhealthy_pod_eviction_policy", "IfHealthyBudget") != "AlwaysAllow"
+	b.desired_healthy > 0
+	b.current_healthy >= b.desired_healthy
 }
 
 # why explains the 0: the status, or the spec it was worked out from.
@@ -69,6 +99,6 @@ them(pods) := "them" if count(pods) > 1
 
 elsewhere(_, others) := "" if count(others) == 0
 
-elsewhere(b, others) := sprintf(" (the budget holds %d pods in all, also on %s)", [b.pods, concat(", ", others)]) if {
+elsewhere(held, others) := sprintf(" (the budget holds %d pods in all, also on %s)", [held, concat(", ", others)]) if {
 	count(others) > 0
 }

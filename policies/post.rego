@@ -5,8 +5,8 @@
 #   found it? Compares the state after the upgrade with the baseline taken
 #   before it. Reads input.post (input_post.go), present only in postflight
 #   with a baseline: component versions after, nodes not Ready or cordoned
-#   after (with their baseline state), and workloads with fewer ready pods
-#   than in the baseline, joined in Go.
+#   after (with their baseline state), and workloads whose ready pods
+#   changed since the baseline, each with both counts, joined in Go.
 # custom:
 #   phases: [postflight]
 package upgate.post

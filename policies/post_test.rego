@@ -110,6 +110,10 @@ test_workload_regressed_fires if {
 	f.message == "Deployment shop/web has 1 ready pods after the upgrade, 3 before it"
 }
 
+test_workload_regressed_silent_with_more_ready if {
+	count(of(run({"workloads": [{"kind": "Deployment", "namespace": "shop", "name": "web", "before": 1, "after": 3}]}, ver(36, 0)), "post.workload-regressed")) == 0
+}
+
 test_workload_regressed_silent if {
 	count(of(run({"workloads": [{"kind": "DaemonSet", "namespace": "kube-system", "name": "kube-proxy", "before": 3, "after": 3}]}, ver(36, 0)), "post.workload-regressed")) == 0
 	fs := post.findings with input as {"phase": "postflight", "target": ver(36, 0)}
