@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -535,182 +536,236 @@ func (r *Runner) runStep(ctx context.Context, s step, target Target) (o Outcome,
 
 var errSkipped = errors.New("skipped (--partial-ok)")
 
-// advance runs the steps from phase on. Each step records its phase in
-// the node's annotations before the next side effect.
+// advance runs a node's steps from phase on (nodeSteps). Each step records
+// its phase in the node's annotations before the next side effect.
 func (r *Runner) advance(ctx context.Context, s step, target Target, phase Phase) error {
-	name := s.planned.Name
 	// Once ctx is cancelled (SIGINT, SIGTERM) the step in hand finishes,
 	// or stops where the annotations already say, and the node is left
 	// with a reason; steps that only record what happened run detached.
 	rec, cancelRec := detached(ctx)
 	defer cancelRec()
-	if phase == PhaseNone || phase == PhaseGated {
-		t := r.begin(s, StepGate)
-		findings, err := r.gate(ctx, name)
-		if err != nil {
-			if ctx.Err() != nil {
-				return r.interrupted(ctx, s, target, "the gate", phase != PhaseNone)
-			}
-			t.end(ctx, StepFailed, err.Error())
-			// Nothing was touched yet on a fresh node; a resumed one keeps
-			// its record.
-			return fmt.Errorf("%w: node %s: gate: %v", ErrNodeFailed, name, err)
+	n := nodeStep{ctx: ctx, rec: rec, s: s, target: target, from: phase}
+	started := false
+	for _, st := range nodeSteps {
+		if !started && !slices.Contains(st.from, phase) {
+			continue
 		}
-		s.log.addFindings(findings)
-		if len(findings) > 0 {
-			msg := describeFindings(findings)
-			t.end(ctx, StepBlocked, msg)
-			if r.PartialOK && s.stage == StageWorkers {
-				r.nodef(s, name, "SKIP (--partial-ok): %s", msg)
-				return fmt.Errorf("%w: %s", errSkipped, msg)
-			}
-			r.nodef(s, name, "GATE CLOSED: %s", msg)
-			for _, f := range findings {
-				r.nodef(s, name, "  %s: %s", f.Check, f.Message)
-			}
-			return fmt.Errorf("%w: node %s: %s", ErrBlocked, name, msg)
+		started = true
+		if err := st.run(r, n); err != nil {
+			return err
 		}
-		t.end(ctx, StepOK, "gate passed for "+target.Label)
-		r.nodef(s, name, "gate passed")
+		n.from = st.to
+	}
+	return nil
+}
+
+// nodeStep is what each of a node's steps works with.
+type nodeStep struct {
+	// ctx is cancelled when the run is stopped; rec outlives it, for
+	// recording what happened.
+	ctx, rec context.Context
+	s        step
+	target   Target
+	// from is the phase the node was at when the step began.
+	from Phase
+}
+
+// nodeSteps are a node's steps in order, each with the phases it resumes
+// from and the phase the node is at once it is done: a node at phase P
+// starts at the first step whose from holds P, and runs every step after.
+var nodeSteps = []struct {
+	from []Phase
+	to   Phase
+	run  func(*Runner, nodeStep) error
+}{
+	{[]Phase{PhaseNone, PhaseGated}, PhaseCordoned, (*Runner).gateAndCordon},
+	{[]Phase{PhaseCordoned}, PhaseDrained, (*Runner).drainStep},
+	{[]Phase{PhaseDrained, PhaseUpgrading}, PhaseUpgraded, (*Runner).upgradeStep},
+	{[]Phase{PhaseUpgraded}, PhaseDone, (*Runner).finishStep},
+}
+
+// gateAndCordon evaluates the node's gate and cordons it.
+func (r *Runner) gateAndCordon(n nodeStep) error {
+	ctx, rec, s, target, phase := n.ctx, n.rec, n.s, n.target, n.from
+	name := s.planned.Name
+	t := r.begin(s, StepGate)
+	findings, err := r.gate(ctx, name)
+	if err != nil {
 		if ctx.Err() != nil {
 			return r.interrupted(ctx, s, target, "the gate", phase != PhaseNone)
 		}
-		t = r.begin(s, StepCordon)
-		if err := r.cordon(rec, s, target); err != nil {
-			t.end(ctx, StepFailed, err.Error())
-			return r.fail(ctx, s, target, "cordon", err)
-		}
-		t.end(ctx, StepOK, "cordoned to drain and upgrade it to "+target.Label)
-		phase = PhaseCordoned
-		if ctx.Err() != nil {
-			return r.interrupted(ctx, s, target, "the cordon", true)
-		}
+		t.end(ctx, StepFailed, err.Error())
+		// Nothing was touched yet on a fresh node; a resumed one keeps
+		// its record.
+		return fmt.Errorf("%w: node %s: gate: %v", ErrNodeFailed, name, err)
 	}
-	if phase == PhaseCordoned {
-		r.nodef(s, name, "draining (eviction API, PDBs respected, timeout %s)", r.DrainTimeout)
-		t := r.begin(s, StepDrain)
-		if err := r.drain(ctx, s); err != nil {
-			switch {
-			case ctx.Err() != nil:
-				t.end(ctx, StepInterrupted, err.Error())
-				return r.interrupted(ctx, s, target, "the drain", true)
-			case errors.Is(err, ErrDrainTimeout):
-				t.end(ctx, StepTimedOut, err.Error())
-				return r.drainTimedOut(ctx, s, target, err)
-			}
-			t.end(ctx, StepFailed, err.Error())
-			return r.fail(ctx, s, target, "drain", err)
+	s.log.addFindings(findings)
+	if len(findings) > 0 {
+		msg := describeFindings(findings)
+		t.end(ctx, StepBlocked, msg)
+		if r.PartialOK && s.stage == StageWorkers {
+			r.nodef(s, name, "SKIP (--partial-ok): %s", msg)
+			return fmt.Errorf("%w: %s", errSkipped, msg)
 		}
-		if err := r.annotate(rec, name, map[string]*string{AnnotationPhase: str(string(PhaseDrained))}); err != nil {
-			t.end(ctx, StepFailed, err.Error())
-			return r.fail(ctx, s, target, "record drained", err)
+		r.nodef(s, name, "GATE CLOSED: %s", msg)
+		for _, f := range findings {
+			r.nodef(s, name, "  %s: %s", f.Check, f.Message)
 		}
-		t.end(ctx, StepOK, "drained through the eviction API")
-		phase = PhaseDrained
-		if ctx.Err() != nil {
+		return fmt.Errorf("%w: node %s: %s", ErrBlocked, name, msg)
+	}
+	t.end(ctx, StepOK, "gate passed for "+target.Label)
+	r.nodef(s, name, "gate passed")
+	if ctx.Err() != nil {
+		return r.interrupted(ctx, s, target, "the gate", phase != PhaseNone)
+	}
+	t = r.begin(s, StepCordon)
+	if err := r.cordon(rec, s, target); err != nil {
+		t.end(ctx, StepFailed, err.Error())
+		return r.fail(ctx, s, target, "cordon", err)
+	}
+	t.end(ctx, StepOK, "cordoned to drain and upgrade it to "+target.Label)
+	if ctx.Err() != nil {
+		return r.interrupted(ctx, s, target, "the cordon", true)
+	}
+	return nil
+}
+
+// drainStep drains the node through the eviction API and records it.
+func (r *Runner) drainStep(n nodeStep) error {
+	ctx, rec, s, target := n.ctx, n.rec, n.s, n.target
+	name := s.planned.Name
+	r.nodef(s, name, "draining (eviction API, PDBs respected, timeout %s)", r.DrainTimeout)
+	t := r.begin(s, StepDrain)
+	if err := r.drain(ctx, s); err != nil {
+		switch {
+		case ctx.Err() != nil:
+			t.end(ctx, StepInterrupted, err.Error())
 			return r.interrupted(ctx, s, target, "the drain", true)
+		case errors.Is(err, ErrDrainTimeout):
+			t.end(ctx, StepTimedOut, err.Error())
+			return r.drainTimedOut(ctx, s, target, err)
 		}
+		t.end(ctx, StepFailed, err.Error())
+		return r.fail(ctx, s, target, "drain", err)
 	}
-	if phase == PhaseDrained || phase == PhaseUpgrading {
-		t := r.begin(s, StepUpgrade)
-		if err := r.annotate(ctx, name, map[string]*string{AnnotationPhase: str(string(PhaseUpgrading))}); err != nil {
-			if ctx.Err() != nil {
-				return r.interrupted(ctx, s, target, "the upgrade", true)
-			}
-			t.end(ctx, StepFailed, err.Error())
-			return r.fail(ctx, s, target, "record upgrading", err)
-		}
-		// From here the driver's upgrade finishes even if the run is
-		// interrupted (a half-upgraded node is worse than a late stop),
-		// within DriverTimeout; a lost lock still stops it.
-		node, err := r.Client.CoreV1().Nodes().Get(rec, name, metav1.GetOptions{})
-		if err != nil {
-			t.end(ctx, StepFailed, err.Error())
-			return r.fail(ctx, s, target, "upgrade", err)
-		}
-		r.nodef(s, name, "upgrading to %s (driver timeout %s)", target.Label, r.DriverTimeout)
-		fctx, fcancel := r.finishing(ctx)
-		err = r.callDriver(fctx, s.stage, func(ctx context.Context) error { return r.Driver.Upgrade(ctx, node, target.Label) })
-		fcancel()
-		if err != nil {
-			t.end(ctx, StepFailed, err.Error())
-			return r.fail(ctx, s, target, "driver upgrade", err)
-		}
-		if err := r.annotate(rec, name, map[string]*string{AnnotationPhase: str(string(PhaseUpgraded))}); err != nil {
-			t.end(ctx, StepFailed, err.Error())
-			return r.fail(ctx, s, target, "record upgraded", err)
-		}
-		t.end(ctx, StepOK, "the driver upgraded it to "+target.Label)
-		phase = PhaseUpgraded
+	if err := r.annotate(rec, name, map[string]*string{AnnotationPhase: str(string(PhaseDrained))}); err != nil {
+		t.end(ctx, StepFailed, err.Error())
+		return r.fail(ctx, s, target, "record drained", err)
+	}
+	t.end(ctx, StepOK, "drained through the eviction API")
+	if ctx.Err() != nil {
+		return r.interrupted(ctx, s, target, "the drain", true)
+	}
+	return nil
+}
+
+// upgradeStep calls the driver and records the node upgraded.
+func (r *Runner) upgradeStep(n nodeStep) error {
+	ctx, rec, s, target := n.ctx, n.rec, n.s, n.target
+	name := s.planned.Name
+	t := r.begin(s, StepUpgrade)
+	if err := r.annotate(ctx, name, map[string]*string{AnnotationPhase: str(string(PhaseUpgrading))}); err != nil {
 		if ctx.Err() != nil {
 			return r.interrupted(ctx, s, target, "the upgrade", true)
 		}
+		t.end(ctx, StepFailed, err.Error())
+		return r.fail(ctx, s, target, "record upgrading", err)
 	}
-	if phase == PhaseUpgraded {
-		r.nodef(s, name, "waiting up to %s for Ready with kubelet at %s", r.ReadyTimeout, target.Label)
-		t := r.begin(s, StepReady)
-		node, err := r.waitReady(ctx, name, target)
+	// From here the driver's upgrade finishes even if the run is
+	// interrupted (a half-upgraded node is worse than a late stop),
+	// within DriverTimeout; a lost lock still stops it.
+	node, err := r.Client.CoreV1().Nodes().Get(rec, name, metav1.GetOptions{})
+	if err != nil {
+		t.end(ctx, StepFailed, err.Error())
+		return r.fail(ctx, s, target, "upgrade", err)
+	}
+	r.nodef(s, name, "upgrading to %s (driver timeout %s)", target.Label, r.DriverTimeout)
+	fctx, fcancel := r.finishing(ctx)
+	err = r.callDriver(fctx, s.stage, func(ctx context.Context) error { return r.Driver.Upgrade(ctx, node, target.Label) })
+	fcancel()
+	if err != nil {
+		t.end(ctx, StepFailed, err.Error())
+		return r.fail(ctx, s, target, "driver upgrade", err)
+	}
+	if err := r.annotate(rec, name, map[string]*string{AnnotationPhase: str(string(PhaseUpgraded))}); err != nil {
+		t.end(ctx, StepFailed, err.Error())
+		return r.fail(ctx, s, target, "record upgraded", err)
+	}
+	t.end(ctx, StepOK, "the driver upgraded it to "+target.Label)
+	if ctx.Err() != nil {
+		return r.interrupted(ctx, s, target, "the upgrade", true)
+	}
+	return nil
+}
+
+// finishStep waits for Ready at the target, lifts upgate's own cordon,
+// validates the node and records it done.
+func (r *Runner) finishStep(n nodeStep) error {
+	ctx, rec, s, target := n.ctx, n.rec, n.s, n.target
+	name := s.planned.Name
+	r.nodef(s, name, "waiting up to %s for Ready with kubelet at %s", r.ReadyTimeout, target.Label)
+	t := r.begin(s, StepReady)
+	node, err := r.waitReady(ctx, name, target)
+	if err != nil {
+		if ctx.Err() != nil {
+			t.end(ctx, StepInterrupted, err.Error())
+			return r.interrupted(ctx, s, target, "the wait for Ready", true)
+		}
+		t.end(ctx, StepFailed, err.Error())
+		return r.fail(ctx, s, target, "wait Ready", err)
+	}
+	t.end(ctx, StepOK, "Ready with kubelet "+node.Status.NodeInfo.KubeletVersion)
+	p := ReadProgress(node)
+	if p.OwnsCordon(target) {
+		t := r.begin(s, StepUncordon)
+		if err := r.setUnschedulable(rec, node, false); err != nil {
+			t.end(ctx, StepFailed, err.Error())
+			return r.fail(ctx, s, target, "uncordon", err)
+		}
+		t.end(ctx, StepOK, "uncordoned")
+		r.nodef(s, name, "uncordoned")
+	} else if node.Spec.Unschedulable {
+		// Only a cordon upgate recorded as its own, in this upgrade,
+		// is lifted.
+		r.nodef(s, name, "left cordoned: upgate did not cordon it in this upgrade (see upgate.dev/was-cordoned)")
+	}
+	if r.Validate != nil {
+		t := r.begin(s, StepValidate)
+		findings, err := r.Validate(ctx, name)
 		if err != nil {
 			if ctx.Err() != nil {
 				t.end(ctx, StepInterrupted, err.Error())
-				return r.interrupted(ctx, s, target, "the wait for Ready", true)
+				return r.interrupted(ctx, s, target, "validation", true)
 			}
 			t.end(ctx, StepFailed, err.Error())
-			return r.fail(ctx, s, target, "wait Ready", err)
+			return r.fail(ctx, s, target, "validate", err)
 		}
-		t.end(ctx, StepOK, "Ready with kubelet "+node.Status.NodeInfo.KubeletVersion)
-		p := ReadProgress(node)
-		if p.OwnsCordon(target) {
-			t := r.begin(s, StepUncordon)
-			if err := r.setUnschedulable(rec, node, false); err != nil {
-				t.end(ctx, StepFailed, err.Error())
-				return r.fail(ctx, s, target, "uncordon", err)
+		s.log.addFindings(findings)
+		if len(findings) > 0 {
+			t.end(ctx, StepFailed, describeFindings(findings))
+			// Keep new pods off a node that did not validate.
+			_ = r.annotate(rec, name, map[string]*string{
+				AnnotationCordonedBy: str(CordonedByUpgate),
+				AnnotationReason:     str(oneLine("validation after the upgrade failed: " + describeFindings(findings))),
+			})
+			if n, err := r.Client.CoreV1().Nodes().Get(rec, name, metav1.GetOptions{}); err == nil {
+				_ = r.setUnschedulable(rec, n, true)
 			}
-			t.end(ctx, StepOK, "uncordoned")
-			r.nodef(s, name, "uncordoned")
-		} else if node.Spec.Unschedulable {
-			// Only a cordon upgate recorded as its own, in this upgrade,
-			// is lifted.
-			r.nodef(s, name, "left cordoned: upgate did not cordon it in this upgrade (see upgate.dev/was-cordoned)")
+			return r.fail(ctx, s, target, "validate", errors.New(describeFindings(findings)))
 		}
-		if r.Validate != nil {
-			t := r.begin(s, StepValidate)
-			findings, err := r.Validate(ctx, name)
-			if err != nil {
-				if ctx.Err() != nil {
-					t.end(ctx, StepInterrupted, err.Error())
-					return r.interrupted(ctx, s, target, "validation", true)
-				}
-				t.end(ctx, StepFailed, err.Error())
-				return r.fail(ctx, s, target, "validate", err)
-			}
-			s.log.addFindings(findings)
-			if len(findings) > 0 {
-				t.end(ctx, StepFailed, describeFindings(findings))
-				// Keep new pods off a node that did not validate.
-				_ = r.annotate(rec, name, map[string]*string{
-					AnnotationCordonedBy: str(CordonedByUpgate),
-					AnnotationReason:     str(oneLine("validation after the upgrade failed: " + describeFindings(findings))),
-				})
-				if n, err := r.Client.CoreV1().Nodes().Get(rec, name, metav1.GetOptions{}); err == nil {
-					_ = r.setUnschedulable(rec, n, true)
-				}
-				return r.fail(ctx, s, target, "validate", errors.New(describeFindings(findings)))
-			}
-			t.end(ctx, StepOK, "validated")
-		}
-		// Done clears whose cordon it was: the next upgrade looks at the
-		// node afresh instead of inheriting this one's record.
-		if err := r.annotate(rec, name, map[string]*string{
-			AnnotationPhase:       str(string(PhaseDone)),
-			AnnotationCordonedBy:  nil,
-			AnnotationReason:      nil,
-			AnnotationWasCordoned: nil,
-		}); err != nil {
-			return r.fail(ctx, s, target, "record done", err)
-		}
-		r.nodef(s, name, "done: kubelet %s, validated", node.Status.NodeInfo.KubeletVersion)
+		t.end(ctx, StepOK, "validated")
 	}
+	// Done clears whose cordon it was: the next upgrade looks at the
+	// node afresh instead of inheriting this one's record.
+	if err := r.annotate(rec, name, map[string]*string{
+		AnnotationPhase:       str(string(PhaseDone)),
+		AnnotationCordonedBy:  nil,
+		AnnotationReason:      nil,
+		AnnotationWasCordoned: nil,
+	}); err != nil {
+		return r.fail(ctx, s, target, "record done", err)
+	}
+	r.nodef(s, name, "done: kubelet %s, validated", node.Status.NodeInfo.KubeletVersion)
 	return nil
 }
 
