@@ -85,6 +85,15 @@ func kind[T any, PT interface {
 	return k
 }
 
+// Each calls fn on every object of the kind's list in inv, in order: a
+// pointer to the typed object (*corev1.Pod for Pod).
+func (k KindInfo) Each(inv *Inventory, fn func(obj any)) {
+	n, at := k.items(inv)
+	for i := range n {
+		fn(at(i))
+	}
+}
+
 // GroupVersion is the kind's group and version.
 func (k KindInfo) GroupVersion() schema.GroupVersion {
 	return schema.GroupVersion{Group: k.Group, Version: k.Version}
