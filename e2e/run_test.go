@@ -31,6 +31,9 @@ const (
 	seededServer  = "v1.36.3"
 	runTarget     = "v1.37"
 	runTargetFull = "v1.37.0"
+	// hazardKubelet is worker-3's kubelet among the seeded hazards
+	// (hack/cluster.sh OLD_KUBELET_VERSION), outside the skew window.
+	hazardKubelet = "v1.31.0"
 )
 
 var upgateAnnotations = []string{
@@ -123,11 +126,29 @@ func runUpgate(t *testing.T, cfg string, args ...string) (int, string, string) {
 	return code, out, stderr
 }
 
+// withoutHazards takes the seeded hazards away (the hazards namespace and
+// worker-3's kubelet outside the skew window), so that a run may go. Each
+// subtest of TestRunExecutor sets up the state it needs itself, and none
+// relies on what an earlier one left: any of them runs alone with -run.
+func withoutHazards(t *testing.T) {
+	t.Helper()
+	kubectl(t, "", "delete", "namespace", "hazards", "--ignore-not-found", "--wait=true")
+	if getNode(t, "worker-3").Status.NodeInfo.KubeletVersion == hazardKubelet {
+		setKubelet(t, "worker-3", seededKubelet)
+	}
+}
+
 func TestRunExecutor(t *testing.T) {
 	cfg := runConfig(t)
 	t.Cleanup(func() { restoreCluster(t) })
 
 	t.Run("hazards block and nothing is touched", func(t *testing.T) {
+		// The suite starts with them seeded; put them back only when an
+		// earlier run of this test took them away.
+		if kubectl(t, "", "get", "namespace", "hazards", "--ignore-not-found", "-o", "name") == "" ||
+			getNode(t, "worker-3").Status.NodeInfo.KubeletVersion != hazardKubelet {
+			restoreCluster(t)
+		}
 		code, _, _ := runUpgate(t, cfg)
 		if code != 1 {
 			t.Fatalf("exit %d, want 1 (blocked)", code)
@@ -146,14 +167,13 @@ func TestRunExecutor(t *testing.T) {
 	})
 
 	// Without the hazards, the upgrade goes through.
-	kubectl(t, "", "delete", "namespace", "hazards", "--wait=true")
-	setKubelet(t, "worker-3", seededKubelet)
-	baseline := filepath.Join(t.TempDir(), "before.json")
-	if code, _, stderr := upgate(t, "snapshot", "-o", baseline); code != 0 {
-		t.Fatalf("snapshot: exit %d: %s", code, stderr)
-	}
-
 	t.Run("upgrades every node", func(t *testing.T) {
+		resetVersions(t, allNodes)
+		withoutHazards(t)
+		baseline := filepath.Join(t.TempDir(), "before.json")
+		if code, _, stderr := upgate(t, "snapshot", "-o", baseline); code != 0 {
+			t.Fatalf("snapshot: exit %d: %s", code, stderr)
+		}
 		code, out, _ := runUpgate(t, cfg)
 		if code != 0 {
 			t.Fatalf("exit %d, want 0", code)
@@ -206,6 +226,7 @@ func TestRunExecutor(t *testing.T) {
 		// What a run that died after draining worker-2 leaves behind: its
 		// cordon counts as upgate's because the record names the run's
 		// lock holder.
+		withoutHazards(t)
 		setKubelet(t, "worker-2", seededKubelet)
 		kubectl(t, "", "cordon", "worker-2")
 		kubectl(t, "", "annotate", "node", "worker-2", "--overwrite",
@@ -251,6 +272,7 @@ spec:
   renewTime: %q
 `, now, now), "apply", "-f", "-")
 		defer kubectl(t, "", "-n", "kube-system", "delete", "lease", "upgate-executor", "--ignore-not-found")
+		withoutHazards(t)
 		setKubelet(t, "worker-1", seededKubelet)
 		clearProgress(t, "worker-1")
 		code, _, stderr := runUpgate(t, cfg)
@@ -266,6 +288,9 @@ spec:
 	})
 
 	t.Run("a PDB that blocks eviction fails the node and leaves it cordoned", func(t *testing.T) {
+		withoutHazards(t)
+		setKubelet(t, "worker-1", seededKubelet)
+		clearProgress(t, "worker-1")
 		kubectl(t, `
 apiVersion: v1
 kind: Namespace
