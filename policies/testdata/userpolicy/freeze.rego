@@ -25,7 +25,7 @@ frozen := {"worker-1"}
 #     Wait for the freeze to end, or annotate the node
 #     upgate.dev/ignore: "house.change-freeze".
 findings contains f if {
-	some n in object.get(input, ["safety", "nodes"], [])
+	some n in input.safety.nodes
 	n.name in frozen
 	msg := sprintf("node %s is under a change freeze", [n.name])
 	f := lib.finding(rego.metadata.rule(), {"kind": "Node", "name": n.name}, n.name, msg)
