@@ -409,3 +409,40 @@ func TestKindTableIsWhatTheCheckerRoleReads(t *testing.T) {
 		}
 	}
 }
+
+// TestValuesSchemaRefusesBadValues: values.schema.json makes helm refuse
+// a misspelt key or a value serve would reject, naming it, before anything
+// is installed; explicit zeros and falses still pass.
+func TestValuesSchemaRefusesBadValues(t *testing.T) {
+	helm := tooltest.Require(t, "helm")
+	for _, tt := range []struct {
+		set  []string
+		want string // in helm's error; "" for values that pass
+	}{
+		{[]string{"intervall=5m"}, "additional properties 'intervall' not allowed"},
+		{[]string{"rbac.exectuor=true"}, "additional properties 'exectuor' not allowed"},
+		{[]string{"logLevel=verbose"}, "/logLevel"},
+		{[]string{"interval=5"}, "/interval"},
+		{[]string{"interval=five-minutes"}, "/interval"},
+		{[]string{"target=latest"}, "/target"},
+		{[]string{"staleAfterIntervals=1"}, "/staleAfterIntervals"},
+		{[]string{"port=70000"}, "/port"},
+		{[]string{"image.pullPolicy=Sometimes"}, "/image/pullPolicy"},
+		{[]string{"interval=0", "checkTimeout=0", "staleAfterIntervals=0", "ignoreSafetyChecks=false", "networkPolicy.enabled=false"}, ""},
+		{[]string{"interval=90s", "checkTimeout=1m30s", "target=1.37.2", "staleAfterIntervals=2"}, ""},
+	} {
+		args := []string{"template", "rel", "upgate"}
+		for _, s := range tt.set {
+			args = append(args, "--set", s)
+		}
+		out, err := exec.Command(helm, args...).CombinedOutput()
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("--set %v: %v\n%s", tt.set, err, out)
+		case tt.want != "" && err == nil:
+			t.Errorf("--set %v rendered; want it refused naming %s", tt.set, tt.want)
+		case tt.want != "" && !strings.Contains(string(out), tt.want):
+			t.Errorf("--set %v: helm's error does not name %s:\n%s", tt.set, tt.want, out)
+		}
+	}
+}
