@@ -3,6 +3,7 @@
 package charts
 
 import (
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -445,4 +446,40 @@ func TestValuesSchemaRefusesBadValues(t *testing.T) {
 			t.Errorf("--set %v: helm's error does not name %s:\n%s", tt.set, tt.want, out)
 		}
 	}
+}
+
+// TestReadmeNamesEveryValue: the chart's README says what each value of
+// values.yaml sets (a serve flag or an object), leaf by leaf.
+func TestReadmeNamesEveryValue(t *testing.T) {
+	readme, err := os.ReadFile("upgate/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("upgate/values.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values map[string]any
+	if err := yaml.Unmarshal(data, &values); err != nil {
+		t.Fatal(err)
+	}
+	// Objects whose keys are the user's (config, resources, selectors,
+	// security contexts) are named whole; the chart's own are named leaf
+	// by leaf.
+	whole := map[string]bool{"config": true, "resources": true, "nodeSelector": true, "affinity": true,
+		"podSecurityContext": true, "securityContext": true}
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			name := prefix + k
+			if sub, ok := v.(map[string]any); ok && !whole[name] {
+				walk(name+".", sub)
+				continue
+			}
+			if !strings.Contains(string(readme), "`"+name+"`") {
+				t.Errorf("upgate/README.md does not name the value %s", name)
+			}
+		}
+	}
+	walk("", values)
 }
