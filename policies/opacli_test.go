@@ -39,3 +39,32 @@ func TestWithOPACLI(t *testing.T) {
 		t.Errorf("opa check --schema on a misspelt field: %v\n%s", err, out)
 	}
 }
+
+// TestUserPolicyAsDocumented runs the commands docs/policies.md gives a
+// user for their own policies, on its worked example.
+func TestUserPolicyAsDocumented(t *testing.T) {
+	opa := tooltest.Require(t, "opa")
+	doc, err := os.ReadFile("../docs/policies.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"test", "DIR", "policies/lib.rego"},
+		{"check", "--strict", "--schema", "policies/schema/input.json", "DIR", "policies/lib.rego"},
+	} {
+		line := "opa " + strings.Join(args, " ")
+		if !strings.Contains(string(doc), line) {
+			t.Fatalf("docs/policies.md no longer gives %q", line)
+		}
+		cmd := exec.Command(opa, args...)
+		cmd.Dir = ".."
+		for i, a := range cmd.Args {
+			if a == "DIR" {
+				cmd.Args[i] = "policies/testdata/userpolicy"
+			}
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s: %v\n%s", line, err, out)
+		}
+	}
+}
