@@ -12,6 +12,11 @@ SHELL := /bin/bash
 # set to GOTOOLCHAIN=local, which ignores that line: hence this export.
 # `GOTOOLCHAIN=... make` overrides it.
 export GOTOOLCHAIN ?= go1.27.3
+# Static binaries, everywhere: the image (make image) has no C library for a
+# cgo build to load, and one build variant lets `make build`, the tests and
+# the image share the build cache (the image test links upgate again rather
+# than compiling it all a second time without cgo).
+export CGO_ENABLED ?= 0
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/upgate-dev/upgate/cli.stampedVersion=$(VERSION)
@@ -26,7 +31,7 @@ FUZZ_TARGETS := inventory:FuzzRead inventory:FuzzMemberNames kubever:FuzzParse p
 include hack/cluster.mk
 include hack/tools.mk
 
-.PHONY: all build test unit rego fuzz vet vulncheck e2e soak demo demo-down bench clean
+.PHONY: all build image test unit rego fuzz vet vulncheck e2e soak demo demo-down bench clean
 
 all: build
 
@@ -34,6 +39,19 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/upgate ./cmd/upgate
 	cp $(BIN)/upgate $(BIN)/kubectl-upgate
+
+## image: upgate's OCI image, built without a container daemon (hack/image):
+## a static binary on an empty base, non-root, as an OCI layout in _out/image
+## that `crane push _out/image REF` or `skopeo copy oci:_out/image docker://REF`
+## pushes. Its name and tag are the chart's defaults (image.repository, and
+## Chart.yaml's appVersion), so the chart runs what `make image` built.
+IMAGE_REPO ?= $(shell sed -n 's/^  repository: *//p' charts/upgate/values.yaml)
+IMAGE_TAG ?= $(shell sed -n 's/^appVersion: *"\(.*\)"/\1/p' charts/upgate/Chart.yaml)
+image:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux/upgate ./cmd/upgate
+	$(GO) run ./hack/image -binary $(BIN)/linux/upgate -out _out/image -arch "$$($(GO) env GOARCH)" \
+	  -repository $(IMAGE_REPO) -tag $(IMAGE_TAG) -version $(VERSION) \
+	  -revision "$$(git rev-parse HEAD 2>/dev/null)" -created "$$(git log -1 --format=%ct 2>/dev/null)"
 
 ## test: go vet, unit tests (Rego tests run inside them), a short fuzz run
 test: tools vet unit fuzz
