@@ -106,7 +106,8 @@ func buildPDB(ix *index) (ast.Value, error) {
 				pods = append(pods, c.pods...)
 			}
 		}
-		if !slices.ContainsFunc(pods, inventory.Evictable) {
+		evictable := slices.DeleteFunc(slices.Clone(pods), func(p *corev1.Pod) bool { return !inventory.Evictable(p) })
+		if len(evictable) == 0 {
 			continue
 		}
 		st := pdbStatusOf(ix, pdb, pods, scale)
@@ -128,7 +129,7 @@ func buildPDB(ix *index) (ast.Value, error) {
 		f.num("desired_healthy", int(st.desired))
 		f.num("current_healthy", int(st.healthy))
 		if st.allowed < 1 {
-			f.term("pods", pdbPodTerms(pods))
+			f.term("pods", pdbPodTerms(evictable))
 		}
 		budgets = append(budgets, f.obj())
 	}
@@ -296,23 +297,11 @@ func pdbStatusOf(ix *index, pdb *policyv1.PodDisruptionBudget, pods []*corev1.Po
 	return st
 }
 
-// pdbPodTerms renders a budget's pods for Rego: the evictable ones, by
-// node and name.
+// pdbPodTerms renders a budget's evictable pods for Rego, in inventory
+// order (pdb.rego sorts what it prints).
 func pdbPodTerms(pods []*corev1.Pod) *ast.Term {
-	var out []*corev1.Pod
+	terms := make([]*ast.Term, 0, len(pods))
 	for _, p := range pods {
-		if inventory.Evictable(p) {
-			out = append(out, p)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Spec.NodeName != out[j].Spec.NodeName {
-			return out[i].Spec.NodeName < out[j].Spec.NodeName
-		}
-		return out[i].Name < out[j].Name
-	})
-	terms := make([]*ast.Term, 0, len(out))
-	for _, p := range out {
 		var f fields
 		f.str("name", p.Name)
 		f.str("node", p.Spec.NodeName)
