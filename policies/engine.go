@@ -673,6 +673,13 @@ func decodeFindings(pkg string, v any) ([]finding.Finding, error) {
 		if f.Scope, err = parseScope(m["scope"]); err != nil {
 			return nil, fmt.Errorf("%w: %s.findings: check %s: %v", ErrInvalidPolicy, pkg, f.Check, err)
 		}
+		// A rule may report its finding ignored, saying why (as skew's
+		// rules do for the half-way state of upgate's own run): reported,
+		// never blocking, as an upgate.dev/ignore annotation would.
+		if f.IgnoredBy, err = str(m, "ignoredBy", false); err != nil {
+			return nil, err
+		}
+		f.Ignored = f.IgnoredBy != ""
 		subj, ok := m["subject"].(map[string]any)
 		if !ok {
 			return nil, bad("subject")

@@ -8,11 +8,12 @@
 #   not too far behind the target control plane. Minors only are compared.
 #   The windows are data (data.upgate_facts.skew). A component whose version
 #   cannot be read gets skew.version-unknown and no other skew finding.
-#   A component at the version of an upgrade upgate has under way on its
-#   node (input.skew.underway) is not "newer": that is the state a run
-#   leaves between a hop's first and last control-plane node, which
-#   kubeadm's own order (one control-plane node at a time, kubelet with it)
-#   also passes through.
+#   A "newer" finding about a component at the version of an upgrade upgate
+#   has under way on its node (input.skew.underway) is reported ignored,
+#   naming that upgrade: it is the state a run leaves between a hop's first
+#   and last control-plane node (kubeadm's own order, one control-plane
+#   node at a time, kubelet with it), which the next run must be able to
+#   finish.
 #   Reads input.skew.components, input.skew.underway, input.current and
 #   input.target.
 # custom:
@@ -68,19 +69,25 @@ node_window(v) := facts.node.legacy_max_minors_older if {
 underway := input.skew.underway
 
 # halfway(c): c runs the version its node is being upgraded to, no newer
-# than the target. It is the run's own half-way state, not a skew to stop
-# on: a resumed run must be able to finish the node and then the others.
+# than the target. It is the run's own half-way state, reported but not a
+# skew to stop on: a resumed run must be able to finish the node and then
+# the others.
 halfway(c) if {
 	v := underway[c.node]
 	lib.minor_index(c.version) == lib.minor_index(v)
 	lib.minor_index(v) <= lib.minor_index(input.target)
 }
 
-newer_than_apiserver(name) := [c |
-	some c in known(name)
-	lib.minor_index(c.version) > lib.minor_index(oldest_apiserver)
-	not halfway(c)
-]
+newer_than_apiserver(name) := [c | some c in known(name); lib.minor_index(c.version) > lib.minor_index(oldest_apiserver)]
+
+# newer_finding is a "newer" finding about c, ignored (ignoredBy) when it
+# is the half-way state of the upgrade upgate has under way on c's node.
+newer_finding(meta, c) := object.union(lib.finding(meta, subject(c), c.node, newer_message(c)), {"ignoredBy": sprintf(
+	"upgate run: node %s is being upgraded to %s (upgate.dev/target); the other control-plane nodes follow in the same run",
+	[c.node, underway[c.node].version],
+)}) if {
+	halfway(c)
+} else := lib.finding(meta, subject(c), c.node, newer_message(c))
 
 node_too_old(name) := [c | some c in known(name); behind(c) > node_window(c.version)]
 
@@ -131,7 +138,7 @@ findings contains f if {
 #     kubelet at the control plane's version.
 findings contains f if {
 	some c in newer_than_apiserver("kubelet")
-	f := lib.finding(rego.metadata.rule(), subject(c), c.node, newer_message(c))
+	f := newer_finding(rego.metadata.rule(), c)
 }
 
 # METADATA
@@ -163,7 +170,7 @@ findings contains f if {
 #     upgrade every kube-apiserver first.
 findings contains f if {
 	some c in newer_than_apiserver("kube-proxy")
-	f := lib.finding(rego.metadata.rule(), subject(c), c.node, newer_message(c))
+	f := newer_finding(rego.metadata.rule(), c)
 }
 
 # METADATA
@@ -200,7 +207,7 @@ control_plane_components := ["kube-controller-manager", "kube-scheduler", "cloud
 findings contains f if {
 	some name in control_plane_components
 	some c in newer_than_apiserver(name)
-	f := lib.finding(rego.metadata.rule(), subject(c), c.node, newer_message(c))
+	f := newer_finding(rego.metadata.rule(), c)
 }
 
 # METADATA
