@@ -23,6 +23,8 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/upgate-dev/upgate/internal/tooltest"
 )
 
 // etcdBinary is an etcd to test against: $UPGATE_ETCD_BIN, else the one
@@ -30,7 +32,7 @@ import (
 func etcdBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("starts an etcd")
+		tooltest.Unavailable(t, "starts an etcd, which -short leaves out")
 	}
 	if b := os.Getenv("UPGATE_ETCD_BIN"); b != "" {
 		return b
@@ -42,7 +44,7 @@ func etcdBinary(t *testing.T) string {
 	}
 	found, _ := filepath.Glob(filepath.Join(cache, "bin", "*", "etcd"))
 	if len(found) == 0 {
-		t.Skip("no etcd binary: set UPGATE_ETCD_BIN, or run make cluster-bins")
+		tooltest.Unavailable(t, "no etcd binary in "+filepath.Join(cache, "bin")+": set UPGATE_ETCD_BIN, or run make cluster-bins")
 	}
 	return found[len(found)-1]
 }
