@@ -69,12 +69,26 @@ func (a *app) serve(ctx context.Context, cfg *Config) error {
 		return err
 	}
 	// The policies are compiled once: a bad one is bad input at start, and
-	// each interval only reads the cluster and evaluates.
-	engine, err := policies.New(ctx, policies.Options{PolicyDirs: cfg.PolicyDirs})
+	// each interval only reads the cluster and evaluates. A bundle
+	// service (--policy-bundle URL) is polled before each check, and a
+	// new bundle compiled once, when it comes (bundlePoller).
+	popts, src, err := readPolicies(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	engine, err := policies.New(ctx, popts)
+	if err != nil {
+		return err
+	}
+	var poller *bundlePoller
+	if src != nil {
+		poller = newBundlePoller(src, popts, engine, a.log)
+	}
 	eval := func(ctx context.Context) (*finding.Report, error) {
+		engine := engine
+		if poller != nil {
+			engine = poller.current(ctx)
+		}
 		ev, err := a.evaluateWith(ctx, cfg, finding.PhasePreflight, engine)
 		if err != nil {
 			return nil, err
@@ -86,6 +100,9 @@ func (a *app) serve(ctx context.Context, cfg *Config) error {
 	}
 	opts := service.Options{Interval: cfg.Interval, CheckTimeout: cfg.CheckTimeout,
 		StaleAfterIntervals: cfg.StaleAfterIntervals, Log: a.log}
+	if poller != nil {
+		opts.Collectors = poller.collectors()
+	}
 	if cfg.SignKey != "" {
 		// In the cluster the key is a mounted Secret file, never read
 		// through the API. Try it once now: a wrong password is bad input

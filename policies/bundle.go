@@ -130,7 +130,7 @@ func readBundle(source string, loader bundle.DirectoryLoader, key *BundleKey) (*
 	for _, root := range *b.Manifest.Roots {
 		if root != Root && !strings.HasPrefix(root, Root+"/") {
 			if root == "" {
-				return nil, bad("the manifest declares no roots, so the bundle claims every path: build it with `opa build --bundle --root %s/<topic>`", Root)
+				return nil, bad(`the manifest declares no roots, so the bundle claims every path: build it with opa build --bundle from a directory whose .manifest says {"roots": ["%s/<topic>"]}`, Root)
 			}
 			return nil, bad("manifest root %q is not under %s/: upgate only reads policies in packages named %s.<topic>", root, Root, Root)
 		}
