@@ -21,7 +21,7 @@ import (
 // addPolicyBundleFlags adds --policy-bundle and its key flags, beside
 // --policy-dir.
 func addPolicyBundleFlags(f *pflag.FlagSet) {
-	f.String("policy-bundle", "", "extra Rego policies as an OPA bundle (opa build --bundle --root upgate/...): a bundle .tar.gz, a bundle directory, or the http(s) URL of an OPA bundle service, which serve polls every --interval (ETag); packages under upgate.*, Rego modules only")
+	f.String("policy-bundle", "", "extra Rego policies as an OPA bundle (opa build --bundle; its .manifest roots under upgate/, packages under upgate.*, Rego modules only): a bundle .tar.gz, a bundle directory, or the http(s) URL of an OPA bundle service, which serve polls every --interval (ETag)")
 	f.String("policy-bundle-key", "", "file of the key that verifies --policy-bundle's signature (opa build --signing-key): a PEM public key, or the shared secret for HS256; with it an unsigned or tampered bundle is refused, and without it a signed one is")
 	f.String("policy-bundle-key-alg", policies.DefaultBundleKeyAlg, "algorithm of --policy-bundle-key (as opa's --verification-key): RS256, PS256, ES256, HS256 and their 384 and 512 variants")
 	f.String("policy-bundle-scope", "", "scope the signature of --policy-bundle must claim (opa build --claims-file), if any")

@@ -89,6 +89,14 @@ func TestPolicyBundleFromOPABuild(t *testing.T) {
 			t.Fatalf("opa %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
+	// The commands docs/policies.md gives.
+	doc := string(readFile(t, "../docs/policies.md"))
+	for _, line := range []string{"opa build --bundle DIR --signing-key private.pem", "opa sign --bundle .",
+		"--policy-bundle bundle.tar.gz --policy-bundle-key public.pem", `{"roots": ["upgate/`} {
+		if !strings.Contains(doc, line) {
+			t.Errorf("docs/policies.md no longer gives %q", line)
+		}
+	}
 	tarball := filepath.Join(dir, "bundle.tar.gz")
 	opaRun(dir, "build", "--bundle", "src", "--signing-key", privFile, "--revision", "v1", "-o", tarball)
 	// opa sign, in the directory (it names the files by the path it is

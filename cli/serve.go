@@ -44,9 +44,17 @@ Fetch the pair without a race by the digest of the bytes received:
     http://HOST:8080/reports/sha256-$(sha256sum report.json | cut -d' ' -f1).sig
   upgate verify report.json --key cosign.pub
 
-(/report.sig alone signs whatever /report serves at that moment.)`,
+(/report.sig alone signs whatever /report serves at that moment.)
+
+With --policy-bundle URL (an OPA bundle service), each check first polls
+the URL with the ETag of the bundle in use: 304 keeps the policies, a new
+bundle is verified (--policy-bundle-key) and used from that check on, and
+a bundle refused or unreachable leaves the last good one in use, logged
+and counted (upgate_policy_bundle_up 0,
+upgate_policy_bundle_polls_total{result="failed"}).`,
 		Example: `  upgate serve --target v1.36 --interval 5m
-  upgate serve --target v1.36 --listen :8080 --check-timeout 2m --stale-after-intervals 4`,
+  upgate serve --target v1.36 --listen :8080 --check-timeout 2m --stale-after-intervals 4
+  upgate serve --target v1.36 --policy-bundle https://bundles.example/upgate.tar.gz --policy-bundle-key public.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd, a.configFile)
