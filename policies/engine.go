@@ -1,6 +1,7 @@
 // Package policies evaluates upgate's upgrade gates: the embedded Rego
 // policies (one package per topic under data.upgate.*) plus any the user adds
-// with --policy-dir, over a compact input built in Go from the inventory.
+// with --policy-dir or --policy-bundle (bundle.go), over a compact input
+// built in Go from the inventory.
 //
 // Adding a topic is two files and no edits elsewhere:
 //   - a Rego file `package upgate.<topic>` whose rules are
