@@ -65,7 +65,7 @@ version, an object that names a member twice (kind and Kind).`,
 	return cmd
 }
 
-// addCheckFlags adds the flags check and plan share.
+// addCheckFlags adds the flags check, plan, run and serve share.
 func addCheckFlags(f *pflag.FlagSet) {
 	f.String("target", "", "target Kubernetes version: 1.36, v1.36 or v1.36.2 (required)")
 	f.StringSlice("from", nil, "read manifests or snapshots instead of the live cluster (repeatable; file, directory or - for stdin)")
@@ -74,6 +74,7 @@ func addCheckFlags(f *pflag.FlagSet) {
 	f.String("format", "text", "output format: text, json, junit or markdown")
 	f.String("output", "", "write the report to this file instead of stdout (whole or not at all)")
 	f.StringSlice("policy-dir", nil, "directory of extra Rego policies (packages under upgate.*, type-checked against the input schema policies/schema/input.json), repeatable")
+	addPolicyBundleFlags(f)
 	f.Bool("ignore-safety-checks", false, "run safety.* checks but let none of them block")
 	f.String("sign-key", "", "cosign private key: also write OUTPUT.sig (password in COSIGN_PASSWORD)")
 	f.Duration("timeout", 0, "limit for each API call (0: no limit beyond the command's)")
@@ -135,7 +136,11 @@ func (a *app) evaluateWith(ctx context.Context, cfg *Config, phase finding.Phase
 		return nil, usageErrorf("--phase: %q is not preflight or postflight", cfg.Phase)
 	}
 	if engine == nil {
-		if engine, err = policies.New(ctx, policies.Options{PolicyDirs: cfg.PolicyDirs}); err != nil {
+		opts, _, err := readPolicies(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if engine, err = policies.New(ctx, opts); err != nil {
 			return nil, err
 		}
 	}

@@ -33,8 +33,16 @@ type Config struct {
 	Format        string
 	Output        string
 	PolicyDirs    []string
-	SignKey       string
-	Timeout       time.Duration
+	// PolicyBundle is an OPA bundle of extra policies: a file, a
+	// directory or a bundle service's URL; PolicyBundleKey the file of
+	// the key that verifies it, with its algorithm and the scope its
+	// signature must claim.
+	PolicyBundle       string
+	PolicyBundleKey    string
+	PolicyBundleKeyAlg string
+	PolicyBundleScope  string
+	SignKey            string
+	Timeout            time.Duration
 	// MaxInputSize bounds the bytes --from (and --baseline) may read, all
 	// inputs together.
 	MaxInputSize int64
@@ -132,6 +140,10 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 		Format:             v.GetString("format"),
 		Output:             v.GetString("output"),
 		PolicyDirs:         stringSlice(v, "policy-dir"),
+		PolicyBundle:       v.GetString("policy-bundle"),
+		PolicyBundleKey:    v.GetString("policy-bundle-key"),
+		PolicyBundleKeyAlg: v.GetString("policy-bundle-key-alg"),
+		PolicyBundleScope:  v.GetString("policy-bundle-scope"),
 		SignKey:            v.GetString("sign-key"),
 		IgnoreSafetyChecks: v.GetBool("ignore-safety-checks"),
 		EmbedSnapshot:      v.GetBool("embed-snapshot"),

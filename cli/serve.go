@@ -44,9 +44,17 @@ Fetch the pair without a race by the digest of the bytes received:
     http://HOST:8080/reports/sha256-$(sha256sum report.json | cut -d' ' -f1).sig
   upgate verify report.json --key cosign.pub
 
-(/report.sig alone signs whatever /report serves at that moment.)`,
+(/report.sig alone signs whatever /report serves at that moment.)
+
+With --policy-bundle URL (an OPA bundle service), each check first polls
+the URL with the ETag of the bundle in use: 304 keeps the policies, a new
+bundle is verified (--policy-bundle-key) and used from that check on, and
+a bundle refused or unreachable leaves the last good one in use, logged
+and counted (upgate_policy_bundle_up 0,
+upgate_policy_bundle_polls_total{result="failed"}).`,
 		Example: `  upgate serve --target v1.36 --interval 5m
-  upgate serve --target v1.36 --listen :8080 --check-timeout 2m --stale-after-intervals 4`,
+  upgate serve --target v1.36 --listen :8080 --check-timeout 2m --stale-after-intervals 4
+  upgate serve --target v1.36 --policy-bundle https://bundles.example/upgate.tar.gz --policy-bundle-key public.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd, a.configFile)
@@ -69,12 +77,26 @@ func (a *app) serve(ctx context.Context, cfg *Config) error {
 		return err
 	}
 	// The policies are compiled once: a bad one is bad input at start, and
-	// each interval only reads the cluster and evaluates.
-	engine, err := policies.New(ctx, policies.Options{PolicyDirs: cfg.PolicyDirs})
+	// each interval only reads the cluster and evaluates. A bundle
+	// service (--policy-bundle URL) is polled before each check, and a
+	// new bundle compiled once, when it comes (bundlePoller).
+	popts, src, err := readPolicies(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	engine, err := policies.New(ctx, popts)
+	if err != nil {
+		return err
+	}
+	var poller *bundlePoller
+	if src != nil {
+		poller = newBundlePoller(src, popts, engine, a.log)
+	}
 	eval := func(ctx context.Context) (*finding.Report, error) {
+		engine := engine
+		if poller != nil {
+			engine = poller.current(ctx)
+		}
 		ev, err := a.evaluateWith(ctx, cfg, finding.PhasePreflight, engine)
 		if err != nil {
 			return nil, err
@@ -86,6 +108,9 @@ func (a *app) serve(ctx context.Context, cfg *Config) error {
 	}
 	opts := service.Options{Interval: cfg.Interval, CheckTimeout: cfg.CheckTimeout,
 		StaleAfterIntervals: cfg.StaleAfterIntervals, Log: a.log}
+	if poller != nil {
+		opts.Collectors = poller.collectors()
+	}
 	if cfg.SignKey != "" {
 		// In the cluster the key is a mounted Secret file, never read
 		// through the API. Try it once now: a wrong password is bad input

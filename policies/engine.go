@@ -1,6 +1,7 @@
 // Package policies evaluates upgate's upgrade gates: the embedded Rego
 // policies (one package per topic under data.upgate.*) plus any the user adds
-// with --policy-dir, over a compact input built in Go from the inventory.
+// with --policy-dir or --policy-bundle (bundle.go), over a compact input
+// built in Go from the inventory.
 //
 // Adding a topic is two files and no edits elsewhere:
 //   - a Rego file `package upgate.<topic>` whose rules are
@@ -142,6 +143,10 @@ type Options struct {
 	// (--policy-dir). Only .rego files not ending in _test.rego are read;
 	// every package must be under `upgate.`.
 	PolicyDirs []string
+	// Bundle, when set, is users' policies as an OPA bundle
+	// (--policy-bundle), read and verified by ReadBundle or ParseBundle.
+	// Its modules are loaded as PolicyDirs' are, and count in the digest.
+	Bundle *Bundle
 }
 
 // Request is one evaluation: the state, the versions and the phase.
@@ -260,6 +265,19 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 				rel = filepath.Base(name)
 			}
 			files[fmt.Sprintf("custom/%d/%s", i, filepath.ToSlash(rel))] = f.Raw
+		}
+	}
+
+	if b := opts.Bundle; b != nil {
+		for _, m := range b.modules {
+			if err := checkCustomModule(m.Parsed); err != nil {
+				return nil, fmt.Errorf("--policy-bundle %s: %w", b.Source, err)
+			}
+			// Named by its path in the bundle: the digest changes with
+			// the bundle's policies, not with where it was fetched from.
+			name := "bundle/" + strings.TrimPrefix(filepath.ToSlash(m.Path), "/")
+			modules["custom/"+name] = m.Parsed
+			files[name] = m.Raw
 		}
 	}
 

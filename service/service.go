@@ -83,6 +83,9 @@ type Options struct {
 	// serves the signature (cosign's base64 format). A report that cannot
 	// be signed is not served: the check counts as failed.
 	Sign func(data []byte) (string, error)
+	// Collectors are more series for /metrics, registered with upgate's
+	// own (serve's policy bundle polls).
+	Collectors []prometheus.Collector
 
 	now func() time.Time // tests move the clock
 }
@@ -149,6 +152,11 @@ func New(eval EvaluateFunc, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = m
+	for _, c := range opts.Collectors {
+		if err := s.reg.Register(c); err != nil {
+			return nil, fmt.Errorf("service: %w", err)
+		}
+	}
 	return s, nil
 }
 
