@@ -47,4 +47,7 @@ if [[ -s "${skipped}" ]]; then
 	sort -u "${skipped}" | sed 's/^/  /'
 	printf '==== make tools (cosign, opa, helm, promtool: once, cached) and make cluster-bins (etcd) build them; .ci/run runs every check ====\n'
 fi
+# The fuzz targets' corpora ran above as tests; fuzzing itself is not part
+# of make test (see the Makefile), and says so.
+printf 'make test: not run here: make fuzz (a short fuzz run of each fuzz target; .ci/run runs it)\n'
 exit "${rc}"
