@@ -386,3 +386,65 @@ func TestPolicyBundleSettings(t *testing.T) {
 		t.Errorf("UPGATE_POLICY_BUNDLE_KEY_ALG=ES256: exit %d, stderr %q; want 2", code, stderr)
 	}
 }
+
+// The policy docs/policies.md gives as its example calls data.upgate.lib,
+// which `opa build` cannot resolve on its own: as the doc says, opa build
+// refuses it, and the directory signed by `opa sign`, or a tarball of its
+// files as the doc's tar command writes it, is accepted, the policy
+// reporting its finding.
+func TestPolicyBundleOfTheDocumentedPolicy(t *testing.T) {
+	opa := tooltest.Require(t, "opa")
+	tarBin, err := exec.LookPath("tar")
+	if err != nil {
+		tooltest.Unavailable(t, "no tar on PATH")
+	}
+	doc := string(readFile(t, "../docs/policies.md"))
+	_, after, ok := strings.Cut(doc, "```rego\npackage upgate.house\n")
+	policy, _, closed := strings.Cut(after, "```")
+	if !ok || !closed {
+		t.Fatal("docs/policies.md has no ```rego block of package upgate.house")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "DIR")
+	if err := os.Mkdir(src, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	priv, pub := bundletest.RSAKey(t)
+	privFile, pubFile := writeTemp(t, "private.pem", []byte(priv)), writeTemp(t, "public.pem", []byte(pub))
+	for name, content := range map[string]string{
+		"house.rego": "package upgate.house\n" + policy,
+		".manifest":  `{"roots": ["upgate/house"]}`,
+	} {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, line := range []string{"undefined function data.upgate.lib.finding",
+		"opa sign --bundle . --signing-key ../private.pem", "tar -czf ../bundle.tar.gz .manifest .signatures.json house.rego"} {
+		if !strings.Contains(doc, line) {
+			t.Errorf("docs/policies.md no longer says %q", line)
+		}
+	}
+	build := exec.Command(opa, "build", "--bundle", src, "--signing-key", privFile, "-o", filepath.Join(dir, "built.tar.gz"))
+	if out, err := build.CombinedOutput(); err == nil || !strings.Contains(string(out), "undefined function data.upgate.lib.finding") {
+		t.Errorf("opa build of a policy calling lib.finding: %v %s; docs/policies.md says it fails", err, out)
+	}
+	in := func(name string, args ...string) {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Dir = src
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		}
+	}
+	in(opa, "sign", "--bundle", ".", "--signing-key", privFile)
+	tarball := filepath.Join(dir, "bundle.tar.gz")
+	in(tarBin, "-czf", tarball, ".manifest", ".signatures.json", "house.rego")
+	for _, b := range []string{src, tarball} {
+		code, out, stderr := run(t, "", "check", "--from", "testdata/cluster.yaml", "--target", "v1.35.2", "--format", "json",
+			"--policy-bundle", b, "--policy-bundle-key", pubFile)
+		if code != ExitBlocked || !parseReport(t, out).has("house.change-freeze") {
+			t.Errorf("--policy-bundle %s: exit %d (want 1, blocked by the freeze), stderr %q; the report:\n%s", b, code, stderr, out)
+		}
+	}
+}
