@@ -234,6 +234,7 @@ cluster could not be reached or locked.`,
 		Example: `  upgate run --target v1.37 --dry-run
   upgate run --target v1.37 --dry-run --format json
   upgate run --target v1.37 --driver kwok --yes --on-drain-timeout quarantine --output run.json
+  upgate run --target v1.37 --driver kwok --yes --metrics-bind-address :9090
   upgate run --target v1.37 --driver command --driver-command ./upgrade-node.sh --yes \
     --etcd-endpoints https://127.0.0.1:2379 --etcd-cacert /etc/kubernetes/pki/etcd/ca.crt \
     --etcd-cert /etc/kubernetes/pki/apiserver-etcd-client.crt --etcd-key /etc/kubernetes/pki/apiserver-etcd-client.key \

@@ -40,6 +40,16 @@ func TestRunMetricsBindAddress(t *testing.T) {
 		}
 		untouched(t, cs)
 	})
+	t.Run("malformed, from the environment", func(t *testing.T) {
+		// Bound into the typed Config like every flag: UPGATE_METRICS_BIND_ADDRESS.
+		t.Setenv("UPGATE_METRICS_BIND_ADDRESS", "127.0.0.1")
+		cs := fakeCluster(t)
+		code, _, stderr := runOn(t, context.Background(), cs, false, "", append(append([]string{}, runArgs...), "--yes")...)
+		if code != 2 || !strings.Contains(stderr, `--metrics-bind-address: "127.0.0.1" is not HOST:PORT`) {
+			t.Errorf("exit %d, stderr %q; want 2 naming the flag and the value", code, stderr)
+		}
+		untouched(t, cs)
+	})
 	t.Run("in use", func(t *testing.T) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
