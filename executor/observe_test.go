@@ -30,6 +30,7 @@ func newClusterNodes(names ...string) *fake.Clientset {
 type recObserver struct {
 	mu       sync.Mutex
 	counts   []map[NodeState]int
+	atStage  []string // the stage told last, at each of counts
 	stages   []string
 	steps    map[string][]string // step -> results, in order
 	progress []time.Time
@@ -45,6 +46,11 @@ func (o *recObserver) Nodes(c map[NodeState]int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.counts = append(o.counts, c)
+	stage := ""
+	if len(o.stages) > 0 {
+		stage = o.stages[len(o.stages)-1]
+	}
+	o.atStage = append(o.atStage, stage)
 }
 
 func (o *recObserver) Stage(hop string, stage StageName, target string) {
@@ -307,5 +313,41 @@ func TestObserverGatePause(t *testing.T) {
 	}
 	if obs.last() != "done=2" {
 		t.Errorf("at the end: %s", obs.last())
+	}
+}
+
+// TestObserverTwoHops: the hop label follows the run; a node done at the
+// intermediate hop counts as pending (its next hop is to come), not done;
+// every node is done at the end.
+func TestObserverTwoHops(t *testing.T) {
+	c := newHopCluster(t, []string{"cp-1", "cp-2"}, []string{"w-1", "w-2"}, "v1.35.2", nil)
+	p := c.plan(t, "v1.35.2", "v1.37", PlanOptions{})
+	r, out := hopRunner(t, c, newRecordingDriver(c))
+	obs := newRecObserver()
+	r.Observer = obs
+	if _, err := r.Run(context.Background(), p, mustTarget(t, "v1.37")); err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	if got := obs.first(); got != "pending=4" {
+		t.Errorf("at the start: %s, want pending=4", got)
+	}
+	// cp-1 in flight in hop 1, then back to pending once done at v1.36.6.
+	inFlight := slices.IndexFunc(obs.counts, func(c map[NodeState]int) bool { return fmtCounts(c) == "pending=3 in-progress=1" })
+	backToPending := inFlight >= 0 && slices.ContainsFunc(obs.counts[inFlight:], func(c map[NodeState]int) bool { return fmtCounts(c) == "pending=4" })
+	if !backToPending {
+		t.Errorf("no node went in flight and back to pending in hop 1: %v", obs.counts)
+	}
+	for i, c := range obs.counts {
+		if c[NodeDone] > 0 && !strings.HasPrefix(obs.atStage[i], "v1.37 ") {
+			t.Errorf("a node counted done in %q, before hop 2: %v", obs.atStage[i], c)
+		}
+	}
+	if got := obs.last(); got != "done=4" {
+		t.Errorf("at the end: %s, want done=4", got)
+	}
+	for _, want := range []string{"v1.36.6 control-plane v1.37", "v1.37 control-plane v1.37", "v1.37 workers v1.37"} {
+		if !slices.Contains(obs.stages, want) {
+			t.Errorf("stages %q lack %q", obs.stages, want)
+		}
 	}
 }
