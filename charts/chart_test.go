@@ -262,8 +262,97 @@ func TestAlertRules(t *testing.T) {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
 	}
 	docs := helmTemplate(t, "--set", "metrics.prometheusRule.enabled=true")
-	if find(docs, "PrometheusRule") == nil {
-		t.Errorf("PrometheusRule not rendered when enabled")
+	pr := find(docs, "PrometheusRule")
+	if pr == nil {
+		t.Fatal("PrometheusRule not rendered when enabled")
+	}
+	// The PrometheusRule carries every rule of the file.
+	rendered, _ := yaml.Marshal(pr["spec"])
+	for _, r := range alertRules(t) {
+		if !strings.Contains(string(rendered), "alert: "+r.Alert+"\n") {
+			t.Errorf("the PrometheusRule lacks %s", r.Alert)
+		}
+	}
+}
+
+// alertRule is a rule of upgate.rules.yaml.
+type alertRule struct {
+	Alert       string
+	Expr        string
+	Labels      map[string]string
+	Annotations map[string]string
+}
+
+func alertRules(t *testing.T) []alertRule {
+	t.Helper()
+	data, err := os.ReadFile("upgate/files/upgate.rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct{ Groups []struct{ Rules []alertRule } }
+	if err := yaml.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	var out []alertRule
+	for _, g := range f.Groups {
+		out = append(out, g.Rules...)
+	}
+	return out
+}
+
+// TestAlertRulesUnitTests runs upgate.rules.test.yaml with promtool test
+// rules, and checks it has a firing and a silent case for every rule, and
+// that every rule says what it means and how bad it is.
+func TestAlertRulesUnitTests(t *testing.T) {
+	rules := alertRules(t)
+	if len(rules) < 7 {
+		t.Fatalf("%d rules read, want serve's 3 and the rollout's 4", len(rules))
+	}
+	data, err := os.ReadFile("upgate/files/upgate.rules.test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tests struct {
+		Tests []struct {
+			AlertRuleTest []struct {
+				Alertname string
+				ExpAlerts []map[string]any `json:"exp_alerts"`
+			} `json:"alert_rule_test"`
+		}
+	}
+	if err := yaml.Unmarshal(data, &tests); err != nil {
+		t.Fatal(err)
+	}
+	firing, silent := map[string]int{}, map[string]int{}
+	for _, tc := range tests.Tests {
+		for _, a := range tc.AlertRuleTest {
+			if len(a.ExpAlerts) > 0 {
+				firing[a.Alertname]++
+			} else {
+				silent[a.Alertname]++
+			}
+		}
+	}
+	for _, r := range rules {
+		if firing[r.Alert] == 0 || silent[r.Alert] == 0 {
+			t.Errorf("%s: %d firing and %d silent cases in upgate.rules.test.yaml, want at least one of each", r.Alert, firing[r.Alert], silent[r.Alert])
+		}
+		if s := r.Labels["severity"]; s != "warning" && s != "critical" {
+			t.Errorf("%s: severity %q, want warning or critical", r.Alert, s)
+		}
+		if r.Annotations["summary"] == "" {
+			t.Errorf("%s has no summary", r.Alert)
+		}
+		if strings.HasPrefix(r.Alert, "UpgateRollout") || r.Alert == "UpgateExecutorGone" {
+			if d := r.Annotations["description"]; !strings.Contains(d, "upgate run") {
+				t.Errorf("%s: the description does not say how to go on (upgate run): %q", r.Alert, d)
+			}
+		}
+	}
+	cmd := exec.Command(tooltest.Require(t, "promtool"), "test", "rules", "upgate.rules.test.yaml")
+	cmd.Dir = "upgate/files"
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
 	}
 }
 

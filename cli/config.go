@@ -93,6 +93,9 @@ type Config struct {
 	EtcdCert      string
 	EtcdKey       string
 	EtcdBackupDir string
+	// MetricsBindAddress, when set, is where run serves its rollout
+	// metrics (/metrics) while it runs.
+	MetricsBindAddress string
 
 	// Service settings.
 	Listen              string
@@ -163,6 +166,7 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 		EtcdCert:           v.GetString("etcd-cert"),
 		EtcdKey:            v.GetString("etcd-key"),
 		EtcdBackupDir:      v.GetString("etcd-backup-dir"),
+		MetricsBindAddress: v.GetString("metrics-bind-address"),
 	}
 	c.StaleAfterIntervals = v.GetInt("stale-after-intervals")
 	var err error

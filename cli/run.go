@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
 	"github.com/upgate-dev/upgate/policies"
+	"github.com/upgate-dev/upgate/rolloutmetrics"
 )
 
 func (a *app) runCommand() *cobra.Command {
@@ -201,6 +203,28 @@ driver call in flight and exits 3. The node in hand keeps its phase and
 cordon; upgate.dev/reason says the lock was lost (written only if the node
 is still this run's); the next run resumes it.
 
+--metrics-bind-address HOST:PORT serves Prometheus metrics at /metrics
+while the run runs (no authentication: bind to an address only Prometheus
+reaches), from before the lock is taken until the run record is written;
+a dry run serves none. An address that cannot be bound is exit 3 (a
+malformed one exit 2), nothing changed. The series:
+  upgate_rollout_nodes{state}   the plan's nodes by state: pending,
+        in-progress, done, skipped, failed, quarantined; read from each
+        node's upgate.dev/phase and kubelet (done: at or past --target) at
+        the start of the run and of each hop, and after each change, so a
+        restarted run counts what earlier runs did
+  upgate_rollout_info{hop,stage,target_version}   where the run is (1)
+  upgate_rollout_step_duration_seconds{step}   histogram of each node
+        step: gate, cordon, drain, upgrade, ready, uncordon, validate
+  upgate_rollout_paused{reason}   1 while paused: gate (a node's gate
+        blocks and the run looks again within --gate-wait, or the workers
+        wait for the cloud-controller-manager check); alert and window
+        stay 0 until the alert gate and maintenance windows exist
+  upgate_rollout_last_progress_timestamp_seconds   the run's start, then
+        each node step completed and each stage finished
+with the Go runtime's and the process's series. The chart's rules
+(charts/upgate/files/upgate.rules.yaml) alert on them.
+
 Exit codes: 0 done, 1 blocked by the gate (before any node, at a node's
 gate, or a cloud-controller-manager still behind after --ccm-timeout) or not
 confirmed, 2 bad input (--yes missing without a terminal, an etcd
@@ -210,6 +234,7 @@ cluster could not be reached or locked.`,
 		Example: `  upgate run --target v1.37 --dry-run
   upgate run --target v1.37 --dry-run --format json
   upgate run --target v1.37 --driver kwok --yes --on-drain-timeout quarantine --output run.json
+  upgate run --target v1.37 --driver kwok --yes --metrics-bind-address :9090
   upgate run --target v1.37 --driver command --driver-command ./upgrade-node.sh --yes \
     --etcd-endpoints https://127.0.0.1:2379 --etcd-cacert /etc/kubernetes/pki/etcd/ca.crt \
     --etcd-cert /etc/kubernetes/pki/apiserver-etcd-client.crt --etcd-key /etc/kubernetes/pki/apiserver-etcd-client.key \
@@ -251,6 +276,7 @@ cluster could not be reached or locked.`,
 	f.String("etcd-cert", "", "client certificate for etcd (kubeadm: /etc/kubernetes/pki/apiserver-etcd-client.crt); needs --etcd-key")
 	f.String("etcd-key", "", "key of --etcd-cert (kubeadm: /etc/kubernetes/pki/apiserver-etcd-client.key)")
 	f.String("etcd-backup-dir", "etcd-backups", "directory for the etcd snapshots (etcd-snapshot-<UTC time>.db, mode 0600); created if missing; upgate never deletes or overwrites a snapshot")
+	f.String("metrics-bind-address", "", "HOST:PORT to serve the rollout metrics on (/metrics, no authentication) while the run runs, until its record is written; empty: none (a dry run serves none)")
 	return cmd
 }
 
@@ -295,6 +321,11 @@ func validateRun(cfg *Config) error {
 	}
 	if (cfg.EtcdCert == "") != (cfg.EtcdKey == "") {
 		return usageErrorf("--etcd-cert and --etcd-key go together: give both or neither")
+	}
+	if a := cfg.MetricsBindAddress; a != "" {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			return usageErrorf("--metrics-bind-address: %q is not HOST:PORT (as :8080 or 127.0.0.1:9090)", a)
+		}
 	}
 	return nil
 }
@@ -352,6 +383,11 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 	if err != nil {
 		return err
 	}
+	// The rollout metrics' server, when there is one, stops after the run
+	// record is written (the deferred calls run last to first): what a
+	// scrape sees last is the run's end.
+	var metricsSrv *rolloutmetrics.Server
+	defer func() { _ = metricsSrv.Close() }()
 	rs := &runState{started: time.Now()}
 	if cfg.Output != "" {
 		// A key that cannot sign is found before anything changes: the
@@ -416,6 +452,20 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 	if err := a.confirm(ctx, cfg, rs); err != nil {
 		return err
 	}
+	// Bound before the lock and the first change: an address that cannot
+	// be bound stops the run with nothing changed.
+	var observer executor.Observer
+	if cfg.MetricsBindAddress != "" {
+		m, err := rolloutmetrics.New()
+		if err != nil {
+			return err
+		}
+		if metricsSrv, err = rolloutmetrics.Listen(cfg.MetricsBindAddress, m.Handler()); err != nil {
+			return runtimeErrorf("--metrics-bind-address: %s; nothing was changed (pick a free address, or leave the flag out)", oneLine(err))
+		}
+		observer = m
+		fmt.Fprintf(a.streams.Out, "Serving the rollout metrics on http://%s/metrics while the run runs.\n", metricsSrv.Addr())
+	}
 	client, lockClient, err := a.runClients(cfg)
 	if err != nil {
 		return err
@@ -464,6 +514,7 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 		// Ignoring the safety checks (or an offline upgrade) accepts that
 		// emptyDir data goes with its pod; unmanaged pods are never deleted.
 		DeleteEmptyDirData: cfg.IgnoreSafetyChecks,
+		Observer:           observer,
 	})
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/policies"
+	"github.com/upgate-dev/upgate/rolloutmetrics"
 	"github.com/upgate-dev/upgate/service"
 	"github.com/upgate-dev/upgate/signing"
 )
@@ -51,7 +52,13 @@ the URL with the ETag of the bundle in use: 304 keeps the policies, a new
 bundle is verified (--policy-bundle-key) and used from that check on, and
 a bundle refused or unreachable leaves the last good one in use, logged
 and counted (upgate_policy_bundle_up 0,
-upgate_policy_bundle_polls_total{result="failed"}).`,
+upgate_policy_bundle_polls_total{result="failed"}).
+
+Each check also counts the nodes under upgate's own cordon
+(upgate.dev/cordoned-by=upgate, unschedulable): upgate_nodes_cordoned_by_upgate.
+A run's own metrics (upgate run --metrics-bind-address) end with the run;
+this count stays, so an alert can tell that a run left nodes cordoned
+behind it (the chart's UpgateExecutorGone).`,
 		Example: `  upgate serve --target v1.36 --interval 5m
   upgate serve --target v1.36 --listen :8080 --check-timeout 2m --stale-after-intervals 4
   upgate serve --target v1.36 --policy-bundle https://bundles.example/upgate.tar.gz --policy-bundle-key public.pem`,
@@ -92,6 +99,9 @@ func (a *app) serve(ctx context.Context, cfg *Config) error {
 	if src != nil {
 		poller = newBundlePoller(src, popts, engine, a.log)
 	}
+	// The nodes under upgate's own cordon, counted at each check: they
+	// outlive a run and its metrics (the chart's UpgateExecutorGone).
+	cordons := rolloutmetrics.NewCordons()
 	eval := func(ctx context.Context) (*finding.Report, error) {
 		engine := engine
 		if poller != nil {
@@ -101,6 +111,7 @@ func (a *app) serve(ctx context.Context, cfg *Config) error {
 		if err != nil {
 			return nil, err
 		}
+		cordons.Observe(ev.inv.Nodes)
 		return a.report(ev, cfg, finding.PhasePreflight)
 	}
 	if cfg.StaleAfterIntervals < 0 || cfg.StaleAfterIntervals == 1 {
@@ -111,6 +122,7 @@ func (a *app) serve(ctx context.Context, cfg *Config) error {
 	if poller != nil {
 		opts.Collectors = poller.collectors()
 	}
+	opts.Collectors = append(opts.Collectors, cordons.Collector())
 	if cfg.SignKey != "" {
 		// In the cluster the key is a mounted Secret file, never read
 		// through the API. Try it once now: a wrong password is bad input

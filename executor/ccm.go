@@ -126,6 +126,7 @@ func (r *Runner) runCloudController(ctx context.Context, ref HopRef, ht Target, 
 		res.Stages = append(res.Stages, rec)
 	}()
 	say := func(format string, a ...any) { r.printf("[%s] %s\n", StageCloudCtrl, fmt.Sprintf(format, a...)) }
+	r.enterStage(ht, StageCloudCtrl)
 
 	pods, err := cloudControllerPods(ctx, r.Client)
 	if err != nil {
@@ -170,6 +171,13 @@ func (r *Runner) waitCloudController(parent context.Context, ref HopRef, t Targe
 	ctx, cancel := context.WithTimeout(parent, r.CloudControllerTimeout)
 	defer cancel()
 	var last string
+	// The workers waiting for the check is a pause (PauseGate).
+	var resume func()
+	defer func() {
+		if resume != nil {
+			resume()
+		}
+	}()
 	for {
 		fs, err := r.CloudControllerGate(ctx)
 		switch {
@@ -180,6 +188,9 @@ func (r *Runner) waitCloudController(parent context.Context, ref HopRef, t Targe
 			return nil
 		case err == nil:
 			last = describeFindings(fs)
+		}
+		if resume == nil {
+			resume = r.pause(PauseGate)
 		}
 		select {
 		case <-ctx.Done():

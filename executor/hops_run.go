@@ -27,6 +27,7 @@ func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target
 	if err != nil {
 		return err
 	}
+	r.rollout.seen(live)
 	decisions := map[string]Decision{}
 	var conflicts []string
 	for _, st := range h.Stages {
@@ -95,9 +96,11 @@ func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target
 
 	// Etcd backup: before anything in the hop changes, whenever it has work.
 	if work {
+		r.enterStage(ht, StageEtcdBackup)
 		if err := r.backupEtcd(ctx, ref, ht, res); err != nil {
 			return err
 		}
+		r.progressed()
 	} else {
 		r.printf("[%s] skipped: no node needs upgrading in %s\n", StageEtcdBackup, ref)
 	}
@@ -126,11 +129,13 @@ func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target
 	if err := r.waitControlPlane(ctx, ref, ht); err != nil {
 		return err
 	}
+	r.progressed()
 	// The cloud-controller-manager moves before any node at the hop's
 	// version joins, and no worker starts while it is behind.
 	if err := r.runCloudController(ctx, ref, ht, res); err != nil {
 		return err
 	}
+	r.progressed()
 	before := len(res.Outcomes)
 	if err := r.runWorkers(ctx, workers, ht, res); err != nil {
 		return err
@@ -148,6 +153,7 @@ func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target
 			return err
 		}
 	}
+	r.enterStage(ht, StageAddons)
 	if au, ok := r.Driver.(AddonUpgrader); ok {
 		err := r.callDriver(ctx, StageAddons, func(ctx context.Context) error { return au.UpgradeAddons(ctx, ht.Label) })
 		if serr := r.stopped(ctx); err != nil && serr != nil {
@@ -156,6 +162,7 @@ func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target
 		if err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrAddonsFailed, ref, err)
 		}
+		r.progressed()
 		return nil
 	}
 	r.printf("[%s] %s\n", StageAddons, "not handled by the node driver: upgrade kube-proxy, CoreDNS and other add-ons to match "+ht.Label+" with your add-on tooling")

@@ -60,6 +60,12 @@ func (t *stepTimer) end(ctx context.Context, result, msg string) {
 		l.mu.Unlock()
 	}
 	t.r.event(ctx, t.s.planned.Name, result != StepOK, eventReason(t.name), rec.Message)
+	if ro := t.r.rollout; ro != nil {
+		ro.obs.Step(t.name, result, rec.End.Sub(rec.Start))
+		if result == StepOK {
+			ro.obs.Progress(rec.End)
+		}
+	}
 }
 
 // Backup is an etcd backup a run took: in which hop, when, by whom, and

@@ -189,9 +189,14 @@ type Runner struct {
 	DeleteEmptyDirData bool
 	// Now is the clock for annotations. Nil means time.Now.
 	Now func() time.Time
+	// Observer is told the run's node states, stages, steps, progress
+	// and pauses, for the rollout metrics. Nil: nobody is.
+	Observer Observer
 
 	mu        sync.Mutex // serialises writes to Out and ErrOut
 	eventWarn sync.Once  // one warning when Events cannot be created
+	// rollout counts the node states for Observer during Run.
+	rollout *rollout
 }
 
 // NewRunner validates r and fills in its defaults.
@@ -385,6 +390,9 @@ func (r *Runner) Run(ctx context.Context, p *Plan, target Target) (*Result, erro
 		sort.Strings(conflicts)
 		return res, fmt.Errorf("%w: %s", ErrTargetConflict, conflicts[0])
 	}
+	// Every node of the plan is counted from what the cluster says now,
+	// so a run started again reports what earlier runs did.
+	r.observe(planNodes(p, hops), live, target)
 	for i, h := range hops {
 		ref := HopRef{Number: i + 1, Of: len(hops), From: h.From, To: h.To}
 		ht, err := ParseTarget(h.To)
@@ -495,6 +503,7 @@ func (r *Runner) runStep(ctx context.Context, s step, target Target) (o Outcome,
 		return o, fmt.Errorf("%w (before node %s)", err, name)
 	}
 	ctx = context.WithValue(ctx, stageKey{}, s.stage)
+	r.enterStage(target, s.stage)
 	phase := s.decision.From
 	if phase != PhaseUpgraded {
 		// A resumed run trusts no annotation that a step was done: the
@@ -517,6 +526,7 @@ func (r *Runner) runStep(ctx context.Context, s step, target Target) (o Outcome,
 		o.Result = "done"
 	case errors.Is(err, errSkipped):
 		o.Result, o.Reason = "skipped", err.Error()
+		r.rollout.skippedPartial(name)
 		return o, nil
 	case errors.Is(err, errDrainSkipped):
 		o.Result, o.Reason, o.leftBehind = ResultSkipped, strings.TrimPrefix(err.Error(), errDrainSkipped.Error()+": "), true
@@ -769,13 +779,23 @@ func (r *Runner) finishStep(n nodeStep) error {
 	return nil
 }
 
-// gate runs the Gate, looking again for up to GateWait while it blocks.
+// gate runs the Gate, looking again for up to GateWait while it blocks:
+// a pause (PauseGate) while it waits.
 func (r *Runner) gate(ctx context.Context, name string) ([]finding.Finding, error) {
 	deadline := r.Now().Add(r.GateWait)
+	var resume func()
+	defer func() {
+		if resume != nil {
+			resume()
+		}
+	}()
 	for {
 		findings, err := r.Gate(ctx, name)
 		if err != nil || len(findings) == 0 || !r.Now().Before(deadline) {
 			return findings, err
+		}
+		if resume == nil {
+			resume = r.pause(PauseGate)
 		}
 		select {
 		case <-ctx.Done():
@@ -1101,12 +1121,15 @@ func (r *Runner) annotate(ctx context.Context, name string, set map[string]*stri
 	if err != nil {
 		return err
 	}
-	if _, err := r.Client.CoreV1().Nodes().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+	node, err := r.Client.CoreV1().Nodes().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return fmt.Errorf("node %s is gone", name)
 		}
 		return fmt.Errorf("annotate node %s: %w", name, err)
 	}
+	// The node as the API server now has it: its state for the metrics.
+	r.rollout.changed(node)
 	return nil
 }
 
