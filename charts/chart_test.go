@@ -5,6 +5,7 @@ package charts
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -571,4 +572,58 @@ func TestReadmeNamesEveryValue(t *testing.T) {
 		}
 	}
 	walk("", values)
+}
+
+// policyBundle renders serve's bundle flags, the public key as a file in
+// the mounted ConfigMap beside upgate.yaml, and nothing without a URL; a
+// key or scope that could not take effect stops the install with a
+// message instead of a pod that exits 2.
+func TestPolicyBundleValues(t *testing.T) {
+	if args := containerArgs(t, helmTemplate(t)); strings.Contains(args, "--policy-bundle") {
+		t.Errorf("bundle flags rendered without policyBundle.url: %q", args)
+	}
+	key := "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n"
+	keyFile := filepath.Join(t.TempDir(), "public.pem")
+	if err := os.WriteFile(keyFile, []byte(key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	docs := helmTemplate(t, "--set", "policyBundle.url=https://bundles.example/upgate.tar.gz",
+		"--set-file", "policyBundle.publicKey="+keyFile, "--set", "policyBundle.keyAlg=ES256", "--set", "policyBundle.scope=fleet")
+	args := containerArgs(t, docs) + " "
+	for _, want := range []string{"--policy-bundle=https://bundles.example/upgate.tar.gz ",
+		"--policy-bundle-key=/etc/upgate/policy-bundle-key.pem ", "--policy-bundle-key-alg=ES256 ", "--policy-bundle-scope=fleet "} {
+		if !strings.Contains(args, want) {
+			t.Errorf("container args %q lack %q", args, want)
+		}
+	}
+	cm := find(docs, "ConfigMap")
+	if cm == nil {
+		t.Fatal("no ConfigMap rendered")
+	}
+	// Compared trimmed: helmTemplate's split on "\n---" takes the last
+	// line break of the document's last value.
+	if got, _ := cm["data"].(map[string]any)["policy-bundle-key.pem"].(string); strings.TrimSpace(got) != strings.TrimSpace(key) {
+		t.Errorf("the ConfigMap's policy-bundle-key.pem = %q, want the key as given %q", got, key)
+	}
+	rendered, _ := yaml.Marshal(podSpec(t, docs))
+	if !strings.Contains(string(rendered), "mountPath: /etc/upgate\n") {
+		t.Errorf("the ConfigMap is not mounted at /etc/upgate, where --policy-bundle-key points:\n%s", rendered)
+	}
+
+	for _, c := range []struct {
+		name string
+		set  []string
+		want string
+	}{
+		{"key without a URL", []string{"--set-file", "policyBundle.publicKey=" + keyFile}, "policyBundle.publicKey and policyBundle.scope need policyBundle.url"},
+		{"scope without a key", []string{"--set", "policyBundle.url=http://b.example/u.tar.gz", "--set", "policyBundle.scope=x"}, "policyBundle.scope needs policyBundle.publicKey"},
+		{"not http", []string{"--set", "policyBundle.url=file:///b.tar.gz"}, "/policyBundle/url"},
+		{"a shared secret", []string{"--set", "policyBundle.url=http://b.example/u.tar.gz", "--set", "policyBundle.keyAlg=HS256"}, "/policyBundle/keyAlg"},
+	} {
+		cmd := exec.Command(tooltest.Require(t, "helm"), append([]string{"template", "rel", "upgate"}, c.set...)...)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("%s: helm template: %v, output lacks %q:\n%s", c.name, err, c.want, out)
+		}
+	}
 }
