@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,8 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/bundle"
 	"sigs.k8s.io/yaml"
 
+	"github.com/upgate-dev/upgate/internal/bundletest"
 	"github.com/upgate-dev/upgate/internal/tooltest"
 	"github.com/upgate-dev/upgate/inventory"
 )
@@ -27,6 +30,8 @@ import (
 const (
 	chartRelease   = "upgate"
 	chartNamespace = "upgate-system"
+	// fleetCheck is the check of the policy the bundle service serves.
+	fleetCheck = "fleet.e2e-bundle"
 )
 
 // TestChartOnTheLiveCluster installs the chart with the real helm into the
@@ -36,7 +41,8 @@ const (
 // must not (Secrets, ConfigMaps, writes); `upgate serve`, run on the host
 // under a token of that ServiceAccount (TokenRequest) with the config and
 // flags the chart rendered, serves the same findings as a `check` with
-// full rights; `helm upgrade` with changed values reaches the Deployment
+// full rights, the finding of the signed OPA bundle the chart's
+// policyBundle values name included; `helm upgrade` with changed values reaches the Deployment
 // and its config; `helm uninstall` leaves nothing behind.
 func TestChartOnTheLiveCluster(t *testing.T) {
 	helmBin := tooltest.Require(t, "helm")
@@ -55,9 +61,31 @@ func TestChartOnTheLiveCluster(t *testing.T) {
 		return stdout.String()
 	}
 	chart := filepath.Join(repoRoot, "charts", "upgate")
+	// A fleet's policies from an OPA bundle service, signed: the chart
+	// passes its URL and public key to serve, which must then report the
+	// bundle's finding (serve runs on the host below, so loopback works).
+	priv, pub := bundletest.RSAKey(t)
+	signed := bundletest.Build(t, bundletest.Spec{
+		Modules: map[string]string{"/fleet.rego": bundletest.Policy(fleetCheck, "from the fleet's bundle service")},
+		Sign:    bundle.NewSigningConfig(priv, "RS256", ""),
+	})
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		_, _ = w.Write(signed)
+	}))
+	defer svc.Close()
+	pubFile := filepath.Join(t.TempDir(), "public.pem")
+	if err := os.WriteFile(pubFile, []byte(pub), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	helm("install", chartRelease, chart, "--namespace", chartNamespace, "--create-namespace",
-		"--set", "target="+target, "--wait", "--timeout", "3m")
+		"--set", "target="+target, "--set", "policyBundle.url="+svc.URL+"/bundles/upgate.tar.gz",
+		"--set-file", "policyBundle.publicKey="+pubFile, "--wait", "--timeout", "3m")
 	installed := true
 	t.Cleanup(func() {
 		if installed {
@@ -243,6 +271,11 @@ func serveAsTheChart(t *testing.T) {
 	ln.Close()
 	// The chart's flags, as rendered, with two made for the host: the
 	// config file's path here, and loopback for the pod IP.
+	keyFile := filepath.Join(dir, "policy-bundle-key.pem")
+	if err := os.WriteFile(keyFile, []byte(kubectl(t, "", "get", "configmap", chartRelease, "-n", chartNamespace,
+		"-o", `jsonpath={.data.policy-bundle-key\.pem}`)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var args, judged []string
 	for _, a := range deploymentArgs(t) {
 		switch {
@@ -250,6 +283,8 @@ func serveAsTheChart(t *testing.T) {
 			a = "--config=" + cfgFile
 		case strings.HasPrefix(a, "--listen="):
 			a = "--listen=" + addr
+		case strings.HasPrefix(a, "--policy-bundle-key="):
+			a = "--policy-bundle-key=" + keyFile
 		}
 		args = append(args, a)
 		// The same judgement for check: every flag but serve's own.
@@ -316,6 +351,9 @@ func serveAsTheChart(t *testing.T) {
 	}
 	if len(f) == 0 {
 		t.Error("the full-rights check found nothing: the comparison proves nothing")
+	}
+	if !has(served, fleetCheck, "", "") {
+		t.Errorf("serve under the chart's values did not report the finding of the policy bundle it was given (%s)", fleetCheck)
 	}
 	t.Logf("serve under the chart's token and check with full rights: %d findings each, verdict %s", len(s), served.Verdict)
 }
