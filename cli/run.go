@@ -217,8 +217,10 @@ or unprocessed (suppressed ones, silenced or inhibited, do not), less
 those whose alertname --alert-filter matches. While any blocks, or the
 URL cannot be read (unreachable, not 200, not the API's JSON, 10s
 timeout: it fails closed), the run pauses: nothing is touched, the output
-names the alerts, upgate_rollout_paused{reason="alert"} is 1, and it looks
-again every 2s; when they resolve it resumes. After --alert-wait (30m) it
+names the alerts, upgate_rollout_paused{reason="alert"} is 1, a node it
+waits before carries upgate.dev/paused (removed when the pause ends) and an
+UpgatePaused Event, and it looks again every 2s; when they resolve it
+resumes. After --alert-wait (30m) it
 stops resumably, exit 1, naming them: the node or stage it waited before
 was not touched, and the next run resumes there. The run record lists
 each pause (before what, the alerts, start, end, resumed or stopped).

@@ -2,11 +2,22 @@ package executor
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
+
+// AnnotationPaused is on a node only while the run is paused before it:
+// "alert: " and what blocks. It is a notice for whoever looks at the
+// node, not progress: written without upgate.dev/holder or updated-at,
+// removed when the pause ends (resumed or stopped), and by the node's
+// cordon should a lost lock have left it behind.
+const AnnotationPaused = "upgate.dev/paused"
 
 // AlertGateFunc returns the names of the alerts that block the run now.
 // An error (the alert source cannot be read) blocks as well: the gate
@@ -50,7 +61,10 @@ const (
 // AlertWait, or one wrapping ErrStopped when the run is stopped. It is
 // called before each stage and before each node, before anything of
 // either is touched.
-func (r *Runner) alertGate(ctx context.Context, before, label string) error {
+//
+// node names the node the run is about to take, "" before a stage: while
+// paused it carries AnnotationPaused and an Event says why.
+func (r *Runner) alertGate(ctx context.Context, before, node, label string) error {
 	if r.AlertGate == nil || r.DryRun {
 		return nil
 	}
@@ -63,6 +77,7 @@ func (r *Runner) alertGate(ctx context.Context, before, label string) error {
 	for {
 		if err := r.stopped(ctx); err != nil {
 			r.endPause(rec, resume, PauseStopped)
+			r.markPaused(ctx, node, rec, nil)
 			return fmt.Errorf("%w (paused before %s)", err, before)
 		}
 		alerts, err := r.AlertGate(ctx)
@@ -71,6 +86,7 @@ func (r *Runner) alertGate(ctx context.Context, before, label string) error {
 				r.printf("[%s] RESUMED: no alert blocks any more (paused %s)\n", before, r.Now().Sub(rec.Start).Round(time.Second))
 			}
 			r.endPause(rec, resume, PauseResumed)
+			r.markPaused(ctx, node, rec, nil)
 			return nil
 		}
 		what := "firing: " + strings.Join(alerts, ", ")
@@ -87,12 +103,17 @@ func (r *Runner) alertGate(ctx context.Context, before, label string) error {
 		}
 		if !r.Now().Before(deadline) {
 			r.endPause(rec, resume, PauseStopped)
+			r.markPaused(ctx, node, rec, nil)
 			r.printf("[%s] STOPPED (alert): %s\n", before, what)
 			return fmt.Errorf("%w before %s, still after --alert-wait %s: %s; nothing of it was touched; `upgate run --target %s` resumes once they resolve",
 				ErrAlertsFiring, before, r.AlertWait, what, label)
 		}
 		if what != last {
 			r.printf("[%s] PAUSED (alert): %s; looking again every %s for up to %s\n", before, what, r.PollInterval, r.AlertWait)
+			if node != "" && last == "" {
+				r.event(ctx, node, true, eventReason("paused"), oneLine("paused before this node: "+what))
+			}
+			r.markPaused(ctx, node, rec, str(truncate(PauseAlert+": "+what, 1024)))
 			last = what
 		}
 		select {
@@ -121,4 +142,34 @@ func (r *Runner) takePauses() []PauseRecord {
 	p := r.pauses
 	r.pauses = nil
 	return p
+}
+
+// markPaused sets (value) or removes (nil) AnnotationPaused on node, if
+// the run paused before one. It only merges that one key: the node's
+// progress annotations are not touched. Best effort: a pause notice that
+// cannot be written says so on Out and does not fail the run. Nothing is
+// written once the lock is lost; the removal outlives a cancelled run.
+func (r *Runner) markPaused(ctx context.Context, node string, rec *PauseRecord, value *string) {
+	if node == "" || rec == nil || r.lockLost() != nil {
+		return
+	}
+	if value != nil && ctx.Err() != nil {
+		return
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]*string{AnnotationPaused: value}}})
+	if err != nil {
+		return
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := r.Client.CoreV1().Nodes().Patch(wctx, node, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		r.printf("[%s] could not %s %s: %v\n", node, map[bool]string{true: "write", false: "remove"}[value != nil], AnnotationPaused, err)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }

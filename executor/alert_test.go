@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -48,8 +49,12 @@ func TestAlertGatePausesBeforeANodeThenResumes(t *testing.T) {
 		if looks > 1 {
 			// Paused: w-1 is as it was, and the metric says so.
 			n, err := cs.CoreV1().Nodes().Get(ctx, "w-1", metav1.GetOptions{})
-			if err != nil || n.Spec.Unschedulable || len(n.Annotations) != 0 || slices.Contains(d.calls, "workers/w-1") {
+			// w-1 is as it was but for the pause notice.
+			if err != nil || n.Spec.Unschedulable || len(n.Annotations) != 1 || slices.Contains(d.calls, "workers/w-1") {
 				touched = append(touched, "w-1 touched while paused")
+			}
+			if got, want := n.Annotations[AnnotationPaused], "alert: firing: KubeNodeNotReady, NodeDown"; got != want {
+				touched = append(touched, fmt.Sprintf("%s %q while paused, want %q", AnnotationPaused, got, want))
 			}
 			obs.mu.Lock()
 			if obs.pausing[PauseAlert] != 1 {
@@ -77,6 +82,20 @@ func TestAlertGatePausesBeforeANodeThenResumes(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "[workers w-1] PAUSED (alert): firing: KubeNodeNotReady, NodeDown") || !strings.Contains(out.String(), "[workers w-1] RESUMED") {
 		t.Errorf("output does not say the run paused and resumed before w-1:\n%s", out)
+	}
+	n, _ := cs.CoreV1().Nodes().Get(context.Background(), "w-1", metav1.GetOptions{})
+	if _, ok := n.Annotations[AnnotationPaused]; ok {
+		t.Errorf("%s left on w-1 after the pause", AnnotationPaused)
+	}
+	evs, _ := cs.CoreV1().Events("").List(context.Background(), metav1.ListOptions{})
+	paused := 0
+	for _, e := range evs.Items {
+		if e.InvolvedObject.Name == "w-1" && e.Reason == EventReasonPrefix+"Paused" && strings.Contains(e.Message, "NodeDown") {
+			paused++
+		}
+	}
+	if paused != 1 {
+		t.Errorf("%d %sPaused events on w-1 naming the alerts, want 1", paused, EventReasonPrefix)
 	}
 	if len(res.Pauses) != 1 {
 		t.Fatalf("pauses %+v, want one", res.Pauses)
@@ -139,6 +158,7 @@ func TestAlertGateFailsClosedAndStopsAfterAlertWait(t *testing.T) {
 				}
 			}
 			n, _ := cs.CoreV1().Nodes().Get(context.Background(), "w-1", metav1.GetOptions{})
+			// Not even the pause notice is left: the pause is over.
 			if n.Spec.Unschedulable || len(n.Annotations) != 0 || slices.Contains(d.calls, "workers/w-1") {
 				t.Errorf("w-1 touched: %+v, driver %v", n.Annotations, d.calls)
 			}
@@ -226,8 +246,9 @@ func TestAlertGateBeforeEachStageAndNode(t *testing.T) {
 	}
 }
 
-// TestAlertGateStoppedWhilePaused: a run cancelled while paused stops
-// (ErrStopped), the pause ended and recorded as stopped.
+// TestAlertGateStoppedWhilePaused: a run cancelled while paused before a
+// node stops (ErrStopped), the pause ended and recorded as stopped, the
+// node's pause notice removed.
 func TestAlertGateStoppedWhilePaused(t *testing.T) {
 	cs := newClusterNodes("cp-1", "w-1")
 	r, _ := newTestRunner(t, cs, &fakeDriver{client: cs}, noFindings)
@@ -237,7 +258,16 @@ func TestAlertGateStoppedWhilePaused(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	looks := 0
-	r.AlertGate = func(context.Context) ([]string, error) {
+	r.AlertGate = func(ctx context.Context) ([]string, error) {
+		if StageOf(ctx) != StageWorkers {
+			return nil, nil
+		}
+		if looks == 1 {
+			n, _ := cs.CoreV1().Nodes().Get(ctx, "w-1", metav1.GetOptions{})
+			if n.Annotations[AnnotationPaused] == "" {
+				t.Errorf("w-1 has no %s while paused", AnnotationPaused)
+			}
+		}
 		if looks++; looks == 3 {
 			cancel()
 		}
@@ -249,5 +279,27 @@ func TestAlertGateStoppedWhilePaused(t *testing.T) {
 	}
 	if len(res.Pauses) != 1 || res.Pauses[0].Result != PauseStopped || obs.pausing[PauseAlert] != 0 {
 		t.Errorf("pauses %+v, under way %d", res.Pauses, obs.pausing[PauseAlert])
+	}
+	n, _ := cs.CoreV1().Nodes().Get(context.Background(), "w-1", metav1.GetOptions{})
+	if _, ok := n.Annotations[AnnotationPaused]; ok {
+		t.Errorf("%s left on w-1 by a run stopped while paused", AnnotationPaused)
+	}
+}
+
+// TestAlertPauseNoticeLeftBehindIsCleared: a pause notice a run could not
+// remove (its lock lost while paused) goes with the node's cordon in the
+// next run.
+func TestAlertPauseNoticeLeftBehindIsCleared(t *testing.T) {
+	cs := newClusterNodes("cp-1")
+	if _, err := cs.CoreV1().Nodes().Create(context.Background(), liveNode("w-1", "v1.36.3", map[string]string{AnnotationPaused: "alert: firing: NodeDown"}, false), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r, out := newTestRunner(t, cs, &fakeDriver{client: cs}, noFindings)
+	if _, err := r.Run(context.Background(), plan("w-1"), mustTarget(t, "v1.37")); err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	n, _ := cs.CoreV1().Nodes().Get(context.Background(), "w-1", metav1.GetOptions{})
+	if v, ok := n.Annotations[AnnotationPaused]; ok {
+		t.Errorf("%s %q left on w-1", AnnotationPaused, v)
 	}
 }

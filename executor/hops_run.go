@@ -97,7 +97,7 @@ func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target
 	// Etcd backup: before anything in the hop changes, whenever it has work.
 	if work {
 		r.enterStage(ht, StageEtcdBackup)
-		if err := r.alertGate(ctx, fmt.Sprintf("%s: %s", ref, StageEtcdBackup), final.Label); err != nil {
+		if err := r.alertGate(ctx, fmt.Sprintf("%s: %s", ref, StageEtcdBackup), "", final.Label); err != nil {
 			return err
 		}
 		if err := r.backupEtcd(ctx, ref, ht, res); err != nil {
@@ -135,7 +135,7 @@ func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target
 	r.progressed()
 	// The cloud-controller-manager moves before any node at the hop's
 	// version joins, and no worker starts while it is behind.
-	if err := r.alertGate(ctx, fmt.Sprintf("%s: %s", ref, StageCloudCtrl), final.Label); err != nil {
+	if err := r.alertGate(ctx, fmt.Sprintf("%s: %s", ref, StageCloudCtrl), "", final.Label); err != nil {
 		return err
 	}
 	if err := r.runCloudController(ctx, ref, ht, res); err != nil {
@@ -161,7 +161,7 @@ func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target
 	}
 	r.enterStage(ht, StageAddons)
 	if au, ok := r.Driver.(AddonUpgrader); ok {
-		if err := r.alertGate(ctx, fmt.Sprintf("%s: %s", ref, StageAddons), final.Label); err != nil {
+		if err := r.alertGate(ctx, fmt.Sprintf("%s: %s", ref, StageAddons), "", final.Label); err != nil {
 			return err
 		}
 		err := r.callDriver(ctx, StageAddons, func(ctx context.Context) error { return au.UpgradeAddons(ctx, ht.Label) })

@@ -530,7 +530,7 @@ func (r *Runner) runStep(ctx context.Context, s step, target Target) (o Outcome,
 		if label == "" {
 			label = target.Label
 		}
-		if err := r.alertGate(ctx, fmt.Sprintf("%s %s", s.stage, name), label); err != nil {
+		if err := r.alertGate(ctx, fmt.Sprintf("%s %s", s.stage, name), name, label); err != nil {
 			// Nothing of the node was touched since the last run; a
 			// node in flight keeps its annotations and cordon.
 			o.Result, o.Reason = ResultNotStarted, err.Error()
@@ -852,6 +852,8 @@ func (r *Runner) cordon(ctx context.Context, s step, target Target) error {
 	set := map[string]*string{
 		AnnotationTarget: str(target.Label),
 		AnnotationPhase:  str(string(PhaseGated)),
+		// A pause notice a lost lock left behind is stale now.
+		AnnotationPaused: nil,
 	}
 	if s.runTarget != "" {
 		set[AnnotationRunTarget] = str(s.runTarget)
