@@ -191,8 +191,10 @@ its backup is with a line UPGATE_BACKUP_LOCATION=PATH while
 UPGATE_STAGE=etcd-backup; the kwok driver takes none), or etcdBackupNote
 saying that none was taken; under stages, each hop's
 cloud-controller-manager stage with its start, end, result (ok, skipped,
-failed, blocked, interrupted) and what it did; the verdict
-(passed for a dry run, done, incomplete, blocked, failed or stopped).
+failed, blocked, interrupted) and what it did; under pauses, each pause
+for alerts (reason, before, alerts or error, start, end, result resumed
+or stopped); the verdict (passed for a dry run, done, incomplete,
+blocked, failed or stopped).
 --sign-key signs it as check signs a report: FILE.sig, which upgate verify
 and cosign verify-blob accept.
 
