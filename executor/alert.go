@@ -81,6 +81,10 @@ func (r *Runner) alertGate(ctx context.Context, before, node, label string) erro
 			return fmt.Errorf("%w (paused before %s)", err, before)
 		}
 		alerts, err := r.AlertGate(ctx)
+		if err != nil && r.stopped(ctx) != nil {
+			// The read failed because the run was stopped under it.
+			continue
+		}
 		if err == nil && len(alerts) == 0 {
 			if rec != nil {
 				r.printf("[%s] RESUMED: no alert blocks any more (paused %s)\n", before, r.Now().Sub(rec.Start).Round(time.Second))
