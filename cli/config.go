@@ -96,6 +96,13 @@ type Config struct {
 	// MetricsBindAddress, when set, is where run serves its rollout
 	// metrics (/metrics) while it runs.
 	MetricsBindAddress string
+	// AlertURL, when set, is the Prometheus (/api/v1/alerts) or
+	// Alertmanager (/api/v2/alerts) API run's alert gate reads; alerts
+	// whose name AlertFilter matches do not block; AlertWait is how long
+	// the run stays paused for them before it stops.
+	AlertURL    string
+	AlertFilter string
+	AlertWait   time.Duration
 
 	// Service settings.
 	Listen              string
@@ -167,6 +174,8 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 		EtcdKey:            v.GetString("etcd-key"),
 		EtcdBackupDir:      v.GetString("etcd-backup-dir"),
 		MetricsBindAddress: v.GetString("metrics-bind-address"),
+		AlertURL:           v.GetString("alert-url"),
+		AlertFilter:        v.GetString("alert-filter"),
 	}
 	c.StaleAfterIntervals = v.GetInt("stale-after-intervals")
 	var err error
@@ -185,6 +194,7 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 		"check-timeout":         &c.CheckTimeout,
 		"api-retry-timeout":     &c.APIRetryTimeout,
 		"lock-lease-duration":   &c.LockLeaseDuration,
+		"alert-wait":            &c.AlertWait,
 	} {
 		if *d, err = duration(v, key); err != nil {
 			return nil, err

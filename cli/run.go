@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/upgate-dev/upgate/alertgate"
 	"github.com/upgate-dev/upgate/etcdsnapshot"
 	"github.com/upgate-dev/upgate/executor"
 	"github.com/upgate-dev/upgate/finding"
@@ -189,8 +191,10 @@ its backup is with a line UPGATE_BACKUP_LOCATION=PATH while
 UPGATE_STAGE=etcd-backup; the kwok driver takes none), or etcdBackupNote
 saying that none was taken; under stages, each hop's
 cloud-controller-manager stage with its start, end, result (ok, skipped,
-failed, blocked, interrupted) and what it did; the verdict
-(passed for a dry run, done, incomplete, blocked, failed or stopped).
+failed, blocked, interrupted) and what it did; under pauses, each pause
+for alerts (reason, before, alerts or error, start, end, result resumed
+or stopped); the verdict (passed for a dry run, done, incomplete,
+blocked, failed or stopped).
 --sign-key signs it as check signs a report: FILE.sig, which upgate verify
 and cosign verify-blob accept.
 
@@ -202,6 +206,26 @@ annotation, cordon, drain, driver call, uncordon, add-on stage), stops the
 driver call in flight and exits 3. The node in hand keeps its phase and
 cordon; upgate.dev/reason says the lock was lost (written only if the node
 is still this run's); the next run resumes it.
+
+The alert gate: --alert-url names Prometheus' alerts API
+(http(s)://HOST/api/v1/alerts) or Alertmanager's (.../api/v2/alerts; the
+full path: it says which of the two answers, and a query such as
+Alertmanager's ?filter= is kept). It is read before each stage that
+changes something (the etcd backup, the cloud-controller-manager, the
+add-ons) and before each node (before its gate and cordon); a node the
+driver already upgraded is finished regardless. Blocking: Prometheus
+alerts in state firing (pending ones do not), Alertmanager alerts active
+or unprocessed (suppressed ones, silenced or inhibited, do not), less
+those whose alertname --alert-filter matches. While any blocks, or the
+URL cannot be read (unreachable, not 200, not the API's JSON, 10s
+timeout: it fails closed), the run pauses: nothing is touched, the output
+names the alerts, upgate_rollout_paused{reason="alert"} is 1, a node it
+waits before carries upgate.dev/paused (removed when the pause ends) and an
+UpgatePaused Event, and it looks again every 2s; when they resolve it
+resumes. After --alert-wait (30m) it
+stops resumably, exit 1, naming them: the node or stage it waited before
+was not touched, and the next run resumes there. The run record lists
+each pause (before what, the alerts, start, end, resumed or stopped).
 
 --metrics-bind-address HOST:PORT serves Prometheus metrics at /metrics
 while the run runs (no authentication: bind to an address only Prometheus
@@ -218,23 +242,28 @@ malformed one exit 2), nothing changed. The series:
         step: gate, cordon, drain, upgrade, ready, uncordon, validate
   upgate_rollout_paused{reason}   1 while paused: gate (a node's gate
         blocks and the run looks again within --gate-wait, or the workers
-        wait for the cloud-controller-manager check); alert and window
-        stay 0 until the alert gate and maintenance windows exist
+        wait for the cloud-controller-manager check); alert (alerts
+        fire, or the --alert-url cannot be read); window stays 0 until
+        maintenance windows exist
   upgate_rollout_last_progress_timestamp_seconds   the run's start, then
         each node step completed and each stage finished
 with the Go runtime's and the process's series. The chart's rules
 (charts/upgate/files/upgate.rules.yaml) alert on them.
 
 Exit codes: 0 done, 1 blocked by the gate (before any node, at a node's
-gate, or a cloud-controller-manager still behind after --ccm-timeout) or not
-confirmed, 2 bad input (--yes missing without a terminal, an etcd
-certificate that cannot be read), 3 the etcd backup failed, a node
-failed, was skipped or quarantined, the run was interrupted, or the
-cluster could not be reached or locked.`,
+gate, a cloud-controller-manager still behind after --ccm-timeout, or
+alerts still firing after --alert-wait) or not confirmed, 2 bad input
+(--yes missing without a terminal, an etcd certificate that cannot be
+read, an --alert-url naming neither API, an --alert-filter that is not a
+regexp), 3 the etcd backup failed, a node failed, was skipped or
+quarantined, the run was interrupted, or the cluster could not be reached
+or locked.`,
 		Example: `  upgate run --target v1.37 --dry-run
   upgate run --target v1.37 --dry-run --format json
   upgate run --target v1.37 --driver kwok --yes --on-drain-timeout quarantine --output run.json
   upgate run --target v1.37 --driver kwok --yes --metrics-bind-address :9090
+  upgate run --target v1.37 --driver kwok --yes --alert-url http://alertmanager:9093/api/v2/alerts \
+    --alert-filter '^(Watchdog|InfoInhibitor)$' --alert-wait 1h
   upgate run --target v1.37 --driver command --driver-command ./upgrade-node.sh --yes \
     --etcd-endpoints https://127.0.0.1:2379 --etcd-cacert /etc/kubernetes/pki/etcd/ca.crt \
     --etcd-cert /etc/kubernetes/pki/apiserver-etcd-client.crt --etcd-key /etc/kubernetes/pki/apiserver-etcd-client.key \
@@ -277,6 +306,9 @@ cluster could not be reached or locked.`,
 	f.String("etcd-key", "", "key of --etcd-cert (kubeadm: /etc/kubernetes/pki/apiserver-etcd-client.key)")
 	f.String("etcd-backup-dir", "etcd-backups", "directory for the etcd snapshots (etcd-snapshot-<UTC time>.db, mode 0600); created if missing; upgate never deletes or overwrites a snapshot")
 	f.String("metrics-bind-address", "", "HOST:PORT to serve the rollout metrics on (/metrics, no authentication) while the run runs, until its record is written; empty: none (a dry run serves none)")
+	f.String("alert-url", "", "alert gate: Prometheus' http(s)://HOST/api/v1/alerts or Alertmanager's http(s)://HOST/api/v2/alerts (the full API path); looked at before each stage and each node: while an alert fires, or the URL cannot be read, the run pauses; empty: no alert gate")
+	f.String("alert-filter", "", "alert gate: a Go regexp; alerts whose name (alertname) it matches do not block, as kured's --alert-filter-regexp (e.g. '^(Watchdog|InfoInhibitor)$')")
+	f.Duration("alert-wait", defaultAlertWait, "alert gate: how long the run stays paused while alerts fire (or the alert source cannot be read) before it stops resumably with exit 1 naming them; 0: stop at once")
 	return cmd
 }
 
@@ -322,12 +354,41 @@ func validateRun(cfg *Config) error {
 	if (cfg.EtcdCert == "") != (cfg.EtcdKey == "") {
 		return usageErrorf("--etcd-cert and --etcd-key go together: give both or neither")
 	}
+	if _, err := alertSource(cfg); err != nil {
+		return err
+	}
 	if a := cfg.MetricsBindAddress; a != "" {
 		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
 			return usageErrorf("--metrics-bind-address: %q is not HOST:PORT (as :8080 or 127.0.0.1:9090)", a)
 		}
 	}
 	return nil
+}
+
+// defaultAlertWait is how long a run stays paused for firing alerts: long
+// enough for an incident's alert to resolve on its own or be silenced
+// (a flapping alert, a node reboot), short enough that a run left
+// unattended does not hold the lock, and a node's window, for hours.
+const defaultAlertWait = 30 * time.Minute
+
+// alertSource is the alert gate's source --alert-url asks for, nil
+// without it. A URL that names neither API, or a filter that does not
+// compile, is bad input (exit 2), found before anything changes.
+func alertSource(cfg *Config) (*alertgate.Source, error) {
+	if cfg.AlertURL == "" {
+		if cfg.AlertFilter != "" {
+			return nil, usageErrorf("--alert-filter needs --alert-url (the Prometheus or Alertmanager alerts API to read)")
+		}
+		return nil, nil
+	}
+	if _, err := regexp.Compile(cfg.AlertFilter); err != nil {
+		return nil, usageErrorf("--alert-filter: %q is not a regexp: %s", cfg.AlertFilter, oneLine(err))
+	}
+	src, err := alertgate.New(cfg.AlertURL, cfg.AlertFilter)
+	if err != nil {
+		return nil, usageErrorf("--alert-url: %s", oneLine(err))
+	}
+	return src, nil
 }
 
 // etcdSaver is the snapshotter --etcd-endpoints asks for, nil without it.
@@ -503,12 +564,24 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 	}
 	defer watched.Stop()
 	g := &liveGate{a: a, cfg: &gateCfg, engine: ev.engine, baseline: ev.inv, state: state, memo: policies.NewMemo()}
+	var alertGate executor.AlertGateFunc
+	if src, err := alertSource(cfg); err != nil {
+		return err
+	} else if src != nil {
+		alertGate = src.Blocking
+		filter := ""
+		if cfg.AlertFilter != "" {
+			filter = fmt.Sprintf(", not blocking: alerts named %q", cfg.AlertFilter)
+		}
+		fmt.Fprintf(a.streams.Out, "Alert gate: %s before each stage and node%s; paused for up to %s while alerts fire or it cannot be read.\n", src, filter, cfg.AlertWait)
+	}
 	runner, err := executor.NewRunner(&executor.Runner{
 		Client: client, Out: a.streams.Out, ErrOut: a.streams.ErrOut,
 		Driver: driver, Snapshotter: snapshotter(saver), Gate: g.gate, Validate: g.validate, Hold: lock.Held, Holder: lock.Identity,
 		CloudControllerGate: g.cloudController, CloudControllerTimeout: cfg.CCMTimeout,
 		DrainTimeout: cfg.DrainTimeout, ReadyTimeout: cfg.ReadyTimeout, DriverTimeout: cfg.DriverTimeout,
 		ControlPlaneTimeout: cfg.ControlPlaneTimeout, GateWait: cfg.GateWait,
+		AlertGate: alertGate, AlertWait: cfg.AlertWait,
 		OnDrainTimeout: executor.DrainTimeoutAction(cfg.OnDrainTimeout),
 		MaxUnavailable: cfg.MaxUnavailable, PartialOK: cfg.PartialOK,
 		// Ignoring the safety checks (or an offline upgrade) accepts that

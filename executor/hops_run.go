@@ -97,6 +97,9 @@ func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target
 	// Etcd backup: before anything in the hop changes, whenever it has work.
 	if work {
 		r.enterStage(ht, StageEtcdBackup)
+		if err := r.alertGate(ctx, fmt.Sprintf("%s: %s", ref, StageEtcdBackup), "", final.Label); err != nil {
+			return err
+		}
 		if err := r.backupEtcd(ctx, ref, ht, res); err != nil {
 			return err
 		}
@@ -132,6 +135,9 @@ func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target
 	r.progressed()
 	// The cloud-controller-manager moves before any node at the hop's
 	// version joins, and no worker starts while it is behind.
+	if err := r.alertGate(ctx, fmt.Sprintf("%s: %s", ref, StageCloudCtrl), "", final.Label); err != nil {
+		return err
+	}
 	if err := r.runCloudController(ctx, ref, ht, res); err != nil {
 		return err
 	}
@@ -155,6 +161,9 @@ func (r *Runner) runHop(ctx context.Context, ref HopRef, h Hop, ht, final Target
 	}
 	r.enterStage(ht, StageAddons)
 	if au, ok := r.Driver.(AddonUpgrader); ok {
+		if err := r.alertGate(ctx, fmt.Sprintf("%s: %s", ref, StageAddons), "", final.Label); err != nil {
+			return err
+		}
 		err := r.callDriver(ctx, StageAddons, func(ctx context.Context) error { return au.UpgradeAddons(ctx, ht.Label) })
 		if serr := r.stopped(ctx); err != nil && serr != nil {
 			return fmt.Errorf("%w: %s: before the add-on stage finished: %v", serr, ref, err)

@@ -39,10 +39,12 @@ const (
 // NodeStates are the states in the order the metrics list them.
 var NodeStates = []NodeState{NodePending, NodeInProgress, NodeDone, NodeSkipped, NodeFailed, NodeQuarantined}
 
-// Reasons a run pauses (upgate_rollout_paused{reason}). Only PauseGate
-// happens today; alert and window belong to the alert gate and the
-// maintenance windows, which are later work, and stay 0 until then.
+// Reasons a run pauses (upgate_rollout_paused{reason}). Window belongs to
+// the maintenance windows, which are later work, and stays 0 until then.
 const (
+	// PauseAlert: Runner.AlertGate names firing alerts (or cannot read
+	// its source) before a stage or a node, and the run looks again,
+	// within AlertWait.
 	PauseAlert  = "alert"
 	PauseWindow = "window"
 	// PauseGate: a node's gate blocks and the run looks again, within

@@ -155,6 +155,10 @@ type RunRecord struct {
 	// EtcdBackupNote says why the list is empty: no backup was taken
 	// (or, in a dry run, what the run would take).
 	EtcdBackupNote string `json:"etcdBackupNote,omitempty"`
+	// Pauses are the run's pauses for alerts (--alert-url), in the order
+	// they ended: before which stage or node, the alerts, start, end and
+	// whether the run resumed or stopped.
+	Pauses []PauseRecord `json:"pauses"`
 }
 
 // RecordInput is what NewRunRecord builds a record from.
@@ -182,6 +186,7 @@ func NewRunRecord(in RecordInput) *RunRecord {
 		StartedAt: in.StartedAt.UTC(), FinishedAt: in.FinishedAt.UTC(),
 		UpgateVersion: in.UpgateVersion,
 		Nodes:         []NodeRecord{}, Stages: []StageRecord{}, EtcdBackups: []Backup{},
+		Pauses: []PauseRecord{},
 	}
 	rec.Verdict, rec.Reason = verdictOf(in)
 	res := in.Result
@@ -191,6 +196,7 @@ func NewRunRecord(in RecordInput) *RunRecord {
 	rec.Stages = append(rec.Stages, res.Stages...)
 	rec.EtcdBackups = append(rec.EtcdBackups, res.Backups...)
 	rec.EtcdBackupNote = res.BackupNote
+	rec.Pauses = append(rec.Pauses, res.Pauses...)
 	if in.Plan == nil {
 		return rec
 	}

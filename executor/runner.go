@@ -176,6 +176,20 @@ type Runner struct {
 	CloudControllerTimeout time.Duration
 	// PollInterval is how often waits look again. Zero means 2s.
 	PollInterval time.Duration
+	// AlertGate, when set, is asked before each stage (the etcd backup,
+	// the cloud-controller-manager, the add-ons) and before each node
+	// (before its gate and cordon) which alerts fire. While it names any,
+	// or returns an error (the alert source cannot be read: it fails
+	// closed), the run pauses (PauseAlert) and looks again every
+	// PollInterval for up to AlertWait, then stops with ErrAlertsFiring
+	// (an ErrBlocked) naming them, before it touches anything of that
+	// node or stage; the next run resumes there. A node the driver has
+	// already upgraded is not held: waiting for it to be Ready and
+	// uncordoning it only lessen the disruption. Nil: no alert gate.
+	AlertGate AlertGateFunc
+	// AlertWait is how long the run stays paused for alerts before it
+	// stops. Zero means it stops at the first blocking look.
+	AlertWait time.Duration
 	// MaxUnavailable is how many workers are upgraded at once (etcd and
 	// control-plane nodes always go one at a time). Zero means 1.
 	MaxUnavailable int
@@ -197,6 +211,9 @@ type Runner struct {
 	eventWarn sync.Once  // one warning when Events cannot be created
 	// rollout counts the node states for Observer during Run.
 	rollout *rollout
+	// pauses are the alert pauses of the run, for Result.Pauses.
+	pausesMu sync.Mutex
+	pauses   []PauseRecord
 }
 
 // NewRunner validates r and fills in its defaults.
@@ -217,7 +234,7 @@ func NewRunner(r *Runner) (*Runner, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("executor: Runner needs %s", strings.Join(missing, ", "))
 	}
-	if r.DrainTimeout < 0 || r.ReadyTimeout < 0 || r.DriverTimeout < 0 || r.GateWait < 0 || r.PollInterval < 0 || r.ControlPlaneTimeout < 0 || r.CloudControllerTimeout < 0 {
+	if r.DrainTimeout < 0 || r.ReadyTimeout < 0 || r.DriverTimeout < 0 || r.GateWait < 0 || r.AlertWait < 0 || r.PollInterval < 0 || r.ControlPlaneTimeout < 0 || r.CloudControllerTimeout < 0 {
 		return nil, errors.New("executor: timeouts must not be negative")
 	}
 	if r.MaxUnavailable < 0 {
@@ -298,6 +315,8 @@ type Result struct {
 	// BackupNote says why no backup is listed: neither upgate (no
 	// Snapshotter) nor the driver took one.
 	BackupNote string
+	// Pauses are the run's alert pauses, in the order they ended.
+	Pauses []PauseRecord
 }
 
 // step is one node in the order the run takes them.
@@ -359,6 +378,7 @@ func orderStages(stages []Stage, decisions map[string]Decision) []step {
 // running it again continues where it stopped.
 func (r *Runner) Run(ctx context.Context, p *Plan, target Target) (*Result, error) {
 	res := &Result{}
+	defer func() { res.Pauses = append(res.Pauses, r.takePauses()...) }()
 	hops := p.Hops
 	if len(hops) == 0 {
 		hops = []Hop{{From: p.CurrentVersion, To: target.Label, Stages: p.Stages}}
@@ -505,6 +525,18 @@ func (r *Runner) runStep(ctx context.Context, s step, target Target) (o Outcome,
 	ctx = context.WithValue(ctx, stageKey{}, s.stage)
 	r.enterStage(target, s.stage)
 	phase := s.decision.From
+	if phase != PhaseUpgraded {
+		label := s.runTarget
+		if label == "" {
+			label = target.Label
+		}
+		if err := r.alertGate(ctx, fmt.Sprintf("%s %s", s.stage, name), name, label); err != nil {
+			// Nothing of the node was touched since the last run; a
+			// node in flight keeps its annotations and cordon.
+			o.Result, o.Reason = ResultNotStarted, err.Error()
+			return o, err
+		}
+	}
 	if phase != PhaseUpgraded {
 		// A resumed run trusts no annotation that a step was done: the
 		// node may have been uncordoned, pods may have landed on it, the
@@ -820,6 +852,8 @@ func (r *Runner) cordon(ctx context.Context, s step, target Target) error {
 	set := map[string]*string{
 		AnnotationTarget: str(target.Label),
 		AnnotationPhase:  str(string(PhaseGated)),
+		// A pause notice a lost lock left behind is stale now.
+		AnnotationPaused: nil,
 	}
 	if s.runTarget != "" {
 		set[AnnotationRunTarget] = str(s.runTarget)
