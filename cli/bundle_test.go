@@ -2,9 +2,7 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -265,40 +263,19 @@ func TestServePollsPolicyBundle(t *testing.T) {
 	}
 	svc := &bundleService{}
 	svc.set(build("fleet.v1", false), `"v1"`)
-	srv := httptest.NewServer(svc)
-	defer srv.Close()
+	bundles := httptest.NewServer(svc)
+	defer bundles.Close()
+	svcURL := bundles.URL
 
-	addr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	var stderr syncBuffer
-	go func() {
-		done <- Main(ctx, []string{"upgate", "serve", "--from", "testdata/cluster.yaml", "--target", "v1.35.2",
-			"--listen", addr, "--interval", "200ms", "--policy-bundle", srv.URL, "--policy-bundle-key", key},
-			strings.NewReader(""), io.Discard, &stderr)
-	}()
-	defer func() {
-		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("serve exited %d: %s", code, stderr.String())
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("serve did not stop")
-		}
-	}()
+	srv := startServe(t, seams{}, "--from", "testdata/cluster.yaml", "--target", "v1.35.2",
+		"--interval", "200ms", "--policy-bundle", svcURL, "--policy-bundle-key", key)
+	stderr := srv.stderr
+	// get is the body of a 200 answer, "" for anything else.
 	get := func(path string) string {
-		resp, err := http.Get("http://" + addr + path)
-		if err != nil {
-			return ""
+		if code, body := srv.get(path); code == http.StatusOK {
+			return body
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			return ""
-		}
-		return string(b)
+		return ""
 	}
 	// waitFor polls until ok holds for the current report and metrics.
 	waitFor := func(what string, ok func(r jsonReport, metrics string) bool) jsonReport {

@@ -14,20 +14,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// freeAddress is a loopback address nothing listens on (a moment ago).
-func freeAddress(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
 // TestRunMetricsBindAddress: run serves its rollout metrics while it runs
 // and frees the address after; an address it cannot bind stops it before
 // anything changes, exit 3 (exit 2 when it is not HOST:PORT), one line.
@@ -65,7 +51,7 @@ func TestRunMetricsBindAddress(t *testing.T) {
 		untouched(t, cs)
 	})
 	t.Run("served while the run runs", func(t *testing.T) {
-		addr := freeAddress(t)
+		addr := freeAddr(t)
 		cs := fakeCluster(t)
 		// Scrape as Prometheus would, as often as it can, until the run ends.
 		done := make(chan struct{})
@@ -135,34 +121,12 @@ func TestServeCountsUpgateCordons(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	addr := freeAddress(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	var stderr syncBuffer
-	go func() {
-		s := seams{clientset: func() (kubernetes.Interface, error) { return cs, nil }}
-		done <- mainWith(ctx, []string{"upgate", "serve", "--target", "v1.36", "--listen", addr, "--interval", "1h"},
-			strings.NewReader(""), io.Discard, &stderr, s)
-	}()
-	defer func() {
-		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("serve exited %d: %s", code, stderr.String())
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("serve did not stop")
-		}
-	}()
+	srv := startServe(t, seams{clientset: func() (kubernetes.Interface, error) { return cs, nil }},
+		"--target", "v1.36", "--interval", "1h")
+	stderr := srv.stderr
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var body string
-		if resp, err := http.Get("http://" + addr + "/metrics"); err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			body = string(b)
-		}
+		_, body := srv.get("/metrics")
 		if strings.Contains(body, "upgate_check_up 1") {
 			if !strings.Contains(body, "\nupgate_nodes_cordoned_by_upgate 1\n") {
 				t.Errorf("/metrics after a check, want upgate_nodes_cordoned_by_upgate 1 (worker-1, not worker-2):\n%s", body)

@@ -43,6 +43,49 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// inProcessServe is `upgate serve` run in the test's process.
+type inProcessServe struct {
+	addr   string
+	stderr *syncBuffer
+}
+
+// startServe runs `upgate serve ARGS --listen ADDR` (a free loopback
+// address) through mainWith with seams s. When the test ends it is
+// stopped as a signal stops it (its context cancelled) and must exit 0
+// within 10 s.
+func startServe(t *testing.T, s seams, args ...string) *inProcessServe {
+	t.Helper()
+	srv := &inProcessServe{addr: freeAddr(t), stderr: &syncBuffer{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	argv := append(append([]string{"upgate", "serve"}, args...), "--listen", srv.addr)
+	go func() { done <- mainWith(ctx, argv, strings.NewReader(""), io.Discard, srv.stderr, s) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("serve exited %d: %s", code, srv.stderr.String())
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
+	return srv
+}
+
+// get fetches path: the status and the body (the error, with status 0,
+// when serve cannot be reached).
+func (s *inProcessServe) get(path string) (int, string) {
+	resp, err := http.Get("http://" + s.addr + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 // syncBuffer is stderr written by serve while the test reads it.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -73,37 +116,13 @@ func TestServeFailsClosedOnABrokenAPIServer(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			api := httptest.NewServer(tc.handler)
-			defer api.Close()
-			addr := freeAddr(t)
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan int, 1)
-			var stderr syncBuffer
-			go func() {
-				done <- Main(ctx, []string{"upgate", "serve", "--kubeconfig", fakeKubeconfig(t, api.URL),
-					"--target", "v1.36", "--listen", addr, "--check-timeout", "1s", "--interval", "1h"},
-					strings.NewReader(""), io.Discard, &stderr)
-			}()
-			defer func() {
-				cancel()
-				api.CloseClientConnections()
-				select {
-				case code := <-done:
-					if code != 0 {
-						t.Errorf("serve exited %d after shutdown: %s", code, stderr.String())
-					}
-				case <-time.After(10 * time.Second):
-					t.Error("serve did not stop")
-				}
-			}()
-			get := func(path string) (int, string) {
-				resp, err := http.Get("http://" + addr + path)
-				if err != nil {
-					return 0, err.Error()
-				}
-				defer resp.Body.Close()
-				b, _ := io.ReadAll(resp.Body)
-				return resp.StatusCode, string(b)
-			}
+			t.Cleanup(api.Close)
+			srv := startServe(t, seams{}, "--kubeconfig", fakeKubeconfig(t, api.URL),
+				"--target", "v1.36", "--check-timeout", "1s", "--interval", "1h")
+			// Cleanups run last first: the hanging API server lets go of
+			// serve's requests before serve is stopped, then is closed.
+			t.Cleanup(api.CloseClientConnections)
+			get, stderr := srv.get, srv.stderr
 			deadline := time.Now().Add(30 * time.Second)
 			for {
 				code, body := get("/readyz")

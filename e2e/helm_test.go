@@ -6,8 +6,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -263,12 +261,7 @@ func serveAsTheChart(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte(renderedConfig(t)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	// The chart's flags, as rendered, with two made for the host: the
 	// config file's path here, and loopback for the pod IP.
 	keyFile := filepath.Join(dir, "policy-bundle-key.pem")
@@ -299,37 +292,8 @@ func serveAsTheChart(t *testing.T) {
 	// Every kind must be readable: a forbidden list fails the check
 	// closed, so a role missing a kind shows here as an error, not as
 	// fewer findings.
-	cmd := exec.Command(upgateBin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+tokenKubeconfig(t))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-	}()
-	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + addr + path)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	for deadline := time.Now().Add(90 * time.Second); ; {
-		if code, _ := get("/readyz"); code == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			_, metrics := get("/metrics")
-			t.Fatalf("serve under the chart's token never became ready; stderr:\n%s\nmetrics:\n%s", stderr.String(), firstLines(metrics, 30))
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	code, body := get("/report")
+	srv := startServe(t, addr, []string{"KUBECONFIG=" + tokenKubeconfig(t)}, 90*time.Second, args...)
+	code, body := srv.get("/report")
 	if code != http.StatusOK {
 		t.Fatalf("/report = %d %s", code, firstLines(body, 5))
 	}

@@ -21,12 +21,7 @@ import (
 // reads its endpoints as the kubelet's probes and Prometheus would; the
 // metrics must also pass `promtool check metrics`.
 func TestServeExportsTheGate(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	// Sign the served reports with a key the stock cosign CLI made.
 	keys := t.TempDir()
 	gen := exec.Command("cosign", "generate-key-pair")
@@ -35,37 +30,9 @@ func TestServeExportsTheGate(t *testing.T) {
 	if out, err := gen.CombinedOutput(); err != nil {
 		t.Fatalf("cosign generate-key-pair: %v\n%s", err, out)
 	}
-	cmd := exec.Command(upgateBin, "serve", "--target", target, "--listen", addr, "--interval", "5s",
-		"--sign-key", filepath.Join(keys, "cosign.key"))
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "COSIGN_PASSWORD=e2e")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-	}()
-	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + addr + path)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if code, _ := get("/readyz"); code == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz never became ready; serve's stderr:\n%s", stderr.String())
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	srv := startServe(t, addr, []string{"KUBECONFIG=" + kubeconfig, "COSIGN_PASSWORD=e2e"}, 60*time.Second,
+		"serve", "--target", target, "--listen", addr, "--interval", "5s", "--sign-key", filepath.Join(keys, "cosign.key"))
+	get := srv.get
 	if code, _ := get("/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz = %d", code)
 	}
@@ -119,4 +86,62 @@ func firstLines(s string, n int) string {
 		lines = lines[:n]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// served is an `upgate serve` a test started.
+type served struct {
+	addr   string
+	stderr *bytes.Buffer
+}
+
+// freeAddr is a loopback address no one listens on now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startServe runs upgate with args (serve and its flags; it must listen
+// on addr) and env added to the test's, waits at most wait until /readyz
+// answers 200, and interrupts it when the test ends.
+func startServe(t *testing.T, addr string, env []string, wait time.Duration, args ...string) *served {
+	t.Helper()
+	cmd := exec.Command(upgateBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	s := &served{addr: addr, stderr: &bytes.Buffer{}}
+	cmd.Stderr = s.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	})
+	for deadline := time.Now().Add(wait); ; {
+		if code, _ := s.get("/readyz"); code == http.StatusOK {
+			return s
+		}
+		if time.Now().After(deadline) {
+			_, metrics := s.get("/metrics")
+			t.Fatalf("upgate %s never became ready within %s; stderr:\n%s\nmetrics:\n%s",
+				strings.Join(args, " "), wait, s.stderr.String(), firstLines(metrics, 30))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// get fetches path from serve: the status and the body (the error, with
+// status 0, when it cannot be reached).
+func (s *served) get(path string) (int, string) {
+	resp, err := http.Get("http://" + s.addr + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
