@@ -55,8 +55,7 @@ const (
 )
 
 // alertGate holds the run while AlertGate blocks, looking again every
-// PollInterval for up to AlertWait: a pause (PauseAlert) in the metrics,
-// a line on Out each time what blocks changes, and a PauseRecord. It
+// PollInterval for up to AlertWait (see hold): a pause (PauseAlert). It
 // returns nil once nothing blocks, an error wrapping ErrAlertsFiring past
 // AlertWait, or one wrapping ErrStopped when the run is stopped. It is
 // called before each stage and before each node, before anything of
@@ -68,7 +67,74 @@ func (r *Runner) alertGate(ctx context.Context, before, node, label string) erro
 	if r.AlertGate == nil || r.DryRun {
 		return nil
 	}
-	deadline := r.Now().Add(r.AlertWait)
+	return r.hold(ctx, holdSpec{
+		reason: PauseAlert, flag: "--alert-wait", wait: r.AlertWait, err: ErrAlertsFiring,
+		clear: "no alert blocks any more", until: "they resolve",
+		check: func(ctx context.Context) holdLook {
+			alerts, err := r.AlertGate(ctx)
+			if err != nil {
+				msg := oneLine(err.Error())
+				return holdLook{
+					what:   "the alert source cannot be read (it fails closed): " + msg,
+					unread: true,
+					record: func(p *PauseRecord) { p.Alerts, p.Error = nil, msg },
+				}
+			}
+			if len(alerts) == 0 {
+				return holdLook{}
+			}
+			alerts = slices.Clone(alerts)
+			return holdLook{
+				what:   "firing: " + strings.Join(alerts, ", "),
+				record: func(p *PauseRecord) { p.Alerts, p.Error = alerts, "" },
+			}
+		},
+	}, before, node, label, true)
+}
+
+// holdSpec is one gate that holds the run while something blocks.
+type holdSpec struct {
+	// reason is the pause's reason (PauseAlert, PauseQuery): the metric's
+	// label, the output's "PAUSED (reason)", the annotation's prefix.
+	reason string
+	// flag names the wait's flag in messages (--alert-wait).
+	flag string
+	wait time.Duration
+	// err is wrapped by the error past wait; an ErrBlocked.
+	err error
+	// clear says nothing blocks (RESUMED: clear); until says what the
+	// next run waits for ("resumes once until").
+	clear, until string
+	// event prefixes what blocks in the node's Event ("query ").
+	event string
+	// check looks once.
+	check func(ctx context.Context) holdLook
+}
+
+// holdLook is what one look of a holdSpec saw.
+type holdLook struct {
+	// what says what blocks, in one line; "" when nothing does.
+	what string
+	// unread: the look itself failed (its source could not be read),
+	// which a stopped run reads as stopped, not as blocking.
+	unread bool
+	// record writes what blocks into the pause's record.
+	record func(*PauseRecord)
+}
+
+// hold holds the run while spec's check says something blocks, looking
+// again every PollInterval for up to spec.wait: a pause (spec.reason) in
+// the metrics, a line on Out each time what blocks changes, and a
+// PauseRecord. It returns nil once nothing blocks, an error wrapping
+// spec.err past the wait, or one wrapping ErrStopped when the run is
+// stopped.
+//
+// before is what the run waits before (or after: "after workers w-1"),
+// for messages and the record. node, if not "", carries AnnotationPaused
+// while paused and gets an Event. untouched says nothing of before was
+// touched yet (a pause before a stage or node), for the error.
+func (r *Runner) hold(ctx context.Context, spec holdSpec, before, node, label string, untouched bool) error {
+	deadline := r.Now().Add(spec.wait)
 	var (
 		resume func()
 		rec    *PauseRecord
@@ -78,46 +144,50 @@ func (r *Runner) alertGate(ctx context.Context, before, node, label string) erro
 		if err := r.stopped(ctx); err != nil {
 			r.endPause(rec, resume, PauseStopped)
 			r.markPaused(ctx, node, rec, nil)
-			return fmt.Errorf("%w (paused before %s)", err, before)
+			return fmt.Errorf("%w (paused %s)", err, pausedWhere(before))
 		}
-		alerts, err := r.AlertGate(ctx)
-		if err != nil && r.stopped(ctx) != nil {
-			// The read failed because the run was stopped under it.
+		look := spec.check(ctx)
+		if look.unread && r.stopped(ctx) != nil {
+			// The look failed because the run was stopped under it.
 			continue
 		}
-		if err == nil && len(alerts) == 0 {
+		if look.what == "" {
 			if rec != nil {
-				r.printf("[%s] RESUMED: no alert blocks any more (paused %s)\n", before, r.Now().Sub(rec.Start).Round(time.Second))
+				r.printf("[%s] RESUMED: %s (paused %s)\n", before, spec.clear, r.Now().Sub(rec.Start).Round(time.Second))
 			}
 			r.endPause(rec, resume, PauseResumed)
 			r.markPaused(ctx, node, rec, nil)
 			return nil
 		}
-		what := "firing: " + strings.Join(alerts, ", ")
-		if err != nil {
-			what = "the alert source cannot be read (it fails closed): " + oneLine(err.Error())
-		}
+		what := look.what
 		if rec == nil {
-			resume = r.pause(PauseAlert)
-			rec = &PauseRecord{Reason: PauseAlert, Before: before, Start: r.Now().UTC()}
+			resume = r.pause(spec.reason)
+			rec = &PauseRecord{Reason: spec.reason, Before: before, Start: r.Now().UTC()}
 		}
-		rec.Alerts, rec.Error = slices.Clone(alerts), ""
-		if err != nil {
-			rec.Alerts, rec.Error = nil, oneLine(err.Error())
+		if look.record != nil {
+			look.record(rec)
 		}
 		if !r.Now().Before(deadline) {
 			r.endPause(rec, resume, PauseStopped)
 			r.markPaused(ctx, node, rec, nil)
-			r.printf("[%s] STOPPED (alert): %s\n", before, what)
-			return fmt.Errorf("%w before %s, still after --alert-wait %s: %s; nothing of it was touched; `upgate run --target %s` resumes once they resolve",
-				ErrAlertsFiring, before, r.AlertWait, what, label)
+			r.printf("[%s] STOPPED (%s): %s\n", before, spec.reason, what)
+			state := "nothing of it was touched"
+			if !untouched {
+				state = "no node after it was started"
+			}
+			return fmt.Errorf("%w %s, still after %s %s: %s; %s; `upgate run --target %s` resumes once %s",
+				spec.err, pausedWhere(before), spec.flag, spec.wait, what, state, label, spec.until)
 		}
 		if what != last {
-			r.printf("[%s] PAUSED (alert): %s; looking again every %s for up to %s\n", before, what, r.PollInterval, r.AlertWait)
+			r.printf("[%s] PAUSED (%s): %s; looking again every %s for up to %s\n", before, spec.reason, what, r.PollInterval, spec.wait)
 			if node != "" && last == "" {
-				r.event(ctx, node, true, eventReason("paused"), oneLine("paused before this node: "+what))
+				where := "before"
+				if !untouched {
+					where = "after"
+				}
+				r.event(ctx, node, true, eventReason("paused"), oneLine("paused "+where+" this node: "+spec.event+what))
 			}
-			r.markPaused(ctx, node, rec, str(truncate(PauseAlert+": "+what, 1024)))
+			r.markPaused(ctx, node, rec, str(truncate(spec.reason+": "+what, 1024)))
 			last = what
 		}
 		select {
@@ -127,7 +197,16 @@ func (r *Runner) alertGate(ctx context.Context, before, node, label string) erro
 	}
 }
 
-// endPause ends a pause begun by alertGate, if any, and keeps its record.
+// pausedWhere says where a pause is: "before workers w-1", or as is for
+// "after workers w-1".
+func pausedWhere(before string) string {
+	if strings.HasPrefix(before, "after ") {
+		return before
+	}
+	return "before " + before
+}
+
+// endPause ends a pause begun by hold, if any, and keeps its record.
 func (r *Runner) endPause(rec *PauseRecord, resume func(), result string) {
 	if rec == nil {
 		return
