@@ -12,8 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// AnnotationPaused is on a node only while the run is paused before it:
-// "alert: " and what blocks. It is a notice for whoever looks at the
+// AnnotationPaused is on a node only while the run is paused before it
+// ("alert: " or "query: " and what blocks), or after it for a query gate
+// judging its effect ("query: NAME = VALUE"). It is a notice for whoever looks at the
 // node, not progress: written without upgate.dev/holder or updated-at,
 // removed when the pause ends (resumed or stopped), and by the node's
 // cordon should a lost lock have left it behind.
@@ -32,19 +33,25 @@ var ErrAlertsFiring = fmt.Errorf("%w: alerts firing", ErrBlocked)
 // PauseRecord is one pause of the run, in the run record: why, where,
 // when it began and ended, and how it ended.
 type PauseRecord struct {
-	// Reason is one of PauseReasons (alert).
+	// Reason is one of PauseReasons (alert, query).
 	Reason string `json:"reason"`
 	// Before is what the run was about to do: "stage <name>" or
-	// "node <name>", with the hop.
+	// "node <name>", with the hop; or, for a query gate held after a
+	// node's validation, "after <stage> <node>" (the run goes on to
+	// whatever comes next only once the queries pass).
 	Before string `json:"before"`
 	// Alerts are the alerts that blocked, each once, as last seen (the
 	// alert source's error, when it could not be read, is Error).
-	Alerts []string  `json:"alerts,omitempty"`
-	Error  string    `json:"error,omitempty"`
+	Alerts []string `json:"alerts,omitempty"`
+	Error  string   `json:"error,omitempty"`
+	// Queries are the query gates that did not pass (reason query), as
+	// last seen: name, query, and the value or the error.
+	Queries []QueryRecord `json:"queries,omitempty"`
 	Start  time.Time `json:"start"`
 	End    time.Time `json:"end"`
-	// Result: resumed (the alerts resolved) or stopped (AlertWait passed,
-	// or the run was stopped while paused).
+	// Result: resumed (the alerts resolved, the queries passed) or
+	// stopped (AlertWait or QueryWait passed, or the run was stopped
+	// while paused).
 	Result string `json:"result"`
 }
 
