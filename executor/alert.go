@@ -47,8 +47,8 @@ type PauseRecord struct {
 	// Queries are the query gates that did not pass (reason query), as
 	// last seen: name, query, and the value or the error.
 	Queries []QueryRecord `json:"queries,omitempty"`
-	Start  time.Time `json:"start"`
-	End    time.Time `json:"end"`
+	Start   time.Time     `json:"start"`
+	End     time.Time     `json:"end"`
 	// Result: resumed (the alerts resolved, the queries passed) or
 	// stopped (AlertWait or QueryWait passed, or the run was stopped
 	// while paused).
