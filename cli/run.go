@@ -20,6 +20,7 @@ import (
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
 	"github.com/upgate-dev/upgate/policies"
+	"github.com/upgate-dev/upgate/querygate"
 	"github.com/upgate-dev/upgate/rolloutmetrics"
 )
 
@@ -309,6 +310,9 @@ or locked.`,
 	f.String("alert-url", "", "alert gate: Prometheus' http(s)://HOST/api/v1/alerts or Alertmanager's http(s)://HOST/api/v2/alerts (the full API path); looked at before each stage and each node: while an alert fires, or the URL cannot be read, the run pauses; empty: no alert gate")
 	f.String("alert-filter", "", "alert gate: a Go regexp; alerts whose name (alertname) it matches do not block, as kured's --alert-filter-regexp (e.g. '^(Watchdog|InfoInhibitor)$')")
 	f.Duration("alert-wait", defaultAlertWait, "alert gate: how long the run stays paused while alerts fire (or the alert source cannot be read) before it stops resumably with exit 1 naming them; 0: stop at once")
+	f.StringArray("gate-query", nil, "query gate NAME=PROMQL (repeatable; split at the first '='; NAME is letters, digits, '_', '.', '-', each once): evaluated at --prometheus-url before each node and after each node's validation; it passes when the result is non-empty and every value non-zero (write a condition, e.g. 'budget=sum(rate(http_requests_total{code=~\"5..\"}[5m])) / sum(rate(http_requests_total[5m])) < 0.01'); while one does not, the run pauses")
+	f.String("prometheus-url", "", "query gate: Prometheus' base URL (e.g. http://prometheus:9090); the queries are POSTed to URL/api/v1/query")
+	f.Duration("gate-query-wait", defaultAlertWait, "query gate: how long the run stays paused while a --gate-query does not pass (or Prometheus cannot be read) before it stops resumably with exit 1 naming them; 0: stop at once")
 	return cmd
 }
 
@@ -357,6 +361,9 @@ func validateRun(cfg *Config) error {
 	if _, err := alertSource(cfg); err != nil {
 		return err
 	}
+	if _, err := queryGate(cfg); err != nil {
+		return err
+	}
 	if a := cfg.MetricsBindAddress; a != "" {
 		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
 			return usageErrorf("--metrics-bind-address: %q is not HOST:PORT (as :8080 or 127.0.0.1:9090)", a)
@@ -389,6 +396,70 @@ func alertSource(cfg *Config) (*alertgate.Source, error) {
 		return nil, usageErrorf("--alert-url: %s", oneLine(err))
 	}
 	return src, nil
+}
+
+// queryGate is the query gates --gate-query and --prometheus-url ask
+// for, nil without them. A malformed NAME=PROMQL, a name given twice, a
+// bad URL, or one flag without the other, is bad input (exit 2), found
+// before anything changes.
+func queryGate(cfg *Config) (*querygate.Gate, error) {
+	if len(cfg.GateQueries) == 0 {
+		if cfg.PrometheusURL != "" {
+			return nil, usageErrorf("--prometheus-url needs --gate-query NAME=PROMQL (the queries to evaluate there)")
+		}
+		return nil, nil
+	}
+	if cfg.PrometheusURL == "" {
+		return nil, usageErrorf("--gate-query needs --prometheus-url (the Prometheus to evaluate the queries at, e.g. http://prometheus:9090)")
+	}
+	qs, err := querygate.ParseQueries(cfg.GateQueries)
+	if err != nil {
+		return nil, usageErrorf("--gate-query: %s", oneLine(err))
+	}
+	g, err := querygate.New(cfg.PrometheusURL, qs)
+	if err != nil {
+		return nil, usageErrorf("--prometheus-url: %s", oneLine(err))
+	}
+	return g, nil
+}
+
+// checkQueries evaluates each query gate once, before the run changes
+// anything, and says how each stands. A query Prometheus refuses as
+// bad_data (it does not parse) is bad input (exit 2); one that does not
+// pass now, or a Prometheus that cannot be read, is not: the run pauses
+// on it when it comes to a node.
+func (a *app) checkQueries(ctx context.Context, cfg *Config, g *querygate.Gate) error {
+	if g == nil {
+		return nil
+	}
+	fmt.Fprintf(a.streams.Out, "Query gates: at %s before each node and after each node's validation; paused for up to %s while one does not pass.\n", g.Endpoint(), cfg.GateQueryWait)
+	for _, r := range g.EvalAll(ctx) {
+		if r.BadQuery {
+			return usageErrorf("--gate-query %s: %s: %s; nothing was changed", r.Name, querygate.ErrBadQuery, oneLine(errors.New(r.Error)))
+		}
+		state := "passes now"
+		if !r.Pass {
+			state = "does not pass now (the run pauses on it)"
+		}
+		seen := r.Value
+		if r.Error != "" {
+			seen = r.Error
+		}
+		fmt.Fprintf(a.streams.Out, "  %s: %s: %s\n", r.Name, state, oneLine(errors.New(seen)))
+	}
+	return nil
+}
+
+// queryRecords adapts the query gates to the Runner: the queries that
+// do not pass now.
+func queryRecords(g *querygate.Gate) executor.QueryGateFunc {
+	return func(ctx context.Context) []executor.QueryRecord {
+		var out []executor.QueryRecord
+		for _, r := range g.Failing(ctx) {
+			out = append(out, executor.QueryRecord{Name: r.Name, Query: r.Query, Value: r.Value, Error: r.Error})
+		}
+		return out
+	}
 }
 
 // etcdSaver is the snapshotter --etcd-endpoints asks for, nil without it.
@@ -497,6 +568,13 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 	if executor.Gated(p, cfg.PartialOK) {
 		return blockedf("the gate is closed: no node was touched; upgate check --target %s gives the way out of each finding", label)
 	}
+	qgate, err := queryGate(cfg)
+	if err != nil {
+		return err
+	}
+	if err := a.checkQueries(ctx, cfg, qgate); err != nil {
+		return err
+	}
 	if cfg.DryRun {
 		note := dryRunBackup(ctx, cfg, saver, true)
 		rs.res = &executor.Result{BackupNote: note}
@@ -575,6 +653,10 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 		}
 		fmt.Fprintf(a.streams.Out, "Alert gate: %s before each stage and node%s; paused for up to %s while alerts fire or it cannot be read.\n", src, filter, cfg.AlertWait)
 	}
+	var queryGateFunc executor.QueryGateFunc
+	if qgate != nil {
+		queryGateFunc = queryRecords(qgate)
+	}
 	runner, err := executor.NewRunner(&executor.Runner{
 		Client: client, Out: a.streams.Out, ErrOut: a.streams.ErrOut,
 		Driver: driver, Snapshotter: snapshotter(saver), Gate: g.gate, Validate: g.validate, Hold: lock.Held, Holder: lock.Identity,
@@ -582,6 +664,7 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 		DrainTimeout: cfg.DrainTimeout, ReadyTimeout: cfg.ReadyTimeout, DriverTimeout: cfg.DriverTimeout,
 		ControlPlaneTimeout: cfg.ControlPlaneTimeout, GateWait: cfg.GateWait,
 		AlertGate: alertGate, AlertWait: cfg.AlertWait,
+		QueryGate: queryGateFunc, QueryWait: cfg.GateQueryWait,
 		OnDrainTimeout: executor.DrainTimeoutAction(cfg.OnDrainTimeout),
 		MaxUnavailable: cfg.MaxUnavailable, PartialOK: cfg.PartialOK,
 		// Ignoring the safety checks (or an offline upgrade) accepts that
