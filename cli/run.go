@@ -193,7 +193,8 @@ UPGATE_STAGE=etcd-backup; the kwok driver takes none), or etcdBackupNote
 saying that none was taken; under stages, each hop's
 cloud-controller-manager stage with its start, end, result (ok, skipped,
 failed, blocked, interrupted) and what it did; under pauses, each pause
-for alerts (reason, before, alerts or error, start, end, result resumed
+for alerts or query gates (reason alert or query, before, alerts or error,
+or queries with name, query, value or error; start, end, result resumed
 or stopped); the verdict (passed for a dry run, done, incomplete,
 blocked, failed or stopped).
 --sign-key signs it as check signs a report: FILE.sig, which upgate verify
@@ -228,6 +229,32 @@ stops resumably, exit 1, naming them: the node or stage it waited before
 was not touched, and the next run resumes there. The run record lists
 each pause (before what, the alerts, start, end, resumed or stopped).
 
+The query gates, as Argo Rollouts' Prometheus analysis and Flagger's
+metric checks: each --gate-query NAME=PROMQL is evaluated at
+--prometheus-url (Prometheus' base URL; POST URL/api/v1/query, at
+Prometheus' now) before each node (after the alert gate, before the
+node's gate and cordon) and again after each node's validation, so the
+last node's effect is judged before the run goes on or finishes. A query
+passes when its result is an instant vector whose samples are all
+non-zero (at least one), or a non-zero scalar: write a condition, as
+'budget=... < 0.01' (a comparison keeps only the samples where it holds)
+or '... < bool 0.01' (1 or 0). An empty result ("no data"), a zero or NaN
+value, a range vector or a string, and a Prometheus that cannot be read
+(unreachable, not 200, not the API's JSON, status error, 10s timeout: it
+fails closed) do not pass. Each query is evaluated once at the start,
+before the lock is taken: the output says how each stands, and one
+Prometheus refuses as bad_data (it does not parse) is exit 2, nothing
+changed. While any does not pass the run pauses as for alerts: nothing
+more is touched, the output says "PAUSED (query): NAME = VALUE" (or
+"NAME: why"), upgate_rollout_paused{reason="query"} is 1, the node carries
+upgate.dev/paused "query: NAME = VALUE" and an UpgatePaused Event (before
+a node, the node about to be touched; after a node's validation, that
+node, which is done: the pause reads "after <stage> <node>"), and it
+looks again every 2s; "RESUMED: every query passes" when they do. After
+--gate-query-wait (30m) it stops resumably, exit 1, naming the queries
+and their values; the next run resumes there. The run record lists each
+pause (reason query, the queries with their value or error).
+
 --metrics-bind-address HOST:PORT serves Prometheus metrics at /metrics
 while the run runs (no authentication: bind to an address only Prometheus
 reaches), from before the lock is taken until the run record is written;
@@ -244,27 +271,33 @@ malformed one exit 2), nothing changed. The series:
   upgate_rollout_paused{reason}   1 while paused: gate (a node's gate
         blocks and the run looks again within --gate-wait, or the workers
         wait for the cloud-controller-manager check); alert (alerts
-        fire, or the --alert-url cannot be read); window stays 0 until
-        maintenance windows exist
+        fire, or the --alert-url cannot be read); query (a --gate-query
+        does not pass, or Prometheus cannot be read); window stays 0
+        until maintenance windows exist
   upgate_rollout_last_progress_timestamp_seconds   the run's start, then
         each node step completed and each stage finished
 with the Go runtime's and the process's series. The chart's rules
 (charts/upgate/files/upgate.rules.yaml) alert on them.
 
 Exit codes: 0 done, 1 blocked by the gate (before any node, at a node's
-gate, a cloud-controller-manager still behind after --ccm-timeout, or
-alerts still firing after --alert-wait) or not confirmed, 2 bad input
-(--yes missing without a terminal, an etcd certificate that cannot be
-read, an --alert-url naming neither API, an --alert-filter that is not a
-regexp), 3 the etcd backup failed, a node failed, was skipped or
-quarantined, the run was interrupted, or the cluster could not be reached
-or locked.`,
+gate, a cloud-controller-manager still behind after --ccm-timeout,
+alerts still firing after --alert-wait, or a --gate-query still not
+passing after --gate-query-wait) or not confirmed, 2 bad input (--yes
+missing without a terminal, an etcd certificate that cannot be read, an
+--alert-url naming neither API, an --alert-filter that is not a regexp,
+a --gate-query that is not NAME=PROMQL, a name given twice, or a query
+Prometheus refuses as bad_data at the start, --gate-query and
+--prometheus-url one without the other), 3 the etcd backup failed, a
+node failed, was skipped or quarantined, the run was interrupted, or the
+cluster could not be reached or locked.`,
 		Example: `  upgate run --target v1.37 --dry-run
   upgate run --target v1.37 --dry-run --format json
   upgate run --target v1.37 --driver kwok --yes --on-drain-timeout quarantine --output run.json
   upgate run --target v1.37 --driver kwok --yes --metrics-bind-address :9090
   upgate run --target v1.37 --driver kwok --yes --alert-url http://alertmanager:9093/api/v2/alerts \
     --alert-filter '^(Watchdog|InfoInhibitor)$' --alert-wait 1h
+  upgate run --target v1.37 --driver kwok --yes --prometheus-url http://prometheus:9090 \
+    --gate-query 'budget=sum(rate(http_requests_total{code=~"5.."}[5m])) / sum(rate(http_requests_total[5m])) < 0.01' --gate-query-wait 1h
   upgate run --target v1.37 --driver command --driver-command ./upgrade-node.sh --yes \
     --etcd-endpoints https://127.0.0.1:2379 --etcd-cacert /etc/kubernetes/pki/etcd/ca.crt \
     --etcd-cert /etc/kubernetes/pki/apiserver-etcd-client.crt --etcd-key /etc/kubernetes/pki/apiserver-etcd-client.key \
