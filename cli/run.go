@@ -242,9 +242,9 @@ or '... < bool 0.01' (1 or 0). An empty result ("no data"), a zero or NaN
 value, a range vector or a string, and a Prometheus that cannot be read
 (unreachable, not 200, not the API's JSON, status error, 10s timeout: it
 fails closed) do not pass. Each query is evaluated once at the start,
-before the lock is taken: the output says how each stands, and one
-Prometheus refuses as bad_data (it does not parse) is exit 2, nothing
-changed. While any does not pass the run pauses as for alerts: nothing
+before the lock is taken (in a dry run too, which evaluates them no
+more): the output says how each stands, and one Prometheus refuses as
+bad_data (it does not parse) is exit 2, nothing changed. While any does not pass the run pauses as for alerts: nothing
 more is touched, the output says "PAUSED (query): NAME = VALUE" (or
 "NAME: why"), upgate_rollout_paused{reason="query"} is 1, the node carries
 upgate.dev/paused "query: NAME = VALUE" and an UpgatePaused Event (before

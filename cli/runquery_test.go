@@ -136,6 +136,21 @@ func TestRunQueryGate(t *testing.T) {
 			t.Errorf("record: verdict %s, pauses %+v", verdict, pauses)
 		}
 	})
+	t.Run("dry run", func(t *testing.T) {
+		// Evaluated once at the start, as a run would; the executor's
+		// gates are not: no node is passed.
+		cs := fakeCluster(t)
+		looks := 0
+		url := promQuery(t, func(int, string) (int, string) {
+			looks++
+			return promScalar("0.0042")
+		})
+		code, out, stderr := runOn(t, context.Background(), cs, false, "", "run", "--target", "v1.36", "--dry-run", "--prometheus-url", url, "--gate-query", budgetQuery)
+		if code != 0 || looks != 1 || !strings.Contains(out, "  budget: passes now: 0.0042") {
+			t.Errorf("exit %d, %d looks, stderr %q\n%s", code, looks, stderr, out)
+		}
+		untouched(t, cs)
+	})
 	t.Run("unreachable fails closed", func(t *testing.T) {
 		cs := fakeCluster(t)
 		srv := httptest.NewServer(http.NotFoundHandler())

@@ -149,7 +149,8 @@ func (r Result) String() string {
 	return r.Name + " = " + r.Value
 }
 
-// ErrBadQuery: Prometheus refused a query as bad_data.
+// ErrBadQuery: Prometheus refused a query as bad_data (Result.BadQuery):
+// bad input, which run refuses before it changes anything.
 var ErrBadQuery = errors.New("Prometheus refuses the query")
 
 // EvalAll evaluates every query, in order.
@@ -170,19 +171,6 @@ func (g *Gate) Failing(ctx context.Context) []Result {
 		}
 	}
 	return out
-}
-
-// CheckQueries evaluates each query once and returns an error wrapping
-// ErrBadQuery naming the first query Prometheus refuses as bad_data.
-// Other outcomes (false, no data, unreachable) are not errors: the run
-// pauses on them later.
-func (g *Gate) CheckQueries(ctx context.Context) error {
-	for _, r := range g.EvalAll(ctx) {
-		if r.BadQuery {
-			return fmt.Errorf("%w: %s (%s): %s", ErrBadQuery, r.Name, r.Query, r.Error)
-		}
-	}
-	return nil
 }
 
 // Eval evaluates one query.
