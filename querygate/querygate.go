@@ -29,7 +29,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -130,7 +129,8 @@ type Result struct {
 	// Pass: the result was non-empty and every value non-zero.
 	Pass bool
 	// Value is what was seen, short: "0.034", `{pod="a"} 0`, a few
-	// samples then "… N more" (failing ones first); "" with Error.
+	// samples then "… N more"; of a query that fails, only the samples
+	// that fail. "" with Error.
 	Value string
 	// Error says why the query could not be judged on its values (no
 	// data, not an instant vector or scalar, Prometheus unreachable or
@@ -211,8 +211,11 @@ func (g *Gate) Eval(ctx context.Context, q Query) Result {
 			res.Pass = false
 		}
 	}
-	// Failing samples first: they are what a reader looks for.
-	sort.SliceStable(samples, func(i, j int) bool { return !samples[i].pass() && samples[j].pass() })
+	if !res.Pass {
+		// Only the failing samples: what a reader looks for, and what
+		// stays put while the query fails (the others' values move).
+		samples = slices.DeleteFunc(samples, sample.pass)
+	}
 	var parts []string
 	for i, s := range samples {
 		if i == maxSamples {
