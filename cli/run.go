@@ -233,8 +233,10 @@ The query gates, as Argo Rollouts' Prometheus analysis and Flagger's
 metric checks: each --gate-query NAME=PROMQL is evaluated at
 --prometheus-url (Prometheus' base URL; POST URL/api/v1/query, at
 Prometheus' now) before each node (after the alert gate, before the
-node's gate and cordon) and again after each node's validation, so the
-last node's effect is judged before the run goes on or finishes. A query
+node's gate and cordon), again after each node's validation, and once
+more when every hop ran, so the last node's (and the add-ons') effect is
+judged before the run finishes, even when a run stopped after its last
+node is run again. A query
 passes when its result is an instant vector whose samples are all
 non-zero (at least one), or a non-zero scalar: write a condition, as
 'budget=... < 0.01' (a comparison keeps only the samples where it holds)

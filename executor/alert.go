@@ -38,7 +38,8 @@ type PauseRecord struct {
 	// Before is what the run was about to do: "stage <name>" or
 	// "node <name>", with the hop; or, for a query gate held after a
 	// node's validation, "after <stage> <node>" (the run goes on to
-	// whatever comes next only once the queries pass).
+	// whatever comes next only once the queries pass), and RunEnd for
+	// one once every hop ran.
 	Before string `json:"before"`
 	// Alerts are the alerts that blocked, each once, as last seen (the
 	// alert source's error, when it could not be read, is Error).
@@ -96,7 +97,7 @@ func (r *Runner) alertGate(ctx context.Context, before, node, label string) erro
 				record: func(p *PauseRecord) { p.Alerts, p.Error = alerts, "" },
 			}
 		},
-	}, before, node, label, true)
+	}, before, node, label, untouchedState)
 }
 
 // holdSpec is one gate that holds the run while something blocks.
@@ -138,9 +139,9 @@ type holdLook struct {
 //
 // before is what the run waits before (or after: "after workers w-1"),
 // for messages and the record. node, if not "", carries AnnotationPaused
-// while paused and gets an Event. untouched says nothing of before was
-// touched yet (a pause before a stage or node), for the error.
-func (r *Runner) hold(ctx context.Context, spec holdSpec, before, node, label string, untouched bool) error {
+// while paused and gets an Event. state says, in the error past the
+// wait, what the run leaves (untouchedState before a stage or node).
+func (r *Runner) hold(ctx context.Context, spec holdSpec, before, node, label, state string) error {
 	deadline := r.Now().Add(spec.wait)
 	var (
 		resume func()
@@ -178,10 +179,6 @@ func (r *Runner) hold(ctx context.Context, spec holdSpec, before, node, label st
 			r.endPause(rec, resume, PauseStopped)
 			r.markPaused(ctx, node, rec, nil)
 			r.printf("[%s] STOPPED (%s): %s\n", before, spec.reason, what)
-			state := "nothing of it was touched"
-			if !untouched {
-				state = "no node after it was started"
-			}
 			return fmt.Errorf("%w %s, still after %s %s: %s; %s; `upgate run --target %s` resumes once %s",
 				spec.err, pausedWhere(before), spec.flag, spec.wait, what, state, label, spec.until)
 		}
@@ -189,7 +186,7 @@ func (r *Runner) hold(ctx context.Context, spec holdSpec, before, node, label st
 			r.printf("[%s] PAUSED (%s): %s; looking again every %s for up to %s\n", before, spec.reason, what, r.PollInterval, spec.wait)
 			if node != "" && last == "" {
 				where := "before"
-				if !untouched {
+				if strings.HasPrefix(before, "after ") {
 					where = "after"
 				}
 				r.event(ctx, node, true, eventReason("paused"), oneLine("paused "+where+" this node: "+spec.event+what))
@@ -203,6 +200,10 @@ func (r *Runner) hold(ctx context.Context, spec holdSpec, before, node, label st
 		}
 	}
 }
+
+// untouchedState: a pause before a stage or node stopped with nothing of
+// it touched.
+const untouchedState = "nothing of it was touched"
 
 // pausedWhere says where a pause is: "before workers w-1", or as is for
 // "after workers w-1".

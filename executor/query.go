@@ -40,7 +40,8 @@ var ErrQueryGate = fmt.Errorf("%w: query gate failing", ErrBlocked)
 // again every PollInterval for up to QueryWait (see hold): a pause
 // (PauseQuery). It runs before each node (after the alert gate, before
 // the node's gate and cordon), with after false, and after each node's
-// validation, with after true, so the last node's effect is judged too.
+// validation, with after true, so the last node's effect is judged too;
+// and once more at the run's end (queryRunEnd).
 //
 // node carries AnnotationPaused while paused ("query: NAME = VALUE") and
 // gets an UpgatePaused Event: before a node, the node about to be
@@ -48,12 +49,27 @@ var ErrQueryGate = fmt.Errorf("%w: query gate failing", ErrBlocked)
 // effect is judged: which node comes next is not known there, and with
 // --max-unavailable above 1 there may be none for this worker).
 func (r *Runner) queryGate(ctx context.Context, stage StageName, node, label string, after bool) error {
+	before, state := fmt.Sprintf("%s %s", stage, node), untouchedState
+	if after {
+		before, state = "after "+before, "the node is done, and the run stops there"
+	}
+	return r.holdQueries(ctx, before, node, label, state)
+}
+
+// queryRunEnd is the last hold of the query gates: once every hop ran,
+// before the run reports it finished (before RunEnd). It judges the
+// add-ons' effect, and the last node's again when a run stopped after
+// that node's validation is run again with nothing left to upgrade.
+func (r *Runner) queryRunEnd(ctx context.Context, label string) error {
+	return r.holdQueries(ctx, RunEnd, "", label, "every node is done, but the run is not finished")
+}
+
+// RunEnd is PauseRecord.Before of a query pause once every hop ran.
+const RunEnd = "the end of the run"
+
+func (r *Runner) holdQueries(ctx context.Context, before, node, label, state string) error {
 	if r.QueryGate == nil || r.DryRun {
 		return nil
-	}
-	before := fmt.Sprintf("%s %s", stage, node)
-	if after {
-		before = "after " + before
 	}
 	return r.hold(ctx, holdSpec{
 		reason: PauseQuery, flag: "--gate-query-wait", wait: r.QueryWait, err: ErrQueryGate,
@@ -75,5 +91,5 @@ func (r *Runner) queryGate(ctx context.Context, stage StageName, node, label str
 				record: func(p *PauseRecord) { p.Queries = failing },
 			}
 		},
-	}, before, node, label, !after)
+	}, before, node, label, state)
 }

@@ -197,11 +197,12 @@ func TestQueryGateStopsAfterQueryWait(t *testing.T) {
 		name   string
 		script [][]QueryRecord
 		where  string
+		state  string
 		want   string
 		done   []string // nodes done after the stopped run
 	}{
-		{"before a node", [][]QueryRecord{unreadable}, "before workers w-1", "budget: Prometheus http://p:9090 cannot be read", nil},
-		{"after a node's validation", [][]QueryRecord{nil, budgetFailing}, "after workers w-1", "budget = 0", []string{"w-1"}},
+		{"before a node", [][]QueryRecord{unreadable}, "before workers w-1", "nothing of it was touched", "budget: Prometheus http://p:9090 cannot be read", nil},
+		{"after a node's validation", [][]QueryRecord{nil, budgetFailing}, "after workers w-1", "the node is done, and the run stops there", "budget = 0", []string{"w-1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cs := newClusterNodes("cp-1", "w-1", "w-2")
@@ -215,7 +216,7 @@ func TestQueryGateStopsAfterQueryWait(t *testing.T) {
 			if !errors.Is(err, ErrQueryGate) || !errors.Is(err, ErrBlocked) {
 				t.Fatalf("err %v, want ErrQueryGate\n%s", err, out)
 			}
-			for _, want := range []string{tc.where, "--gate-query-wait 20ms", tc.want, "upgate run --target v1.37", "once they pass"} {
+			for _, want := range []string{tc.where, "--gate-query-wait 20ms", tc.want, "upgate run --target v1.37", "once they pass", tc.state} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not say %q", err, want)
 				}
@@ -302,5 +303,60 @@ func TestQueryGateStoppedWhilePaused(t *testing.T) {
 	}
 	if _, err := r.Run(context.Background(), plan("w-1"), mustTarget(t, "v1.37")); err != nil {
 		t.Errorf("dry run: %v", err)
+	}
+}
+
+// TestQueryGateAtTheRunEnd: once every hop ran, the queries are asked
+// once more before the run finishes, so a run stopped after its last
+// node's validation and run again (nothing left to upgrade) still waits
+// for them: it pauses before RunEnd, and stops past QueryWait or
+// finishes once they pass.
+func TestQueryGateAtTheRunEnd(t *testing.T) {
+	cs := newClusterNodes("cp-1", "w-1")
+	r, out := newTestRunner(t, cs, &fakeDriver{client: cs}, noFindings)
+	r.QueryWait = 20 * time.Millisecond
+	// The first run stops after w-1's validation.
+	r.QueryGate = (&scriptedQueries{script: [][]QueryRecord{nil, budgetFailing}}).gate
+	if _, err := r.Run(context.Background(), plan("w-1"), mustTarget(t, "v1.37")); !errors.Is(err, ErrQueryGate) || !strings.Contains(err.Error(), "after workers w-1") {
+		t.Fatalf("err %v, want ErrQueryGate after w-1\n%s", err, out)
+	}
+	atEnd := func(looks *int, failing int) QueryGateFunc {
+		return func(ctx context.Context) []QueryRecord {
+			if StageOf(ctx) != "" {
+				t.Errorf("looked in stage %s with every node done", StageOf(ctx))
+				return nil
+			}
+			if *looks++; *looks <= failing {
+				return budgetFailing
+			}
+			return nil
+		}
+	}
+	// Run again with the query still failing: it stops at the end.
+	looks := 0
+	r.QueryGate = atEnd(&looks, 1000)
+	res, err := r.Run(context.Background(), plan("w-1"), mustTarget(t, "v1.37"))
+	if !errors.Is(err, ErrQueryGate) || !strings.Contains(err.Error(), "before "+RunEnd) || !strings.Contains(err.Error(), "every node is done") {
+		t.Fatalf("err %v, want ErrQueryGate before the run's end\n%s", err, out)
+	}
+	if len(res.Pauses) != 1 || res.Pauses[0].Before != RunEnd || res.Pauses[0].Result != PauseStopped {
+		t.Errorf("pauses %+v", res.Pauses)
+	}
+	if rec := NewRunRecord(RecordInput{Plan: plan("w-1"), Result: res, Err: err}); rec.Verdict != RunBlocked {
+		t.Errorf("verdict %s, want blocked", rec.Verdict)
+	}
+	// Once it passes, the run finishes.
+	r.QueryWait = time.Minute
+	looks = 0
+	r.QueryGate = atEnd(&looks, 2)
+	res, err = r.Run(context.Background(), plan("w-1"), mustTarget(t, "v1.37"))
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	if len(res.Pauses) != 1 || res.Pauses[0].Before != RunEnd || res.Pauses[0].Result != PauseResumed || looks != 3 {
+		t.Errorf("pauses %+v after %d looks", res.Pauses, looks)
+	}
+	if !strings.Contains(out.String(), "["+RunEnd+"] PAUSED (query): budget = 0") || !strings.Contains(out.String(), "["+RunEnd+"] RESUMED: every query passes") {
+		t.Errorf("output:\n%s", out)
 	}
 }

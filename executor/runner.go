@@ -196,7 +196,8 @@ type Runner struct {
 	// names any, the run pauses (PauseQuery) and looks again every
 	// PollInterval for up to QueryWait, then stops with ErrQueryGate (an
 	// ErrBlocked) naming them and their values; the next run resumes.
-	// Stages are not held by it. Nil: no query gate.
+	// It is asked once more once every hop ran, before the run finishes
+	// (RunEnd). Stages are not held by it. Nil: no query gate.
 	QueryGate QueryGateFunc
 	// QueryWait is how long the run stays paused for failing queries
 	// before it stops. Zero means it stops at the first failing look.
@@ -436,6 +437,9 @@ func (r *Runner) Run(ctx context.Context, p *Plan, target Target) (*Result, erro
 	}
 	if r.DryRun {
 		r.printf("Dry run: nothing was changed.\n")
+	}
+	if err := r.queryRunEnd(ctx, target.Label); err != nil {
+		return res, err
 	}
 	var left []string
 	for _, o := range res.Outcomes {
