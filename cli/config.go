@@ -103,6 +103,12 @@ type Config struct {
 	AlertURL    string
 	AlertFilter string
 	AlertWait   time.Duration
+	// GateQueries are run's query gates, NAME=PROMQL each, evaluated at
+	// PrometheusURL (the base URL); GateQueryWait is how long the run
+	// stays paused while one does not pass before it stops.
+	GateQueries   []string
+	PrometheusURL string
+	GateQueryWait time.Duration
 
 	// Service settings.
 	Listen              string
@@ -176,6 +182,8 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 		MetricsBindAddress: v.GetString("metrics-bind-address"),
 		AlertURL:           v.GetString("alert-url"),
 		AlertFilter:        v.GetString("alert-filter"),
+		GateQueries:        stringList(cmd, v, "gate-query"),
+		PrometheusURL:      v.GetString("prometheus-url"),
 	}
 	c.StaleAfterIntervals = v.GetInt("stale-after-intervals")
 	var err error
@@ -195,6 +203,7 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 		"api-retry-timeout":     &c.APIRetryTimeout,
 		"lock-lease-duration":   &c.LockLeaseDuration,
 		"alert-wait":            &c.AlertWait,
+		"gate-query-wait":       &c.GateQueryWait,
 	} {
 		if *d, err = duration(v, key); err != nil {
 			return nil, err
@@ -266,6 +275,32 @@ func stringSlice(v *viper.Viper, key string) []string {
 		}
 	}
 	return out
+}
+
+// stringList reads a repeatable flag whose values may hold commas and
+// spaces (PromQL): each flag, each item of a config file's list, or the
+// environment's whole value is one item.
+func stringList(cmd *cobra.Command, v *viper.Viper, key string) []string {
+	if f := cmd.Flags().Lookup(key); f != nil && f.Changed {
+		if vs, err := cmd.Flags().GetStringArray(key); err == nil {
+			return vs
+		}
+	}
+	switch x := v.Get(key).(type) {
+	case string:
+		if strings.TrimSpace(x) != "" {
+			return []string{x}
+		}
+	case []string:
+		return x
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			out = append(out, fmt.Sprint(e))
+		}
+		return out
+	}
+	return nil
 }
 
 func duration(v *viper.Viper, key string) (time.Duration, error) {

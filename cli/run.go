@@ -20,6 +20,7 @@ import (
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/kubever"
 	"github.com/upgate-dev/upgate/policies"
+	"github.com/upgate-dev/upgate/querygate"
 	"github.com/upgate-dev/upgate/rolloutmetrics"
 )
 
@@ -192,7 +193,8 @@ UPGATE_STAGE=etcd-backup; the kwok driver takes none), or etcdBackupNote
 saying that none was taken; under stages, each hop's
 cloud-controller-manager stage with its start, end, result (ok, skipped,
 failed, blocked, interrupted) and what it did; under pauses, each pause
-for alerts (reason, before, alerts or error, start, end, result resumed
+for alerts or query gates (reason alert or query, before, alerts or error,
+or queries with name, query, value or error; start, end, result resumed
 or stopped); the verdict (passed for a dry run, done, incomplete,
 blocked, failed or stopped).
 --sign-key signs it as check signs a report: FILE.sig, which upgate verify
@@ -227,6 +229,34 @@ stops resumably, exit 1, naming them: the node or stage it waited before
 was not touched, and the next run resumes there. The run record lists
 each pause (before what, the alerts, start, end, resumed or stopped).
 
+The query gates, as Argo Rollouts' Prometheus analysis and Flagger's
+metric checks: each --gate-query NAME=PROMQL is evaluated at
+--prometheus-url (Prometheus' base URL; POST URL/api/v1/query, at
+Prometheus' now) before each node (after the alert gate, before the
+node's gate and cordon), again after each node's validation, and once
+more when every hop ran, so the last node's (and the add-ons') effect is
+judged before the run finishes, even when a run stopped after its last
+node is run again. A query
+passes when its result is an instant vector whose samples are all
+non-zero (at least one), or a non-zero scalar: write a condition, as
+'budget=... < 0.01' (a comparison keeps only the samples where it holds)
+or '... < bool 0.01' (1 or 0). An empty result ("no data"), a zero or NaN
+value, a range vector or a string, and a Prometheus that cannot be read
+(unreachable, not 200, not the API's JSON, status error, 10s timeout: it
+fails closed) do not pass. Each query is evaluated once at the start,
+before the lock is taken (in a dry run too, which evaluates them no
+more): the output says how each stands, and one Prometheus refuses as
+bad_data (it does not parse) is exit 2, nothing changed. While any does not pass the run pauses as for alerts: nothing
+more is touched, the output says "PAUSED (query): NAME = VALUE" (or
+"NAME: why"), upgate_rollout_paused{reason="query"} is 1, the node carries
+upgate.dev/paused "query: NAME = VALUE" and an UpgatePaused Event (before
+a node, the node about to be touched; after a node's validation, that
+node, which is done: the pause reads "after <stage> <node>"), and it
+looks again every 2s; "RESUMED: every query passes" when they do. After
+--gate-query-wait (30m) it stops resumably, exit 1, naming the queries
+and their values; the next run resumes there. The run record lists each
+pause (reason query, the queries with their value or error).
+
 --metrics-bind-address HOST:PORT serves Prometheus metrics at /metrics
 while the run runs (no authentication: bind to an address only Prometheus
 reaches), from before the lock is taken until the run record is written;
@@ -243,27 +273,33 @@ malformed one exit 2), nothing changed. The series:
   upgate_rollout_paused{reason}   1 while paused: gate (a node's gate
         blocks and the run looks again within --gate-wait, or the workers
         wait for the cloud-controller-manager check); alert (alerts
-        fire, or the --alert-url cannot be read); window stays 0 until
-        maintenance windows exist
+        fire, or the --alert-url cannot be read); query (a --gate-query
+        does not pass, or Prometheus cannot be read); window stays 0
+        until maintenance windows exist
   upgate_rollout_last_progress_timestamp_seconds   the run's start, then
         each node step completed and each stage finished
 with the Go runtime's and the process's series. The chart's rules
 (charts/upgate/files/upgate.rules.yaml) alert on them.
 
 Exit codes: 0 done, 1 blocked by the gate (before any node, at a node's
-gate, a cloud-controller-manager still behind after --ccm-timeout, or
-alerts still firing after --alert-wait) or not confirmed, 2 bad input
-(--yes missing without a terminal, an etcd certificate that cannot be
-read, an --alert-url naming neither API, an --alert-filter that is not a
-regexp), 3 the etcd backup failed, a node failed, was skipped or
-quarantined, the run was interrupted, or the cluster could not be reached
-or locked.`,
+gate, a cloud-controller-manager still behind after --ccm-timeout,
+alerts still firing after --alert-wait, or a --gate-query still not
+passing after --gate-query-wait) or not confirmed, 2 bad input (--yes
+missing without a terminal, an etcd certificate that cannot be read, an
+--alert-url naming neither API, an --alert-filter that is not a regexp,
+a --gate-query that is not NAME=PROMQL, a name given twice, or a query
+Prometheus refuses as bad_data at the start, --gate-query and
+--prometheus-url one without the other), 3 the etcd backup failed, a
+node failed, was skipped or quarantined, the run was interrupted, or the
+cluster could not be reached or locked.`,
 		Example: `  upgate run --target v1.37 --dry-run
   upgate run --target v1.37 --dry-run --format json
   upgate run --target v1.37 --driver kwok --yes --on-drain-timeout quarantine --output run.json
   upgate run --target v1.37 --driver kwok --yes --metrics-bind-address :9090
   upgate run --target v1.37 --driver kwok --yes --alert-url http://alertmanager:9093/api/v2/alerts \
     --alert-filter '^(Watchdog|InfoInhibitor)$' --alert-wait 1h
+  upgate run --target v1.37 --driver kwok --yes --prometheus-url http://prometheus:9090 \
+    --gate-query 'budget=sum(rate(http_requests_total{code=~"5.."}[5m])) / sum(rate(http_requests_total[5m])) < 0.01' --gate-query-wait 1h
   upgate run --target v1.37 --driver command --driver-command ./upgrade-node.sh --yes \
     --etcd-endpoints https://127.0.0.1:2379 --etcd-cacert /etc/kubernetes/pki/etcd/ca.crt \
     --etcd-cert /etc/kubernetes/pki/apiserver-etcd-client.crt --etcd-key /etc/kubernetes/pki/apiserver-etcd-client.key \
@@ -309,6 +345,9 @@ or locked.`,
 	f.String("alert-url", "", "alert gate: Prometheus' http(s)://HOST/api/v1/alerts or Alertmanager's http(s)://HOST/api/v2/alerts (the full API path); looked at before each stage and each node: while an alert fires, or the URL cannot be read, the run pauses; empty: no alert gate")
 	f.String("alert-filter", "", "alert gate: a Go regexp; alerts whose name (alertname) it matches do not block, as kured's --alert-filter-regexp (e.g. '^(Watchdog|InfoInhibitor)$')")
 	f.Duration("alert-wait", defaultAlertWait, "alert gate: how long the run stays paused while alerts fire (or the alert source cannot be read) before it stops resumably with exit 1 naming them; 0: stop at once")
+	f.StringArray("gate-query", nil, "query gate NAME=PROMQL (repeatable; split at the first '='; NAME is letters, digits, '_', '.', '-', each once): evaluated at --prometheus-url before each node and after each node's validation; it passes when the result is non-empty and every value non-zero (write a condition, e.g. 'budget=sum(rate(http_requests_total{code=~\"5..\"}[5m])) / sum(rate(http_requests_total[5m])) < 0.01'); while one does not, the run pauses")
+	f.String("prometheus-url", "", "query gate: Prometheus' base URL (e.g. http://prometheus:9090); the queries are POSTed to URL/api/v1/query")
+	f.Duration("gate-query-wait", defaultAlertWait, "query gate: how long the run stays paused while a --gate-query does not pass (or Prometheus cannot be read) before it stops resumably with exit 1 naming them; 0: stop at once")
 	return cmd
 }
 
@@ -357,6 +396,9 @@ func validateRun(cfg *Config) error {
 	if _, err := alertSource(cfg); err != nil {
 		return err
 	}
+	if _, err := queryGate(cfg); err != nil {
+		return err
+	}
 	if a := cfg.MetricsBindAddress; a != "" {
 		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
 			return usageErrorf("--metrics-bind-address: %q is not HOST:PORT (as :8080 or 127.0.0.1:9090)", a)
@@ -389,6 +431,70 @@ func alertSource(cfg *Config) (*alertgate.Source, error) {
 		return nil, usageErrorf("--alert-url: %s", oneLine(err))
 	}
 	return src, nil
+}
+
+// queryGate is the query gates --gate-query and --prometheus-url ask
+// for, nil without them. A malformed NAME=PROMQL, a name given twice, a
+// bad URL, or one flag without the other, is bad input (exit 2), found
+// before anything changes.
+func queryGate(cfg *Config) (*querygate.Gate, error) {
+	if len(cfg.GateQueries) == 0 {
+		if cfg.PrometheusURL != "" {
+			return nil, usageErrorf("--prometheus-url needs --gate-query NAME=PROMQL (the queries to evaluate there)")
+		}
+		return nil, nil
+	}
+	if cfg.PrometheusURL == "" {
+		return nil, usageErrorf("--gate-query needs --prometheus-url (the Prometheus to evaluate the queries at, e.g. http://prometheus:9090)")
+	}
+	qs, err := querygate.ParseQueries(cfg.GateQueries)
+	if err != nil {
+		return nil, usageErrorf("--gate-query: %s", oneLine(err))
+	}
+	g, err := querygate.New(cfg.PrometheusURL, qs)
+	if err != nil {
+		return nil, usageErrorf("--prometheus-url: %s", oneLine(err))
+	}
+	return g, nil
+}
+
+// checkQueries evaluates each query gate once, before the run changes
+// anything, and says how each stands. A query Prometheus refuses as
+// bad_data (it does not parse) is bad input (exit 2); one that does not
+// pass now, or a Prometheus that cannot be read, is not: the run pauses
+// on it when it comes to a node.
+func (a *app) checkQueries(ctx context.Context, cfg *Config, g *querygate.Gate) error {
+	if g == nil {
+		return nil
+	}
+	fmt.Fprintf(a.streams.Out, "Query gates: at %s before each node and after each node's validation; paused for up to %s while one does not pass.\n", g.Endpoint(), cfg.GateQueryWait)
+	for _, r := range g.EvalAll(ctx) {
+		if r.BadQuery {
+			return usageErrorf("--gate-query %s: %s: %s; nothing was changed", r.Name, querygate.ErrBadQuery, oneLine(errors.New(r.Error)))
+		}
+		state := "passes now"
+		if !r.Pass {
+			state = "does not pass now (the run pauses on it)"
+		}
+		seen := r.Value
+		if r.Error != "" {
+			seen = r.Error
+		}
+		fmt.Fprintf(a.streams.Out, "  %s: %s: %s\n", r.Name, state, oneLine(errors.New(seen)))
+	}
+	return nil
+}
+
+// queryRecords adapts the query gates to the Runner: the queries that
+// do not pass now.
+func queryRecords(g *querygate.Gate) executor.QueryGateFunc {
+	return func(ctx context.Context) []executor.QueryRecord {
+		var out []executor.QueryRecord
+		for _, r := range g.Failing(ctx) {
+			out = append(out, executor.QueryRecord{Name: r.Name, Query: r.Query, Value: r.Value, Error: r.Error})
+		}
+		return out
+	}
 }
 
 // etcdSaver is the snapshotter --etcd-endpoints asks for, nil without it.
@@ -497,6 +603,13 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 	if executor.Gated(p, cfg.PartialOK) {
 		return blockedf("the gate is closed: no node was touched; upgate check --target %s gives the way out of each finding", label)
 	}
+	qgate, err := queryGate(cfg)
+	if err != nil {
+		return err
+	}
+	if err := a.checkQueries(ctx, cfg, qgate); err != nil {
+		return err
+	}
 	if cfg.DryRun {
 		note := dryRunBackup(ctx, cfg, saver, true)
 		rs.res = &executor.Result{BackupNote: note}
@@ -575,6 +688,10 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 		}
 		fmt.Fprintf(a.streams.Out, "Alert gate: %s before each stage and node%s; paused for up to %s while alerts fire or it cannot be read.\n", src, filter, cfg.AlertWait)
 	}
+	var queryGateFunc executor.QueryGateFunc
+	if qgate != nil {
+		queryGateFunc = queryRecords(qgate)
+	}
 	runner, err := executor.NewRunner(&executor.Runner{
 		Client: client, Out: a.streams.Out, ErrOut: a.streams.ErrOut,
 		Driver: driver, Snapshotter: snapshotter(saver), Gate: g.gate, Validate: g.validate, Hold: lock.Held, Holder: lock.Identity,
@@ -582,6 +699,7 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 		DrainTimeout: cfg.DrainTimeout, ReadyTimeout: cfg.ReadyTimeout, DriverTimeout: cfg.DriverTimeout,
 		ControlPlaneTimeout: cfg.ControlPlaneTimeout, GateWait: cfg.GateWait,
 		AlertGate: alertGate, AlertWait: cfg.AlertWait,
+		QueryGate: queryGateFunc, QueryWait: cfg.GateQueryWait,
 		OnDrainTimeout: executor.DrainTimeoutAction(cfg.OnDrainTimeout),
 		MaxUnavailable: cfg.MaxUnavailable, PartialOK: cfg.PartialOK,
 		// Ignoring the safety checks (or an offline upgrade) accepts that

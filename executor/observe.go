@@ -51,10 +51,14 @@ const (
 	// GateWait; or the cloud-controller-manager check still fires and
 	// the workers wait, within CloudControllerTimeout.
 	PauseGate = "gate"
+	// PauseQuery: Runner.QueryGate names queries that do not pass
+	// before a node or after one's validation, and the run looks again,
+	// within QueryWait.
+	PauseQuery = "query"
 )
 
 // PauseReasons are every reason, in the order the metrics list them.
-var PauseReasons = []string{PauseAlert, PauseWindow, PauseGate}
+var PauseReasons = []string{PauseAlert, PauseWindow, PauseGate, PauseQuery}
 
 // Observer is told what a run does while it does it: the seam between the
 // Runner and the rollout metrics (package rolloutmetrics). Its methods are

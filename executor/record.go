@@ -155,9 +155,10 @@ type RunRecord struct {
 	// EtcdBackupNote says why the list is empty: no backup was taken
 	// (or, in a dry run, what the run would take).
 	EtcdBackupNote string `json:"etcdBackupNote,omitempty"`
-	// Pauses are the run's pauses for alerts (--alert-url), in the order
-	// they ended: before which stage or node, the alerts, start, end and
-	// whether the run resumed or stopped.
+	// Pauses are the run's pauses for alerts (--alert-url) and query
+	// gates (--gate-query), in the order they ended: before (or after)
+	// which stage or node, the alerts or the failing queries, start, end
+	// and whether the run resumed or stopped.
 	Pauses []PauseRecord `json:"pauses"`
 }
 

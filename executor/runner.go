@@ -190,6 +190,18 @@ type Runner struct {
 	// AlertWait is how long the run stays paused for alerts before it
 	// stops. Zero means it stops at the first blocking look.
 	AlertWait time.Duration
+	// QueryGate, when set, is asked before each node (after AlertGate,
+	// before the node's gate and cordon) and again after each node's
+	// validation which queries (--gate-query) do not pass. While it
+	// names any, the run pauses (PauseQuery) and looks again every
+	// PollInterval for up to QueryWait, then stops with ErrQueryGate (an
+	// ErrBlocked) naming them and their values; the next run resumes.
+	// It is asked once more once every hop ran, before the run finishes
+	// (RunEnd). Stages are not held by it. Nil: no query gate.
+	QueryGate QueryGateFunc
+	// QueryWait is how long the run stays paused for failing queries
+	// before it stops. Zero means it stops at the first failing look.
+	QueryWait time.Duration
 	// MaxUnavailable is how many workers are upgraded at once (etcd and
 	// control-plane nodes always go one at a time). Zero means 1.
 	MaxUnavailable int
@@ -211,7 +223,7 @@ type Runner struct {
 	eventWarn sync.Once  // one warning when Events cannot be created
 	// rollout counts the node states for Observer during Run.
 	rollout *rollout
-	// pauses are the alert pauses of the run, for Result.Pauses.
+	// pauses are the alert and query pauses of the run, for Result.Pauses.
 	pausesMu sync.Mutex
 	pauses   []PauseRecord
 }
@@ -234,7 +246,7 @@ func NewRunner(r *Runner) (*Runner, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("executor: Runner needs %s", strings.Join(missing, ", "))
 	}
-	if r.DrainTimeout < 0 || r.ReadyTimeout < 0 || r.DriverTimeout < 0 || r.GateWait < 0 || r.AlertWait < 0 || r.PollInterval < 0 || r.ControlPlaneTimeout < 0 || r.CloudControllerTimeout < 0 {
+	if r.DrainTimeout < 0 || r.ReadyTimeout < 0 || r.DriverTimeout < 0 || r.GateWait < 0 || r.AlertWait < 0 || r.QueryWait < 0 || r.PollInterval < 0 || r.ControlPlaneTimeout < 0 || r.CloudControllerTimeout < 0 {
 		return nil, errors.New("executor: timeouts must not be negative")
 	}
 	if r.MaxUnavailable < 0 {
@@ -315,7 +327,7 @@ type Result struct {
 	// BackupNote says why no backup is listed: neither upgate (no
 	// Snapshotter) nor the driver took one.
 	BackupNote string
-	// Pauses are the run's alert pauses, in the order they ended.
+	// Pauses are the run's alert and query pauses, in the order they ended.
 	Pauses []PauseRecord
 }
 
@@ -426,6 +438,9 @@ func (r *Runner) Run(ctx context.Context, p *Plan, target Target) (*Result, erro
 	if r.DryRun {
 		r.printf("Dry run: nothing was changed.\n")
 	}
+	if err := r.queryRunEnd(ctx, target.Label); err != nil {
+		return res, err
+	}
 	var left []string
 	for _, o := range res.Outcomes {
 		if o.leftBehind {
@@ -530,7 +545,11 @@ func (r *Runner) runStep(ctx context.Context, s step, target Target) (o Outcome,
 		if label == "" {
 			label = target.Label
 		}
-		if err := r.alertGate(ctx, fmt.Sprintf("%s %s", s.stage, name), name, label); err != nil {
+		err := r.alertGate(ctx, fmt.Sprintf("%s %s", s.stage, name), name, label)
+		if err == nil {
+			err = r.queryGate(ctx, s.stage, name, label, false)
+		}
+		if err != nil {
 			// Nothing of the node was touched since the last run; a
 			// node in flight keeps its annotations and cordon.
 			o.Result, o.Reason = ResultNotStarted, err.Error()
@@ -556,6 +575,16 @@ func (r *Runner) runStep(ctx context.Context, s step, target Target) (o Outcome,
 	switch {
 	case err == nil:
 		o.Result = "done"
+		label := s.runTarget
+		if label == "" {
+			label = target.Label
+		}
+		// The queries judge the node's effect before the run goes on:
+		// the node is done either way, and the run stops here if they
+		// keep failing.
+		if err := r.queryGate(ctx, s.stage, name, label, true); err != nil {
+			return o, err
+		}
 	case errors.Is(err, errSkipped):
 		o.Result, o.Reason = "skipped", err.Error()
 		r.rollout.skippedPartial(name)

@@ -72,7 +72,7 @@ func New() (*Metrics, error) {
 		}, []string{"step"}),
 		paused: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "upgate", Name: "rollout_paused",
-			Help: "1 while the run is paused, by reason: gate (a node's gate blocks and the run looks again within --gate-wait, or the workers wait for the cloud-controller-manager check); alert (alerts fire, or the --alert-url cannot be read, and the run looks again within --alert-wait); window stays 0 until maintenance windows exist.",
+			Help: "1 while the run is paused, by reason: gate (a node's gate blocks and the run looks again within --gate-wait, or the workers wait for the cloud-controller-manager check); alert (alerts fire, or the --alert-url cannot be read, and the run looks again within --alert-wait); query (a --gate-query does not pass, before a node or after its validation, and the run looks again within --gate-query-wait); window stays 0 until maintenance windows exist.",
 		}, []string{"reason"}),
 		lastProgress: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "upgate", Name: "rollout_last_progress_timestamp_seconds",

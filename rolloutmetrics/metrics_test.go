@@ -151,6 +151,7 @@ func TestMetricsBeforeAnyRun(t *testing.T) {
 		`upgate_rollout_paused{reason="alert"}`:                       0,
 		`upgate_rollout_paused{reason="window"}`:                      0,
 		`upgate_rollout_paused{reason="gate"}`:                        0,
+		`upgate_rollout_paused{reason="query"}`:                       0,
 		`upgate_rollout_step_duration_seconds_count{step="gate"}`:     0,
 		`upgate_rollout_step_duration_seconds_count{step="validate"}`: 0,
 		`upgate_rollout_last_progress_timestamp_seconds`:              0,
