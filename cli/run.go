@@ -232,8 +232,10 @@ each pause (before what, the alerts, start, end, resumed or stopped).
 The query gates, as Argo Rollouts' Prometheus analysis and Flagger's
 metric checks: each --gate-query NAME=PROMQL is evaluated at
 --prometheus-url (Prometheus' base URL; POST URL/api/v1/query, at
-Prometheus' now) before each node (after the alert gate, before the
-node's gate and cordon), again after each node's validation, and once
+Prometheus' now) before each node (with the alert gate, before the
+node's gate and cordon: after a query pause the alerts are read again, so
+a node is taken only when both pass at once), again after each node's
+validation, and once
 more when every hop ran, so the last node's (and the add-ons') effect is
 judged before the run finishes, even when a run stopped after its last
 node is run again. A query
@@ -246,7 +248,8 @@ value, a range vector or a string, and a Prometheus that cannot be read
 fails closed) do not pass. Each query is evaluated once at the start,
 before the lock is taken (in a dry run too, which evaluates them no
 more): the output says how each stands, and one Prometheus refuses as
-bad_data (it does not parse) is exit 2, nothing changed. While any does not pass the run pauses as for alerts: nothing
+bad_data (it does not parse) is exit 2, nothing changed. While any does
+not pass the run pauses as for alerts: nothing
 more is touched, the output says "PAUSED (query): NAME = VALUE" (or
 "NAME: why"), upgate_rollout_paused{reason="query"} is 1, the node carries
 upgate.dev/paused "query: NAME = VALUE" and an UpgatePaused Event (before

@@ -75,7 +75,7 @@ func (r *Runner) alertGate(ctx context.Context, before, node, label string) erro
 	if r.AlertGate == nil || r.DryRun {
 		return nil
 	}
-	return r.hold(ctx, holdSpec{
+	_, err := r.hold(ctx, holdSpec{
 		reason: PauseAlert, flag: "--alert-wait", wait: r.AlertWait, err: ErrAlertsFiring,
 		clear: "no alert blocks any more", until: "they resolve",
 		check: func(ctx context.Context) holdLook {
@@ -98,6 +98,7 @@ func (r *Runner) alertGate(ctx context.Context, before, node, label string) erro
 			}
 		},
 	}, before, node, label, untouchedState)
+	return err
 }
 
 // holdSpec is one gate that holds the run while something blocks.
@@ -135,13 +136,13 @@ type holdLook struct {
 // the metrics, a line on Out each time what blocks changes, and a
 // PauseRecord. It returns nil once nothing blocks, an error wrapping
 // spec.err past the wait, or one wrapping ErrStopped when the run is
-// stopped.
+// stopped; paused says whether it held the run at all.
 //
 // before is what the run waits before (or after: "after workers w-1"),
 // for messages and the record. node, if not "", carries AnnotationPaused
 // while paused and gets an Event. state says, in the error past the
 // wait, what the run leaves (untouchedState before a stage or node).
-func (r *Runner) hold(ctx context.Context, spec holdSpec, before, node, label, state string) error {
+func (r *Runner) hold(ctx context.Context, spec holdSpec, before, node, label, state string) (paused bool, err error) {
 	deadline := r.Now().Add(spec.wait)
 	var (
 		resume func()
@@ -152,7 +153,7 @@ func (r *Runner) hold(ctx context.Context, spec holdSpec, before, node, label, s
 		if err := r.stopped(ctx); err != nil {
 			r.endPause(rec, resume, PauseStopped)
 			r.markPaused(ctx, node, rec, nil)
-			return fmt.Errorf("%w (paused %s)", err, pausedWhere(before))
+			return rec != nil, fmt.Errorf("%w (paused %s)", err, pausedWhere(before))
 		}
 		look := spec.check(ctx)
 		if look.unread && r.stopped(ctx) != nil {
@@ -165,7 +166,7 @@ func (r *Runner) hold(ctx context.Context, spec holdSpec, before, node, label, s
 			}
 			r.endPause(rec, resume, PauseResumed)
 			r.markPaused(ctx, node, rec, nil)
-			return nil
+			return rec != nil, nil
 		}
 		what := look.what
 		if rec == nil {
@@ -179,7 +180,7 @@ func (r *Runner) hold(ctx context.Context, spec holdSpec, before, node, label, s
 			r.endPause(rec, resume, PauseStopped)
 			r.markPaused(ctx, node, rec, nil)
 			r.printf("[%s] STOPPED (%s): %s\n", before, spec.reason, what)
-			return fmt.Errorf("%w %s, still after %s %s: %s; %s; `upgate run --target %s` resumes once %s",
+			return true, fmt.Errorf("%w %s, still after %s %s: %s; %s; `upgate run --target %s` resumes once %s",
 				spec.err, pausedWhere(before), spec.flag, spec.wait, what, state, label, spec.until)
 		}
 		if what != last {

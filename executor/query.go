@@ -48,7 +48,7 @@ var ErrQueryGate = fmt.Errorf("%w: query gate failing", ErrBlocked)
 // touched; after a node's validation, that validated node (the one whose
 // effect is judged: which node comes next is not known there, and with
 // --max-unavailable above 1 there may be none for this worker).
-func (r *Runner) queryGate(ctx context.Context, stage StageName, node, label string, after bool) error {
+func (r *Runner) queryGate(ctx context.Context, stage StageName, node, label string, after bool) (paused bool, err error) {
 	before, state := fmt.Sprintf("%s %s", stage, node), untouchedState
 	if after {
 		before, state = "after "+before, "the node is done, and the run stops there"
@@ -61,15 +61,16 @@ func (r *Runner) queryGate(ctx context.Context, stage StageName, node, label str
 // add-ons' effect, and the last node's again when a run stopped after
 // that node's validation is run again with nothing left to upgrade.
 func (r *Runner) queryRunEnd(ctx context.Context, label string) error {
-	return r.holdQueries(ctx, RunEnd, "", label, "every node is done, but the run is not finished")
+	_, err := r.holdQueries(ctx, RunEnd, "", label, "every node is done, but the run is not finished")
+	return err
 }
 
 // RunEnd is PauseRecord.Before of a query pause once every hop ran.
 const RunEnd = "the end of the run"
 
-func (r *Runner) holdQueries(ctx context.Context, before, node, label, state string) error {
+func (r *Runner) holdQueries(ctx context.Context, before, node, label, state string) (paused bool, err error) {
 	if r.QueryGate == nil || r.DryRun {
-		return nil
+		return false, nil
 	}
 	return r.hold(ctx, holdSpec{
 		reason: PauseQuery, flag: "--gate-query-wait", wait: r.QueryWait, err: ErrQueryGate,
@@ -92,4 +93,21 @@ func (r *Runner) holdQueries(ctx context.Context, before, node, label, state str
 			}
 		},
 	}, before, node, label, state)
+}
+
+// gateBeforeNode holds the run before a node while an alert fires or a
+// query fails. The two are one gate: when a pause on the queries ends,
+// the alerts are looked at again (then the queries), so an alert that
+// began firing while a query held the run still holds it, and the node
+// is taken only after a look at which both passed.
+func (r *Runner) gateBeforeNode(ctx context.Context, stage StageName, node, label string) error {
+	for {
+		if err := r.alertGate(ctx, fmt.Sprintf("%s %s", stage, node), node, label); err != nil {
+			return err
+		}
+		paused, err := r.queryGate(ctx, stage, node, label, false)
+		if err != nil || !paused {
+			return err
+		}
+	}
 }

@@ -78,7 +78,7 @@ func pausedEvents(t *testing.T, cs *fake.Clientset, node, want string) int {
 func TestQueryGatePauses(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		script [][]QueryRecord // the workers' looks: before w-1, [after w-1]
+		script [][]QueryRecord // the workers' looks: before w-1, [again before w-1], after w-1
 		first  int             // the look the pause begins at, from 0
 		paused int             // the looks while paused, after the first
 		before string
@@ -86,7 +86,9 @@ func TestQueryGatePauses(t *testing.T) {
 	}{
 		{
 			name:   "before a node",
-			script: [][]QueryRecord{budgetFailing, budgetFailing, budgetFailing, nil, nil},
+			// After the pause the alerts and then the queries are looked
+			// at once more before the node is taken: a sixth look.
+			script: [][]QueryRecord{budgetFailing, budgetFailing, budgetFailing, nil, nil, nil},
 			first:  0, paused: 2, before: "workers w-1",
 			check: func(t *testing.T, cs *fake.Clientset, d *fakeDriver) string {
 				a := nodeOf(t, cs, "w-1")
@@ -358,5 +360,68 @@ func TestQueryGateAtTheRunEnd(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "["+RunEnd+"] PAUSED (query): budget = 0") || !strings.Contains(out.String(), "["+RunEnd+"] RESUMED: every query passes") {
 		t.Errorf("output:\n%s", out)
+	}
+}
+
+// TestAlertThatFiresDuringAQueryPauseStillHolds: before a node the alert
+// and query gates are one gate. An alert that begins firing while a query
+// holds the run holds it too once the query passes: the node is taken
+// only after a look at which neither blocks.
+func TestAlertThatFiresDuringAQueryPauseStillHolds(t *testing.T) {
+	cs := newClusterNodes("cp-1", "w-1")
+	d := &fakeDriver{client: cs}
+	r, out := newTestRunner(t, cs, d, noFindings)
+	r.QueryWait, r.AlertWait = time.Minute, time.Minute
+	var (
+		mu     sync.Mutex
+		firing bool
+		alerts int // the workers stage's alert looks while firing
+	)
+	// The query fails twice; at its second look the alert starts firing.
+	q := &scriptedQueries{script: [][]QueryRecord{budgetFailing, budgetFailing, nil}, probe: func(_ context.Context, look int) {
+		if look == 2 {
+			mu.Lock()
+			firing = true
+			mu.Unlock()
+		}
+	}}
+	r.QueryGate = q.gate
+	r.AlertGate = func(ctx context.Context) ([]string, error) {
+		if StageOf(ctx) != StageWorkers {
+			return nil, nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !firing {
+			return nil, nil
+		}
+		if slices.Contains(d.calls, "workers/w-1") {
+			t.Errorf("w-1 upgraded while the alert fired")
+		}
+		alerts++
+		if alerts == 3 {
+			firing = false
+		}
+		return []string{"NodeDown"}, nil
+	}
+	res, err := r.Run(context.Background(), plan("w-1"), mustTarget(t, "v1.37"))
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	if alerts != 3 {
+		t.Errorf("the alert was looked at %d times while firing, want 3 (it held the run until it resolved)", alerts)
+	}
+	var reasons []string
+	for _, p := range res.Pauses {
+		reasons = append(reasons, p.Reason+" "+p.Result)
+	}
+	if want := []string{"query resumed", "alert resumed"}; !slices.Equal(reasons, want) {
+		t.Errorf("pauses %v, want %v", reasons, want)
+	}
+	if !strings.Contains(out.String(), "[workers w-1] PAUSED (alert): firing: NodeDown") {
+		t.Errorf("output does not show the alert pause before w-1:\n%s", out)
+	}
+	if a := nodeOf(t, cs, "w-1"); a[AnnotationPhase] != string(PhaseDone) {
+		t.Errorf("w-1 after the run: %v", a)
 	}
 }

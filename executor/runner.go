@@ -545,11 +545,7 @@ func (r *Runner) runStep(ctx context.Context, s step, target Target) (o Outcome,
 		if label == "" {
 			label = target.Label
 		}
-		err := r.alertGate(ctx, fmt.Sprintf("%s %s", s.stage, name), name, label)
-		if err == nil {
-			err = r.queryGate(ctx, s.stage, name, label, false)
-		}
-		if err != nil {
+		if err := r.gateBeforeNode(ctx, s.stage, name, label); err != nil {
 			// Nothing of the node was touched since the last run; a
 			// node in flight keeps its annotations and cordon.
 			o.Result, o.Reason = ResultNotStarted, err.Error()
@@ -582,7 +578,7 @@ func (r *Runner) runStep(ctx context.Context, s step, target Target) (o Outcome,
 		// The queries judge the node's effect before the run goes on:
 		// the node is done either way, and the run stops here if they
 		// keep failing.
-		if err := r.queryGate(ctx, s.stage, name, label, true); err != nil {
+		if _, err := r.queryGate(ctx, s.stage, name, label, true); err != nil {
 			return o, err
 		}
 	case errors.Is(err, errSkipped):
