@@ -85,7 +85,7 @@ func TestQueryGatePauses(t *testing.T) {
 		check  func(t *testing.T, cs *fake.Clientset, d *fakeDriver) string
 	}{
 		{
-			name:   "before a node",
+			name: "before a node",
 			// After the pause the alerts and then the queries are looked
 			// at once more before the node is taken: a sixth look.
 			script: [][]QueryRecord{budgetFailing, budgetFailing, budgetFailing, nil, nil, nil},
