@@ -153,5 +153,8 @@ else
 	log "promtool: present"
 fi
 ln -sfn "$(command -v promtool)" "${TOOLS_DIR}/promtool"
+# The same package's server: the e2e suite starts a real Prometheus that
+# scrapes serve and run and drives the alert and query gates.
+ln -sfn "$(command -v prometheus)" "${TOOLS_DIR}/prometheus"
 
 echo "${TOOLS_DIR}"
