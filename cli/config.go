@@ -74,11 +74,11 @@ type Config struct {
 	JobCommand        string
 	JobNamespace      string
 	JobServiceAccount string
-	DrainTimeout   time.Duration
-	ReadyTimeout   time.Duration
-	DriverTimeout  time.Duration
-	GateWait       time.Duration
-	LockNamespace  string
+	DrainTimeout      time.Duration
+	ReadyTimeout      time.Duration
+	DriverTimeout     time.Duration
+	GateWait          time.Duration
+	LockNamespace     string
 	// OnDrainTimeout: abort, skip or quarantine a worker whose drain timed out.
 	OnDrainTimeout string
 	// Yes answers run's confirmation (needed without a terminal).
