@@ -644,7 +644,8 @@ func TestExecutorJob(t *testing.T) {
 	docs := helmTemplate(t, "--set", "rbac.executor=true", "--set", "executorJob.enabled=true",
 		"--set", "executorJob.target=v1.37", "--set", "executorJob.driver.image=registry.example/up:1",
 		"--set", "executorJob.driver.command=upgrade \"$UPGATE_NODE\" \"$UPGATE_TARGET\"",
-		"--set", "executorJob.driver.serviceAccount=upgrader", "--set", "executorJob.extraArgs={--max-unavailable=2}")
+		"--set", "executorJob.driver.serviceAccount=upgrader", "--set", "executorJob.extraArgs={--max-unavailable=2}",
+		"--set", "executorJob.metricsPort=9090")
 	job := find(docs, "Job")
 	if job == nil {
 		t.Fatal("no Job rendered with executorJob.enabled")
@@ -659,7 +660,15 @@ func TestExecutorJob(t *testing.T) {
 	if !strings.Contains(fmt.Sprint(spec["podFailurePolicy"]), "DisruptionTarget") {
 		t.Errorf("podFailurePolicy %v: an eviction by the run's own drain would fail the Job", spec["podFailurePolicy"])
 	}
+	// Not serve's pod: the Service and serve's NetworkPolicy select by
+	// app.kubernetes.io/name=upgate.
+	if labels := spec["template"].(map[string]any)["metadata"].(map[string]any)["labels"].(map[string]any); labels["app.kubernetes.io/name"] != "upgate-run" {
+		t.Errorf("run pod labels %v, want app.kubernetes.io/name=upgate-run", labels)
+	}
 	ps := spec["template"].(map[string]any)["spec"].(map[string]any)
+	if ports := fmt.Sprint(ps["containers"].([]any)[0].(map[string]any)["ports"]); !strings.Contains(ports, "name:metrics") || !strings.Contains(ports, "containerPort:9090") {
+		t.Errorf("run container ports %s, want metrics 9090", ports)
+	}
 	if ps["serviceAccountName"] != "rel-upgate-executor" || ps["restartPolicy"] != "Never" {
 		t.Errorf("serviceAccountName %v restartPolicy %v", ps["serviceAccountName"], ps["restartPolicy"])
 	}
@@ -671,7 +680,7 @@ func TestExecutorJob(t *testing.T) {
 	args := asStrings(ps["containers"].([]any)[0].(map[string]any)["args"])
 	for _, want := range []string{"run", "--target=v1.37", "--yes", "--driver=job", "--job-image=registry.example/up:1",
 		`--job-command=upgrade "$UPGATE_NODE" "$UPGATE_TARGET"`, "--job-namespace=upgate-system",
-		"--job-service-account=upgrader", "--lock-namespace=kube-system", "--config=/etc/upgate/upgate.yaml", "--max-unavailable=2"} {
+		"--job-service-account=upgrader", "--lock-namespace=kube-system", "--config=/etc/upgate/upgate.yaml", "--max-unavailable=2", "--metrics-bind-address=:9090"} {
 		if !slices.Contains(args, want) {
 			t.Errorf("run args %q lack %q", args, want)
 		}

@@ -351,6 +351,14 @@ func TestRunJobDriverFlags(t *testing.T) {
 			t.Errorf("%v: exit %d %q, want 2 and one line naming %s", tc.args, code, stderr, tc.want)
 		}
 	}
+	// run --help describes the driver and its flags.
+	_, help, _ := run(t, "", "run", "--help")
+	for _, want := range []string{"  job      the executor in the cluster", "--job-image", "--job-command", "--job-namespace", "--job-service-account",
+		"spec.nodeName", "operator Exists", "UPGATE_HOP_FROM", "backoffLimit 0", "activeDeadlineSeconds", "No\n           ttlSecondsAfterFinished"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("run --help lacks %q", want)
+		}
+	}
 	// A dry run with the job driver says what its backup stage would run.
 	code, out, stderr := runOn(t, context.Background(), fakeCluster(t), false, "", append(append([]string{}, base...), "--dry-run", "--driver", "job", "--job-image", "img:1", "--job-namespace", "upgate-system")...)
 	if code != 0 || !strings.Contains(out, "would run a Job in namespace upgate-system with UPGATE_STAGE=etcd-backup (image img:1)") {
