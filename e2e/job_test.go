@@ -31,6 +31,9 @@ const (
 	// failImage makes kwok end a node's Job pod Failed, exit code 42
 	// (the Stage upgate-job-failed in hack/cluster/kwok-stages.yaml).
 	failImage = "upgate.test/fail:1"
+	// hangImage keeps a node's Job pod Running for an hour (the Stage
+	// upgate-job-hang).
+	hangImage = "upgate.test/hang:1"
 	// jobNamespace: the job driver's default, the lock's namespace.
 	jobNamespace = "kube-system"
 	jobSelector  = "app.kubernetes.io/managed-by=upgate"
@@ -73,7 +76,7 @@ func startJobUpgrader(t *testing.T, c kubernetes.Interface) *jobUpgrader {
 						env[e.Name] = e.Value
 					}
 					node := env["UPGATE_NODE"]
-					if node != "" && ctr.Image != failImage {
+					if node != "" && ctr.Image != failImage && ctr.Image != hangImage {
 						if err := kwok.Upgrade(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}, env["UPGATE_TARGET"]); err != nil {
 							continue // looked at again
 						}
@@ -135,7 +138,9 @@ func jobCondition(j batchv1.Job, typ batchv1.JobConditionType) bool {
 // TestJobDriver upgrades the cluster with --driver job, the executor in
 // the cluster: each node's upgrade is a Job pinned to the node, which kwok
 // runs (its pod-complete Stage ends the pod Succeeded) while the test's
-// jobUpgrader does what the Job's image would. First a run whose node Jobs
+// jobUpgrader does what the Job's image would. First a run whose node Job
+// hangs past --driver-timeout: the Job and its pod are deleted, the node
+// fails. Then a run whose node Jobs
 // fail (kwok's upgate-job-failed Stage, exit 42): the first node fails,
 // stays cordoned, and its reason names the Job and how it ended. Then the
 // retry with a working image: the failed Job is deleted and created anew,
@@ -155,6 +160,46 @@ func TestJobDriver(t *testing.T) {
 	jobArgs := func(image string) []string {
 		return []string{"--driver", "job", "--job-image", image, "--job-command", `upgrade-node "$UPGATE_NODE" "$UPGATE_TARGET"`, "--driver-timeout", "2m"}
 	}
+
+	t.Run("the driver timeout deletes the Job and fails its node", func(t *testing.T) {
+		args := append(jobArgs(hangImage), "--driver-timeout", "8s")
+		code, _, stderr := runUpgate(t, cfg, args...)
+		if code != 3 {
+			t.Fatalf("exit %d, want 3 (a node failed)", code)
+		}
+		var stopped string
+		for _, name := range allNodes {
+			n := getNode(t, name)
+			if n.Annotations["upgate.dev/phase"] != "failed" {
+				continue
+			}
+			stopped = name
+			reason := n.Annotations["upgate.dev/reason"]
+			job := executor.JobName(name, "", runTarget)
+			if !n.Spec.Unschedulable || !strings.Contains(reason, "driver timeout") || !strings.Contains(reason, "Job "+jobNamespace+"/"+job+" stopped") || !strings.Contains(reason, "deleted it") {
+				t.Errorf("%s cordoned %t, upgate.dev/reason %q: want cordoned, naming the timeout and the deleted Job", name, n.Spec.Unschedulable, reason)
+			}
+			if n.Status.NodeInfo.KubeletVersion != seededKubelet {
+				t.Errorf("%s kubelet %s after its Job was stopped", name, n.Status.NodeInfo.KubeletVersion)
+			}
+			// Nothing goes on upgrading it: the Job and its pod are gone.
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				left := kubectl(t, "", "-n", jobNamespace, "get", "jobs,pods", "-l", jobSelector+",upgate.dev/node="+name, "-o", "name")
+				if strings.TrimSpace(left) == "" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Errorf("30s after the run stopped, still there: %s", left)
+					break
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+		}
+		if stopped == "" {
+			t.Fatalf("no node failed: %s", stderr)
+		}
+	})
 
 	var failed string
 	t.Run("a failing Job leaves its node cordoned with the reason", func(t *testing.T) {
@@ -257,6 +302,13 @@ func TestJobDriver(t *testing.T) {
 			}
 			if j.Labels["upgate.dev/node"] != name || j.Labels["upgate.dev/target"] != runTarget || j.Spec.Template.Spec.Containers[0].Image != jobImage {
 				t.Errorf("Job %s labels %v image %s", jn, j.Labels, j.Spec.Template.Spec.Containers[0].Image)
+			}
+			env := map[string]string{}
+			for _, e := range j.Spec.Template.Spec.Containers[0].Env {
+				env[e.Name] = e.Value
+			}
+			if env["UPGATE_NODE"] != name || env["UPGATE_TARGET"] != runTarget || env["UPGATE_HOP_FROM"] != seededServer || env["UPGATE_HOP_TO"] != runTarget || env["UPGATE_STAGE"] == "" {
+				t.Errorf("Job %s env %v", jn, env)
 			}
 			p, ok := pods[jn]
 			if !ok {

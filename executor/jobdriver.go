@@ -443,10 +443,8 @@ func (d *JobDriver) pods(ctx context.Context, job *batchv1.Job) ([]corev1.Pod, e
 
 // outcome is what a finished Job's conditions say.
 type outcome struct {
-	failed          bool
-	cond, condMsg   string // the Failed condition's reason and message
-	completedAt     time.Time
-	completedReason string
+	failed        bool
+	cond, condMsg string // the Failed condition's reason and message
 }
 
 func (o outcome) reason() string {
@@ -465,7 +463,7 @@ func jobOutcome(job *batchv1.Job) (outcome, bool) {
 		}
 		switch c.Type {
 		case batchv1.JobComplete:
-			return outcome{completedAt: c.LastTransitionTime.Time, completedReason: c.Reason}, true
+			return outcome{}, true
 		case batchv1.JobFailed:
 			return outcome{failed: true, cond: c.Reason, condMsg: c.Message}, true
 		}
