@@ -308,6 +308,25 @@ func TestJobDriverCreatesAdoptsAndReplaces(t *testing.T) {
 		}
 	})
 
+	t.Run("a Job still running from an earlier run is adopted", func(t *testing.T) {
+		d := &JobDriver{Image: "img", Namespace: "ns"}
+		c := fake.NewClientset(d.job(jobCall{node: "worker-1", target: "v1.37", stage: StageWorkers}))
+		var out bytes.Buffer
+		d.Client, d.Out, d.PollInterval = c, &out, 5*time.Millisecond
+		finish(t, c, "ns", name, false)
+		if err := d.Upgrade(ctx, node, "v1.37"); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "adopting Job ns/"+name+", still running") {
+			t.Errorf("output:\n%s", out.String())
+		}
+		for _, a := range c.Actions() {
+			if a.GetResource().Resource == "jobs" && (a.GetVerb() == "create" || a.GetVerb() == "delete") {
+				t.Errorf("%s on a Job still running", a.GetVerb())
+			}
+		}
+	})
+
 	t.Run("a Job upgate did not create is left alone", func(t *testing.T) {
 		c := fake.NewClientset(&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns"}})
 		d := &JobDriver{Client: c, Out: &bytes.Buffer{}, Image: "img", Namespace: "ns", PollInterval: 5 * time.Millisecond}
