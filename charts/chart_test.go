@@ -3,6 +3,7 @@
 package charts
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -624,6 +625,104 @@ func TestPolicyBundleValues(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		if err == nil || !strings.Contains(string(out), c.want) {
 			t.Errorf("%s: helm template: %v, output lacks %q:\n%s", c.name, err, c.want, out)
+		}
+	}
+}
+
+// TestExecutorJob: executorJob.enabled renders `upgate run` as a Job with
+// the job driver, as the executor's ServiceAccount, --yes and the release
+// namespace for the node Jobs, and the Role on Jobs there; by default
+// neither is rendered; a missing rbac.executor, target or image is refused
+// with a message naming it.
+func TestExecutorJob(t *testing.T) {
+	for _, d := range helmTemplate(t, "--set", "rbac.executor=true") {
+		name, _ := d["metadata"].(map[string]any)["name"].(string)
+		if d["kind"] == "Job" || strings.HasSuffix(name, "-executor-jobs") {
+			t.Errorf("%s %s rendered by default", d["kind"], name)
+		}
+	}
+	docs := helmTemplate(t, "--set", "rbac.executor=true", "--set", "executorJob.enabled=true",
+		"--set", "executorJob.target=v1.37", "--set", "executorJob.driver.image=registry.example/up:1",
+		"--set", "executorJob.driver.command=upgrade \"$UPGATE_NODE\" \"$UPGATE_TARGET\"",
+		"--set", "executorJob.driver.serviceAccount=upgrader", "--set", "executorJob.extraArgs={--max-unavailable=2}",
+		"--set", "executorJob.metricsPort=9090")
+	job := find(docs, "Job")
+	if job == nil {
+		t.Fatal("no Job rendered with executorJob.enabled")
+	}
+	if name := job["metadata"].(map[string]any)["name"]; name != "rel-upgate-run-v1-37" {
+		t.Errorf("Job name %v", name)
+	}
+	spec := job["spec"].(map[string]any)
+	if spec["backoffLimit"] != float64(0) {
+		t.Errorf("backoffLimit %v, want 0", spec["backoffLimit"])
+	}
+	if !strings.Contains(fmt.Sprint(spec["podFailurePolicy"]), "DisruptionTarget") {
+		t.Errorf("podFailurePolicy %v: an eviction by the run's own drain would fail the Job", spec["podFailurePolicy"])
+	}
+	// Not serve's pod: the Service and serve's NetworkPolicy select by
+	// app.kubernetes.io/name=upgate.
+	if labels := spec["template"].(map[string]any)["metadata"].(map[string]any)["labels"].(map[string]any); labels["app.kubernetes.io/name"] != "upgate-run" {
+		t.Errorf("run pod labels %v, want app.kubernetes.io/name=upgate-run", labels)
+	}
+	ps := spec["template"].(map[string]any)["spec"].(map[string]any)
+	if ports := fmt.Sprint(ps["containers"].([]any)[0].(map[string]any)["ports"]); !strings.Contains(ports, "name:metrics") || !strings.Contains(ports, "containerPort:9090") {
+		t.Errorf("run container ports %s, want metrics 9090", ports)
+	}
+	if ps["serviceAccountName"] != "rel-upgate-executor" || ps["restartPolicy"] != "Never" {
+		t.Errorf("serviceAccountName %v restartPolicy %v", ps["serviceAccountName"], ps["restartPolicy"])
+	}
+	for _, v := range ps["volumes"].([]any) {
+		if _, ok := v.(map[string]any)["emptyDir"]; ok {
+			t.Errorf("the run's pod has an emptyDir: a safety.emptydir finding on its own node")
+		}
+	}
+	args := asStrings(ps["containers"].([]any)[0].(map[string]any)["args"])
+	for _, want := range []string{"run", "--target=v1.37", "--yes", "--driver=job", "--job-image=registry.example/up:1",
+		`--job-command=upgrade "$UPGATE_NODE" "$UPGATE_TARGET"`, "--job-namespace=upgate-system",
+		"--job-service-account=upgrader", "--lock-namespace=kube-system", "--config=/etc/upgate/upgate.yaml", "--max-unavailable=2", "--metrics-bind-address=:9090"} {
+		if !slices.Contains(args, want) {
+			t.Errorf("run args %q lack %q", args, want)
+		}
+	}
+	var role map[string]any
+	for _, d := range docs {
+		if d["kind"] == "Role" && d["metadata"].(map[string]any)["name"] == "rel-upgate-executor-jobs" {
+			role = d
+		}
+	}
+	if role == nil {
+		t.Fatal("no Role rel-upgate-executor-jobs rendered")
+	}
+	if ns := role["metadata"].(map[string]any)["namespace"]; ns != "upgate-system" {
+		t.Errorf("jobs Role in %v, want the release namespace", ns)
+	}
+	if got := strings.Join(grants([]map[string]any{role}, ""), ","); got != "jobs create,jobs get,jobs list,jobs watch,jobs delete" {
+		t.Errorf("jobs Role grants %s", got)
+	}
+	// rbac.executorJobs alone: the rights for a run started elsewhere.
+	docs = helmTemplate(t, "--set", "rbac.executor=true", "--set", "rbac.executorJobs=true")
+	if find(docs, "Job") != nil || !slices.Contains(grants(docs, "executor-jobs"), "jobs create") {
+		t.Errorf("rbac.executorJobs=true: Job rendered %t, grants %v", find(docs, "Job") != nil, grants(docs, "executor-jobs"))
+	}
+	helm := tooltest.Require(t, "helm")
+	for _, tc := range []struct {
+		set  []string
+		want string
+	}{
+		{[]string{"executorJob.enabled=true", "executorJob.target=v1.37", "executorJob.driver.image=i"}, "needs rbac.create and rbac.executor"},
+		{[]string{"executorJob.enabled=true", "rbac.executor=true", "executorJob.driver.image=i"}, "needs executorJob.target"},
+		{[]string{"executorJob.enabled=true", "rbac.executor=true", "executorJob.target=v1.37"}, "needs executorJob.driver.image"},
+		{[]string{"executorJob.enabled=true", "rbac.executor=true", "executorJob.target=latest", "executorJob.driver.image=i"}, "/executorJob/target"},
+		{[]string{"executorJob.drivr.image=i"}, "additional properties 'drivr' not allowed"},
+	} {
+		args := []string{"template", "rel", "upgate"}
+		for _, s := range tc.set {
+			args = append(args, "--set", s)
+		}
+		out, err := exec.Command(helm, args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%v: %v, want a refusal naming %q:\n%s", tc.set, err, tc.want, out)
 		}
 	}
 }

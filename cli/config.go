@@ -67,11 +67,18 @@ type Config struct {
 	MaxUnavailable int
 	Driver         string
 	DriverCommand  string
-	DrainTimeout   time.Duration
-	ReadyTimeout   time.Duration
-	DriverTimeout  time.Duration
-	GateWait       time.Duration
-	LockNamespace  string
+	// The job driver's Jobs: image, command (/bin/sh -c; empty: the
+	// image's entrypoint), namespace (empty: LockNamespace) and
+	// ServiceAccount.
+	JobImage          string
+	JobCommand        string
+	JobNamespace      string
+	JobServiceAccount string
+	DrainTimeout      time.Duration
+	ReadyTimeout      time.Duration
+	DriverTimeout     time.Duration
+	GateWait          time.Duration
+	LockNamespace     string
 	// OnDrainTimeout: abort, skip or quarantine a worker whose drain timed out.
 	OnDrainTimeout string
 	// Yes answers run's confirmation (needed without a terminal).
@@ -170,6 +177,10 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 		MaxUnavailable:     v.GetInt("max-unavailable"),
 		Driver:             v.GetString("driver"),
 		DriverCommand:      v.GetString("driver-command"),
+		JobImage:           v.GetString("job-image"),
+		JobCommand:         v.GetString("job-command"),
+		JobNamespace:       v.GetString("job-namespace"),
+		JobServiceAccount:  v.GetString("job-service-account"),
 		LockNamespace:      v.GetString("lock-namespace"),
 		OnDrainTimeout:     v.GetString("on-drain-timeout"),
 		Yes:                v.GetBool("yes"),

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/upgate-dev/upgate/alertgate"
 	"github.com/upgate-dev/upgate/etcdsnapshot"
@@ -102,6 +103,41 @@ Drivers (--driver):
            command and every process it started get SIGTERM, then SIGKILL
            10s later; processes it leaves behind when it exits are stopped
            too.
+  job      the executor in the cluster, as rancher's system-upgrade-
+           controller: for each node a batch/v1 Job in --job-namespace
+           (default: the --lock-namespace) pinned to the node
+           (spec.nodeName, so neither the scheduler nor upgate's cordon
+           keeps it off; tolerations operator Exists, so no taint does),
+           running --job-image with --job-command through /bin/sh -c
+           (empty: the image's entrypoint), as --job-service-account when
+           given, with UPGATE_NODE, UPGATE_TARGET (the hop's version),
+           UPGATE_STAGE, UPGATE_HOP_FROM and UPGATE_HOP_TO set. The
+           etcd-backup, cloud-controller-manager and add-on stages each run
+           one Job that is not pinned (the scheduler places it, no
+           tolerations), UPGATE_STAGE set and no UPGATE_NODE; a backup Job
+           says where it keeps the backup with a line
+           UPGATE_BACKUP_LOCATION=WHERE in /dev/termination-log.
+           restartPolicy Never, backoffLimit 0, activeDeadlineSeconds
+           from --driver-timeout; labels app.kubernetes.io/managed-by=upgate,
+           upgate.dev/node, upgate.dev/stage, upgate.dev/target. No
+           ttlSecondsAfterFinished: the Job and its pod are the record of
+           what ran, yours to read and delete (kubectl delete jobs -l
+           app.kubernetes.io/managed-by=upgate). The name comes from the
+           node (or stage) and the target, so a resumed run adopts a Job
+           still running, counts a Complete one as done (delete it to run
+           it again; a backup Job is always run afresh) and deletes a
+           Failed one, waits until it is gone and creates it anew. The
+           driver looks at the Job every second until it is Complete, or
+           Failed: the node fails, stays cordoned, and upgate.dev/reason
+           names the Job, its Failed condition and how the container ended
+           (exit code, reason, message). When the run stops, the lock is
+           lost or --driver-timeout passes, the Job is deleted (propagation
+           Foreground, so its pod is stopped). Needs create, get, list,
+           watch and delete on jobs in that namespace and get, list on
+           pods (the chart's rbac.executorJobs). The image does the
+           upgrade: a node's kubelet is reached through whatever it is
+           given (a cloud or provisioning API, SSH); upgate adds no
+           privileges, host mounts or host namespaces to the pod.
 Without --driver only --dry-run is possible. Each driver call is bounded
 by --driver-timeout (0: 30m).
 
@@ -307,7 +343,9 @@ cluster could not be reached or locked.`,
     --etcd-endpoints https://127.0.0.1:2379 --etcd-cacert /etc/kubernetes/pki/etcd/ca.crt \
     --etcd-cert /etc/kubernetes/pki/apiserver-etcd-client.crt --etcd-key /etc/kubernetes/pki/apiserver-etcd-client.key \
     --etcd-backup-dir /var/backups/etcd --output run.json
-  upgate run --target v1.37.2 --driver command --driver-command './upgrade-node.sh "$UPGATE_NODE" "$UPGATE_TARGET"'`,
+  upgate run --target v1.37.2 --driver command --driver-command './upgrade-node.sh "$UPGATE_NODE" "$UPGATE_TARGET"'
+  upgate run --target v1.37 --driver job --job-image registry.example.com/node-upgrader:1 \
+    --job-command 'upgrade-node "$UPGATE_NODE" "$UPGATE_TARGET"' --job-namespace upgate-system --yes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd, a.configFile)
@@ -325,13 +363,17 @@ cluster could not be reached or locked.`,
 	f.Bool("dry-run", false, "gate and print the steps without changing the cluster")
 	f.String("mode", "online", "online (drain and keep workloads up) or offline (skips safety checks)")
 	f.Bool("partial-ok", false, "skip flagged workers and upgrade the rest; refused if an etcd or control-plane node is flagged")
-	f.String("driver", "", "node upgrade driver: kwok (simulate on kwok nodes) or command (--driver-command)")
+	f.String("driver", "", "node upgrade driver: kwok (simulate on kwok nodes), command (--driver-command) or job (a Job per node, --job-image)")
 	f.String("driver-command", "", "command driver: shell command run per node with UPGATE_NODE, UPGATE_TARGET, UPGATE_STAGE")
+	f.String("job-image", "", "job driver (required with it): the image each node's Job (and each stage's) runs")
+	f.String("job-command", "", "job driver: shell command the Job's container runs with /bin/sh -c (the image must have /bin/sh); empty: the image's entrypoint")
+	f.String("job-namespace", "", "job driver: namespace of the Jobs (empty: the --lock-namespace, kube-system)")
+	f.String("job-service-account", "", "job driver: ServiceAccount of the Jobs' pods (empty: the namespace's default)")
 	f.Duration("drain-timeout", 0, "limit for one node's drain, PDB retries included; the node fails and stays cordoned after it (0: 5m)")
 	f.Duration("ready-timeout", 0, "limit for a node to be Ready with its kubelet at the target after the driver (0: 5m)")
 	f.Duration("control-plane-timeout", 0, "limit, in each hop, for the control plane to report the hop's version after its control-plane stage (0: 5m)")
 	f.Duration("ccm-timeout", 0, "limit, in each hop, for the cloud-controller-manager to reach the hop's version after its stage (addon.ccm-behind-target no longer firing); no worker starts before, and the run stops resumably (exit 1) after it (0: 5m)")
-	f.Duration("driver-timeout", 0, "limit for each driver call (a node's upgrade, the etcd backup, the add-on stage); the command driver's processes are stopped and the node fails after it (0: 30m)")
+	f.Duration("driver-timeout", 0, "limit for each driver call (a node's upgrade, the etcd backup, the add-on stage); the command driver's processes are stopped, the job driver's Job deleted (it is also its activeDeadlineSeconds), and the node fails after it (0: 30m)")
 	f.Duration("gate-wait", 30*time.Second, "how long a node's gate may take to clear (PDB status catching up) before the node counts as blocked")
 	f.String("lock-namespace", executor.DefaultLockNamespace, "namespace of the executor lock, the Lease "+executor.DefaultLockName)
 	f.Duration("lock-lease-duration", executor.DefaultLockLeaseDuration, "how long the executor Lease stays held after its last renewal: the run stops when it cannot renew it for three quarters of this, and a crashed run's Lease blocks the next for up to this")
@@ -368,8 +410,32 @@ func validateRun(cfg *Config) error {
 		if strings.TrimSpace(cfg.DriverCommand) == "" {
 			return usageErrorf("--driver command needs --driver-command 'CMD'")
 		}
+	case "job":
+		if cfg.DriverCommand != "" {
+			return usageErrorf("--driver-command goes with --driver command; the job driver runs --job-command in --job-image")
+		}
+		if strings.TrimSpace(cfg.JobImage) == "" {
+			return usageErrorf("--driver job needs --job-image IMAGE (the image each node's Job runs)")
+		}
+		if ns := cfg.JobNamespace; ns != "" {
+			if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+				return usageErrorf("--job-namespace: %q is not a namespace name: %s", ns, strings.Join(errs, "; "))
+			}
+		}
+		if sa := cfg.JobServiceAccount; sa != "" {
+			if errs := validation.IsDNS1123Subdomain(sa); len(errs) > 0 {
+				return usageErrorf("--job-service-account: %q is not a ServiceAccount name: %s", sa, strings.Join(errs, "; "))
+			}
+		}
 	default:
-		return usageErrorf("--driver: %q is not kwok or command", cfg.Driver)
+		return usageErrorf("--driver: %q is not kwok, command or job", cfg.Driver)
+	}
+	if cfg.Driver != "job" {
+		for _, f := range []struct{ flag, v string }{{"job-image", cfg.JobImage}, {"job-command", cfg.JobCommand}, {"job-namespace", cfg.JobNamespace}, {"job-service-account", cfg.JobServiceAccount}} {
+			if f.v != "" {
+				return usageErrorf("--%s needs --driver job", f.flag)
+			}
+		}
 	}
 	if cfg.LockNamespace == "" {
 		return usageErrorf("--lock-namespace must not be empty")
@@ -531,6 +597,8 @@ func dryRunBackup(ctx context.Context, cfg *Config, saver *etcdsnapshot.Saver, p
 		return fmt.Sprintf("dry run: would take an etcd snapshot from %s; no snapshot was taken", saver)
 	case cfg.Driver == "command":
 		return "dry run: would call the driver command with UPGATE_STAGE=etcd-backup; upgate takes no snapshot of its own without --etcd-endpoints"
+	case cfg.Driver == "job":
+		return fmt.Sprintf("dry run: would run a Job in namespace %s with UPGATE_STAGE=etcd-backup (image %s); upgate takes no snapshot of its own without --etcd-endpoints", jobNamespace(cfg), cfg.JobImage)
 	default:
 		return "dry run: NO etcd backup would be taken: upgate takes its own snapshot only with --etcd-endpoints, and the kwok driver (or no driver) takes none"
 	}
@@ -620,7 +688,7 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 		return err
 	}
 	if cfg.Driver == "" {
-		return runtimeErrorf("no node upgrade driver is configured: nothing was changed (pass --driver kwok or --driver command --driver-command CMD, or use --dry-run to see the steps)")
+		return runtimeErrorf("no node upgrade driver is configured: nothing was changed (pass --driver kwok, --driver command --driver-command CMD or --driver job --job-image IMAGE, or use --dry-run to see the steps)")
 	}
 	target, err := executor.ParseTarget(label)
 	if err != nil {
@@ -665,6 +733,13 @@ func (a *app) run(ctx context.Context, cfg *Config) (err error) {
 		driver = &executor.KwokDriver{Client: client, Out: a.streams.Out}
 	case "command":
 		driver = &executor.CommandDriver{Command: cfg.DriverCommand, Out: a.streams.Out, ErrOut: a.streams.ErrOut}
+	case "job":
+		driver = &executor.JobDriver{
+			Client: client, Out: a.streams.Out,
+			Image: cfg.JobImage, Command: cfg.JobCommand,
+			Namespace: jobNamespace(cfg), ServiceAccount: cfg.JobServiceAccount,
+			Deadline: cfg.DriverTimeout,
+		}
 	}
 	// The readiness read the stats summaries once, before any node; each
 	// node's gate does not read them again (health.node-disk-free is of
@@ -786,6 +861,15 @@ func diskReadiness(inv *inventory.Inventory) string {
 	}
 	b.WriteString(more + ".")
 	return b.String()
+}
+
+// jobNamespace is where the job driver's Jobs go: --job-namespace, else
+// the lock's namespace.
+func jobNamespace(cfg *Config) string {
+	if cfg.JobNamespace != "" {
+		return cfg.JobNamespace
+	}
+	return cfg.LockNamespace
 }
 
 // snapshotter keeps a nil *Saver a nil interface.

@@ -327,6 +327,45 @@ func TestRunFlagsValidated(t *testing.T) {
 	}
 }
 
+// TestRunJobDriverFlags: --driver job needs --job-image; the --job-*
+// flags go with it only; bad names are bad input (exit 2), before the
+// cluster is touched.
+func TestRunJobDriverFlags(t *testing.T) {
+	base := []string{"run", "--target", "v1.36", "--yes"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--driver", "job"}, "--job-image"},
+		{[]string{"--driver", "job", "--job-image", " "}, "--job-image"},
+		{[]string{"--driver", "job", "--job-image", "img", "--driver-command", "x"}, "--driver-command"},
+		{[]string{"--driver", "job", "--job-image", "img", "--job-namespace", "Bad_NS"}, "--job-namespace"},
+		{[]string{"--driver", "job", "--job-image", "img", "--job-service-account", "no way"}, "--job-service-account"},
+		{[]string{"--driver", "kwok", "--job-image", "img"}, "--job-image needs --driver job"},
+		{[]string{"--driver", "command", "--driver-command", "x", "--job-command", "y"}, "--job-command needs --driver job"},
+		{[]string{"--job-namespace", "ns", "--dry-run"}, "--job-namespace needs --driver job"},
+		{[]string{"--driver", "jobs"}, "is not kwok, command or job"},
+	} {
+		code, _, stderr := runOn(t, context.Background(), fakeCluster(t), false, "", append(append([]string{}, base...), tc.args...)...)
+		if code != 2 || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d %q, want 2 and one line naming %s", tc.args, code, stderr, tc.want)
+		}
+	}
+	// run --help describes the driver and its flags.
+	_, help, _ := run(t, "", "run", "--help")
+	for _, want := range []string{"  job      the executor in the cluster", "--job-image", "--job-command", "--job-namespace", "--job-service-account",
+		"spec.nodeName", "operator Exists", "UPGATE_HOP_FROM", "backoffLimit 0", "activeDeadlineSeconds", "No\n           ttlSecondsAfterFinished"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("run --help lacks %q", want)
+		}
+	}
+	// A dry run with the job driver says what its backup stage would run.
+	code, out, stderr := runOn(t, context.Background(), fakeCluster(t), false, "", append(append([]string{}, base...), "--dry-run", "--driver", "job", "--job-image", "img:1", "--job-namespace", "upgate-system")...)
+	if code != 0 || !strings.Contains(out, "would run a Job in namespace upgate-system with UPGATE_STAGE=etcd-backup (image img:1)") {
+		t.Errorf("dry run: exit %d %q\n%s", code, stderr, out)
+	}
+}
+
 // TestRunEtcdBackupFailureTouchesNoNode: an etcd that cannot be reached
 // stops the run in its etcd-backup stage, exit 3 with one line saying so,
 // before any node is touched; the record says why and lists no backup.

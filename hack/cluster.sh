@@ -220,6 +220,7 @@ cmd_up() {
       --disable-qps-limits \
       --kube-runtime-config "${KUBE_RUNTIME_CONFIG}" \
       --kubeconfig "${KUBECONFIG_PATH}" \
+      --extra-args "kwok-controller=config=${MANIFESTS}/kwok-stages.yaml" \
       --wait 2m >&2 8>&-
     flock -u 8
     exec 8>&-
