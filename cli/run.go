@@ -124,8 +124,9 @@ Drivers (--driver):
            what ran, yours to read and delete (kubectl delete jobs -l
            app.kubernetes.io/managed-by=upgate). The name comes from the
            node (or stage) and the target, so a resumed run adopts a Job
-           still running, counts a Complete one as done (delete it to run
-           it again; a backup Job is always run afresh) and deletes a
+           still running, counts a Complete one as done while the node's
+           kubelet is at the target (else runs it again; a backup Job is
+           always run afresh) and deletes a
            Failed one, waits until it is gone and creates it anew. The
            driver looks at the Job every second until it is Complete, or
            Failed: the node fails, stays cordoned, and upgate.dev/reason

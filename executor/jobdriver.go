@@ -19,6 +19,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/upgate-dev/upgate/kubever"
 )
 
 // Labels and annotations on the Jobs (and their pods) the job driver
@@ -54,8 +56,9 @@ const (
 //
 // A Job's name is made from the node (or the stage) and the target, so a
 // resumed run finds the Job an earlier run created: one still running is
-// adopted and waited for, a Complete one counts as done (delete it to run
-// it again), a Failed one is deleted, waited gone and created anew. The
+// adopted and waited for, a Complete one counts as done if its node's
+// kubelet is at the target (else it is replaced), a Failed one is
+// deleted, waited gone and created anew. The
 // etcd backup is the exception: a finished backup Job is always replaced,
 // so each run's backup is fresh. Jobs have no ttlSecondsAfterFinished:
 // the Job and its pod are the record of what ran on the node, left for
@@ -105,12 +108,35 @@ type jobCall struct {
 	// fresh: a finished Job of the same name is replaced, never counted
 	// as done (the etcd backup).
 	fresh bool
+	// kubelet is the node's kubelet version when the call began (node
+	// Jobs only): a Complete Job counts as done only if it is at the
+	// target.
+	kubelet string
+}
+
+// atTarget reports whether a Complete Job of an earlier run did its
+// work: a stage Job's (the cloud-controller-manager's and add-ons' are
+// idempotent and judged by the run's own checks) always; a node Job's
+// only if the node's kubelet is at or past the target. A Job that
+// completed without moving its node (the node rolled back, the image
+// exited 0 without upgrading) would otherwise be counted as done for
+// ever, and the node fail at its wait for Ready in every run.
+func (c jobCall) atTarget() bool {
+	if c.node == "" {
+		return true
+	}
+	t, err := ParseTarget(c.target)
+	if err != nil {
+		return false
+	}
+	v, err := kubever.Parse(c.kubelet)
+	return err == nil && atOrPast(v, t)
 }
 
 // Upgrade runs the node's Job and waits for it.
 func (d *JobDriver) Upgrade(ctx context.Context, node *corev1.Node, target string) error {
 	hop, _ := HopOf(ctx)
-	_, err := d.run(ctx, jobCall{node: node.Name, target: target, stage: StageOf(ctx), hop: hop})
+	_, err := d.run(ctx, jobCall{node: node.Name, target: target, stage: StageOf(ctx), hop: hop, kubelet: node.Status.NodeInfo.KubeletVersion})
 	return err
 }
 
@@ -358,9 +384,11 @@ func (d *JobDriver) ensure(ctx context.Context, c jobCall, want *batchv1.Job) (*
 		case !done:
 			d.printf(c, "adopting Job %s, still running since %s (an earlier run created it)", ref, job.CreationTimestamp.UTC().Format(time.RFC3339))
 			return job, nil
-		case !out.failed && !c.fresh:
+		case !out.failed && !c.fresh && c.atTarget():
 			d.printf(c, "Job %s completed in an earlier run: counted as done (delete it to run it again)", ref)
 			return job, nil
+		case !out.failed && !c.fresh:
+			d.printf(c, "Job %s completed in an earlier run, but the node's kubelet is %s, not at %s: deleting it to run it again", ref, orNothing(c.kubelet), c.target)
 		case out.failed:
 			d.printf(c, "Job %s failed in an earlier run (%s): deleting it to run it again", ref, out.reason())
 		default:

@@ -258,7 +258,9 @@ func TestJobDriverCreatesAdoptsAndReplaces(t *testing.T) {
 		c := fake.NewClientset(j)
 		var out bytes.Buffer
 		d.Client, d.Out, d.PollInterval = c, &out, 5*time.Millisecond
-		if err := d.Upgrade(ctx, node, "v1.37"); err != nil {
+		upgraded := node.DeepCopy()
+		upgraded.Status.NodeInfo.KubeletVersion = "v1.37.2"
+		if err := d.Upgrade(ctx, upgraded, "v1.37"); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(out.String(), "completed in an earlier run") {
@@ -268,6 +270,30 @@ func TestJobDriverCreatesAdoptsAndReplaces(t *testing.T) {
 			if a.GetVerb() == "create" || a.GetVerb() == "delete" {
 				t.Errorf("%s %s on a Complete Job", a.GetVerb(), a.GetResource().Resource)
 			}
+		}
+	})
+
+	t.Run("a Complete Job whose node is not at the target is run again", func(t *testing.T) {
+		d := &JobDriver{Image: "img", Namespace: "ns"}
+		j := d.job(jobCall{node: "worker-1", target: "v1.37", stage: StageWorkers})
+		j.UID = "old"
+		j.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}
+		c := fake.NewClientset(j)
+		var out bytes.Buffer
+		d.Client, d.Out, d.PollInterval = c, &out, 5*time.Millisecond
+		behind := node.DeepCopy()
+		behind.Status.NodeInfo.KubeletVersion = "v1.36.3"
+		finish(t, c, "ns", name, false)
+		if err := d.Upgrade(ctx, behind, "v1.37"); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "the node's kubelet is v1.36.3, not at v1.37: deleting it to run it again") ||
+			!strings.Contains(out.String(), "created Job ns/"+name) {
+			t.Errorf("output:\n%s", out.String())
+		}
+		got, err := c.BatchV1().Jobs("ns").Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil || got.UID == "old" {
+			t.Errorf("the Job after the call: %v, uid %q; want a new one", err, got.UID)
 		}
 	})
 
