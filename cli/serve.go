@@ -38,10 +38,10 @@ files, every check reads the files again.
 It fails closed in time: a check that has not finished after
 --check-timeout fails (upgate_check_up 0), and so does one while the
 watch of a kind is broken or forbidden, until the watch is back: stale
-caches never pass. When the last check failed, or
-none succeeded for --stale-after-intervals intervals plus the check
-timeout, /readyz and /report answer 503 with the failure and the time of
-the last success (header X-Upgate-Stale: true). /healthz fails only when
+caches never pass. When the last check failed, or none succeeded for
+--stale-after-intervals intervals plus the check timeout, /readyz and
+/report answer 503 with the failure and the time of the last success
+(header X-Upgate-Stale: true). /healthz fails only when
 no check has returned at all for twice that: a restart helps a stuck
 loop, not an unreachable API server.
 
