@@ -1,6 +1,7 @@
 // Package service is `upgate serve`: a loop that re-evaluates the policies
-// on a jittered interval, keeps the latest report, and serves it with
-// Prometheus metrics and health endpoints.
+// on a jittered interval and after changes in the cluster (debounced:
+// Options.Changes, schedule.go), keeps the latest report, and serves it
+// with Prometheus metrics and health endpoints.
 //
 // It fails closed in time as well as in content: a check that hangs fails
 // at its timeout, and a report older than the staleness bound is not served
