@@ -94,9 +94,9 @@ func containerArgs(t *testing.T, docs []map[string]any) string {
 
 func TestExplicitFalseAndZeroRender(t *testing.T) {
 	docs := helmTemplate(t, "--set", "ignoreSafetyChecks=false", "--set", "target=v1.37",
-		"--set", "checkTimeout=0", "--set", "staleAfterIntervals=0", "--set", "networkPolicy.enabled=false")
+		"--set", "checkTimeout=0", "--set", "staleAfterIntervals=0", "--set", "networkPolicy.enabled=false", "--set", "debounce=0")
 	args := containerArgs(t, docs)
-	for _, want := range []string{"--ignore-safety-checks=false", "--target=v1.37", "serve", "--check-timeout=0 ", "--stale-after-intervals=0 "} {
+	for _, want := range []string{"--ignore-safety-checks=false", "--target=v1.37", "serve", "--check-timeout=0 ", "--stale-after-intervals=0 ", "--debounce=0 "} {
 		if !strings.Contains(args+" ", want) {
 			t.Errorf("container args %q lack %q", args, want)
 		}
@@ -118,7 +118,7 @@ func TestExplicitFalseAndZeroRender(t *testing.T) {
 func TestServeDefaults(t *testing.T) {
 	docs := helmTemplate(t)
 	args := containerArgs(t, docs)
-	for _, want := range []string{"--check-timeout=3m ", "--stale-after-intervals=3 ", "--listen=[$(POD_IP)]:8080 "} {
+	for _, want := range []string{"--check-timeout=3m ", "--stale-after-intervals=3 ", "--listen=[$(POD_IP)]:8080 ", "--debounce=10s "} {
 		if !strings.Contains(args+" ", want) {
 			t.Errorf("container args %q lack %q", args, want)
 		}

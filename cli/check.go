@@ -105,6 +105,13 @@ func (a *app) evaluate(ctx context.Context, cfg *Config, phase finding.Phase) (*
 // evaluateWith is evaluate with the policies already compiled (serve
 // compiles them once, not every interval); nil compiles them.
 func (a *app) evaluateWith(ctx context.Context, cfg *Config, phase finding.Phase, engine *policies.Engine) (*evaluation, error) {
+	return a.evaluateFrom(ctx, cfg, phase, engine, nil)
+}
+
+// evaluateFrom is evaluateWith on the state load reads (nil: loadState,
+// the --from files or the live cluster listed).
+func (a *app) evaluateFrom(ctx context.Context, cfg *Config, phase finding.Phase, engine *policies.Engine,
+	load func(ctx context.Context) (*inventory.Inventory, error)) (*evaluation, error) {
 	if err := requireTarget(cfg); err != nil {
 		return nil, err
 	}
@@ -144,7 +151,10 @@ func (a *app) evaluateWith(ctx context.Context, cfg *Config, phase finding.Phase
 			return nil, err
 		}
 	}
-	inv, err := a.loadState(ctx, cfg)
+	if load == nil {
+		load = func(ctx context.Context) (*inventory.Inventory, error) { return a.loadState(ctx, cfg) }
+	}
+	inv, err := load(ctx)
 	if err != nil {
 		return nil, err
 	}

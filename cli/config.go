@@ -122,6 +122,11 @@ type Config struct {
 	Interval            time.Duration
 	CheckTimeout        time.Duration
 	StaleAfterIntervals int
+	// Debounce is serve's quiet period after a change in the watched
+	// cluster before it checks again (0: the interval only); DebounceMax
+	// bounds the wait in a cluster that keeps changing.
+	Debounce    time.Duration
+	DebounceMax time.Duration
 }
 
 // configFileOnly are keys the file may hold that no flag sets.
@@ -211,6 +216,8 @@ func loadConfig(cmd *cobra.Command, configFile string) (*Config, error) {
 		"ccm-timeout":           &c.CCMTimeout,
 		"driver-timeout":        &c.DriverTimeout,
 		"check-timeout":         &c.CheckTimeout,
+		"debounce":              &c.Debounce,
+		"debounce-max":          &c.DebounceMax,
 		"api-retry-timeout":     &c.APIRetryTimeout,
 		"lock-lease-duration":   &c.LockLeaseDuration,
 		"alert-wait":            &c.AlertWait,

@@ -127,7 +127,8 @@ func TestServeCountsUpgateCordons(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		_, body := srv.get("/metrics")
-		if strings.Contains(body, "upgate_check_up 1") {
+		// The value's line, not the HELP line ("upgate_check_up 1 when").
+		if strings.Contains(body, "\nupgate_check_up 1\n") {
 			if !strings.Contains(body, "\nupgate_nodes_cordoned_by_upgate 1\n") {
 				t.Errorf("/metrics after a check, want upgate_nodes_cordoned_by_upgate 1 (worker-1, not worker-2):\n%s", body)
 			}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/upgate-dev/upgate/finding"
+	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/policies"
 	"github.com/upgate-dev/upgate/rolloutmetrics"
 	"github.com/upgate-dev/upgate/service"
@@ -19,14 +21,27 @@ func (a *app) serveCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "In-cluster service: periodic checks, /metrics, /healthz, /readyz, latest report",
 		Long: `Run upgate inside the cluster: evaluate the policies for --target every
---interval, keep the latest report at /report, and export Prometheus
-metrics at /metrics, with /healthz and /readyz for the kubelet's probes.
+--interval and after changes in the cluster, keep the latest report at
+/report, and export Prometheus metrics at /metrics, with /healthz and
+/readyz for the kubelet's probes.
+
+It lists every kind once, then keeps the state by watching it (as upgate
+run does): a check reads the watched state, not the whole cluster again;
+only the API server's deprecated-request metrics (and, with --node-stats,
+the kubelet stats summaries) are read at each check. Any change in the
+watched kinds schedules a check once the cluster was quiet for --debounce,
+at the latest --debounce-max after the first change not yet checked; the
+--interval checks go on beside (upgate_check_triggers_total{trigger}
+counts both). --debounce 0 checks on the interval only. With --from
+files, every check reads the files again.
 
 It fails closed in time: a check that has not finished after
---check-timeout fails (upgate_check_up 0). When the last check failed, or
-none succeeded for --stale-after-intervals intervals plus the check
-timeout, /readyz and /report answer 503 with the failure and the time of
-the last success (header X-Upgate-Stale: true). /healthz fails only when
+--check-timeout fails (upgate_check_up 0), and so does one while the
+watch of a kind is broken or forbidden, until the watch is back: stale
+caches never pass. When the last check failed, or none succeeded for
+--stale-after-intervals intervals plus the check timeout, /readyz and
+/report answer 503 with the failure and the time of the last success
+(header X-Upgate-Stale: true). /healthz fails only when
 no check has returned at all for twice that: a restart helps a stuck
 loop, not an unreachable API server.
 
@@ -60,6 +75,7 @@ A run's own metrics (upgate run --metrics-bind-address) end with the run;
 this count stays, so an alert can tell that a run left nodes cordoned
 behind it (the chart's UpgateExecutorGone).`,
 		Example: `  upgate serve --target v1.36 --interval 5m
+  upgate serve --target v1.36 --interval 15m --debounce 30s --debounce-max 5m
   upgate serve --target v1.36 --listen :8080 --check-timeout 2m --stale-after-intervals 4
   upgate serve --target v1.36 --policy-bundle https://bundles.example/upgate.tar.gz --policy-bundle-key public.pem`,
 		Args: cobra.NoArgs,
@@ -74,6 +90,8 @@ behind it (the chart's UpgateExecutorGone).`,
 	addCheckFlags(cmd.Flags())
 	cmd.Flags().String("listen", "127.0.0.1:8080", "address of the HTTP server (no authentication: :8080 listens on every interface)")
 	cmd.Flags().Duration("interval", 0, "time between checks (0 means 5m)")
+	cmd.Flags().Duration("debounce", 10*time.Second, "after a change in the watched cluster, check once no other change came for this long (0: check on the --interval only)")
+	cmd.Flags().Duration("debounce-max", 0, "check at the latest this long after the first change not yet checked, in a cluster that keeps changing (0 means 1m, or --debounce when longer)")
 	cmd.Flags().Duration("check-timeout", service.DefaultCheckTimeout, "limit for one check; one still running then fails (0 means 3m)")
 	cmd.Flags().Int("stale-after-intervals", service.DefaultStaleAfterIntervals, "/readyz and /report fail when no check succeeded for this many intervals plus --check-timeout (at least 2; 0 means 3)")
 	return cmd
@@ -102,12 +120,26 @@ func (a *app) serve(ctx context.Context, cfg *Config) error {
 	// The nodes under upgate's own cordon, counted at each check: they
 	// outlive a run and its metrics (the chart's UpgateExecutorGone).
 	cordons := rolloutmetrics.NewCordons()
+	// The live cluster is watched, not listed at each check; its changes
+	// schedule checks (service.Options.Changes), a burst as one.
+	var load func(context.Context) (*inventory.Inventory, error)
+	changes := make(chan struct{}, 1)
+	if len(cfg.From) == 0 {
+		live := &servedState{a: a, cfg: cfg, life: ctx, changed: func() {
+			select {
+			case changes <- struct{}{}:
+			default:
+			}
+		}}
+		defer live.stop()
+		load = live.inventory
+	}
 	eval := func(ctx context.Context) (*finding.Report, error) {
 		engine := engine
 		if poller != nil {
 			engine = poller.current(ctx)
 		}
-		ev, err := a.evaluateWith(ctx, cfg, finding.PhasePreflight, engine)
+		ev, err := a.evaluateFrom(ctx, cfg, finding.PhasePreflight, engine, load)
 		if err != nil {
 			return nil, err
 		}
@@ -117,8 +149,12 @@ func (a *app) serve(ctx context.Context, cfg *Config) error {
 	if cfg.StaleAfterIntervals < 0 || cfg.StaleAfterIntervals == 1 {
 		return usageErrorf("--stale-after-intervals must be at least 2 (or 0 for the default %d)", service.DefaultStaleAfterIntervals)
 	}
+	if cfg.DebounceMax > 0 && cfg.Debounce > cfg.DebounceMax {
+		return usageErrorf("--debounce %s is longer than --debounce-max %s", cfg.Debounce, cfg.DebounceMax)
+	}
 	opts := service.Options{Interval: cfg.Interval, CheckTimeout: cfg.CheckTimeout,
-		StaleAfterIntervals: cfg.StaleAfterIntervals, Log: a.log}
+		StaleAfterIntervals: cfg.StaleAfterIntervals, Log: a.log,
+		Changes: changes, Debounce: cfg.Debounce, DebounceMax: cfg.DebounceMax}
 	if poller != nil {
 		opts.Collectors = poller.collectors()
 	}

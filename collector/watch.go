@@ -49,7 +49,12 @@ type watched struct {
 	fill func(inv *inventory.Inventory) error
 
 	mu  sync.Mutex
-	err error // the informer's last list or watch error
+	err error // the informer's last list or watch error; nil since one succeeded
+	// open is set while a watch of the kind is open: the cache follows
+	// the API server. gen numbers the watches, so that the end of one
+	// does not close the next.
+	open bool
+	gen  uint64
 }
 
 func (w *watched) setErr(err error) {
@@ -62,6 +67,89 @@ func (w *watched) lastErr() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.err
+}
+
+// listed records a list: a failed one is the kind's error; one that
+// succeeded clears it (a watch opens next).
+func (w *watched) listed(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.err = err
+}
+
+// opened records a watch request: a failed one is the kind's error, one
+// that succeeded is the open watch, numbered.
+func (w *watched) opened(err error) uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.err = err
+	w.open = err == nil
+	w.gen++
+	return w.gen
+}
+
+// closed records the end of watch gen: the cache no longer follows the
+// API server until the informer opens another. err, when not nil, is why
+// (an error event). The end of a watch the informer already replaced
+// changes nothing.
+func (w *watched) closed(gen uint64, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.gen != gen {
+		return
+	}
+	w.open = false
+	if err != nil {
+		w.err = err
+	}
+}
+
+// following says whether the kind's cache follows the API server now (its
+// watch is open, and no list or watch failed since it opened), and if not,
+// the last error seen.
+func (w *watched) following() (bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.open && w.err == nil, w.err
+}
+
+// trackedWatch passes a watch's events to the informer and records, on
+// its kind, when it ends and an error event that ended it.
+type trackedWatch struct {
+	inner watch.Interface
+	out   chan watch.Event
+	stop  chan struct{}
+	once  sync.Once
+}
+
+func track(k *watched, gen uint64, inner watch.Interface) *trackedWatch {
+	t := &trackedWatch{inner: inner, out: make(chan watch.Event), stop: make(chan struct{})}
+	go func() {
+		// Recorded first: the informer sees an error or the end after its
+		// kind does, and opens the next watch after that.
+		defer close(t.out)
+		defer k.closed(gen, nil)
+		for ev := range inner.ResultChan() {
+			if ev.Type == watch.Error {
+				k.closed(gen, apierrors.FromObject(ev.Object))
+			}
+			select {
+			case t.out <- ev:
+			case <-t.stop:
+				return
+			}
+		}
+	}()
+	return t
+}
+
+func (t *trackedWatch) ResultChan() <-chan watch.Event { return t.out }
+
+func (t *trackedWatch) Stop() {
+	t.once.Do(func() {
+		close(t.stop)
+		t.inner.Stop()
+	})
 }
 
 // Watch reads /version, starts an informer for every kind Collect lists
@@ -119,11 +207,12 @@ func (w *Watched) waitSynced(ctx context.Context) error {
 	for {
 		synced := true
 		for _, k := range w.kinds {
-			if k.informer.HasSynced() {
+			following, err := k.following()
+			if k.informer.HasSynced() && following {
 				continue
 			}
 			synced = false
-			if err := k.lastErr(); err != nil && permanent(err) {
+			if err != nil && permanent(err) {
 				return newError("list "+k.name, err, watchVerbs)
 			}
 		}
@@ -140,12 +229,16 @@ func (w *Watched) waitSynced(ctx context.Context) error {
 		case <-deadline.C:
 			var errs []error
 			for _, k := range w.kinds {
-				if k.informer.HasSynced() {
+				following, err := k.following()
+				if k.informer.HasSynced() && following {
 					continue
 				}
-				err := k.lastErr()
 				if err == nil {
-					err = fmt.Errorf("not listed within %s: %w", w.c.opts.SyncTimeout, context.DeadlineExceeded)
+					what := "listed"
+					if k.informer.HasSynced() {
+						what = "watched"
+					}
+					err = fmt.Errorf("not %s within %s: %w", what, w.c.opts.SyncTimeout, context.DeadlineExceeded)
 				}
 				errs = append(errs, newError("list "+k.name, err, watchVerbs))
 			}
@@ -158,6 +251,47 @@ func (w *Watched) waitSynced(ctx context.Context) error {
 // would retry it forever, a gate must not wait for it.
 func permanent(err error) bool {
 	return apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err)
+}
+
+// OnChange calls f after each change the informers see, in any kind: an
+// object added, changed or deleted after Watch returned (not the objects
+// it listed first, nor the same versions listed again after a broken
+// watch). When f runs, Inventory already holds the change. f runs on the
+// informers' notification goroutines and must return at once (serve sends
+// on a buffered channel without blocking). Only those who ask pay for it:
+// without OnChange the informers have no handler (upgate run).
+func (w *Watched) OnChange(f func()) error {
+	h := cache.ResourceEventHandlerDetailedFuncs{
+		AddFunc: func(_ any, initial bool) {
+			if !initial {
+				f()
+			}
+		},
+		UpdateFunc: func(old, cur any) {
+			if !sameVersion(old, cur) {
+				f()
+			}
+		},
+		DeleteFunc: func(any) { f() },
+	}
+	for _, k := range w.kinds {
+		if _, err := k.informer.AddEventHandler(h); err != nil {
+			return fmt.Errorf("collector: watch %s: %w", k.name, err)
+		}
+	}
+	return nil
+}
+
+// sameVersion says whether an update notification is no change: the same
+// object, or the same resourceVersion of it (a relist after a broken
+// watch hands every object over again).
+func sameVersion(old, cur any) bool {
+	if old == cur {
+		return true
+	}
+	o, ok1 := old.(metav1.Object)
+	c, ok2 := cur.(metav1.Object)
+	return ok1 && ok2 && o.GetResourceVersion() != "" && o.GetResourceVersion() == c.GetResourceVersion()
 }
 
 // Stop ends every informer and waits for them. It may be called more than
@@ -193,6 +327,9 @@ func (w *Watched) Inventory(ctx context.Context, node string) (*inventory.Invent
 			return nil, err
 		}
 	}
+	if err := w.following(ctx); err != nil {
+		return nil, err
+	}
 	c.setWarnings(nil)
 	inv := &inventory.Inventory{CollectedAt: time.Now().UTC()}
 	if c.host != "" {
@@ -221,6 +358,59 @@ func (w *Watched) Inventory(ctx context.Context, node string) (*inventory.Invent
 		return nil, err
 	}
 	return inv, nil
+}
+
+// following waits, at most Options.SyncTimeout, until the cache of every
+// kind follows the API server: its watch open, and no list or watch
+// failed since it opened. A kind the informer may no longer list or watch
+// (forbidden, unauthorized) fails at once; one whose watch has not opened
+// again within the timeout (or before ctx ends) fails with the last error
+// its informer saw. A cache that stopped following is never read: its
+// objects may be any age.
+func (w *Watched) following(ctx context.Context) error {
+	var deadline <-chan time.Time
+	var tick <-chan time.Time
+	for {
+		var behind []*watched
+		for _, k := range w.kinds {
+			ok, err := k.following()
+			if ok {
+				continue
+			}
+			if err != nil && permanent(err) {
+				return newError("watch "+k.name, err, watchVerbs)
+			}
+			behind = append(behind, k)
+		}
+		if len(behind) == 0 {
+			return nil
+		}
+		if deadline == nil {
+			timer := time.NewTimer(w.c.opts.SyncTimeout)
+			defer timer.Stop()
+			ticker := time.NewTicker(20 * time.Millisecond)
+			defer ticker.Stop()
+			deadline, tick = timer.C, ticker.C
+		}
+		var waited error
+		select {
+		case <-tick:
+			continue
+		case <-ctx.Done():
+			waited = ctx.Err()
+		case <-deadline:
+			waited = fmt.Errorf("not watched again within %s: %w", w.c.opts.SyncTimeout, context.DeadlineExceeded)
+		}
+		var errs []error
+		for _, k := range behind {
+			err := waited
+			if _, last := k.following(); last != nil {
+				err = fmt.Errorf("%w (last list or watch error: %w)", waited, last)
+			}
+			errs = append(errs, newError("watch "+k.name, err, watchVerbs))
+		}
+		return errors.Join(errs...)
+	}
 }
 
 // caughtUp waits until the nodes' cache holds node as the API server has
@@ -370,14 +560,24 @@ func olderVersion(cached, live string) bool {
 // entry each), which is all RecordUsages reads of them: fill records the
 // same usages collect records from the raw object.
 func (l lister[T, PT, L]) watch(c *Collector) *watched {
+	k := &watched{name: l.name, kind: l.kind}
+	// Each list and watch is recorded on the kind: Inventory reads the
+	// cache only while it follows the API server.
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 			ctx, cancel := c.callContext(ctx)
 			defer cancel()
-			return l.client.List(ctx, opts)
+			list, err := l.client.List(ctx, opts)
+			k.listed(err)
+			return list, err
 		},
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			return l.client.Watch(ctx, opts)
+			w, err := l.client.Watch(ctx, opts)
+			gen := k.opened(err)
+			if err != nil {
+				return nil, err
+			}
+			return track(k, gen, w), nil
 		},
 	}
 	// The clientset says whether it serves streaming lists (client-go's
@@ -414,7 +614,7 @@ func (l lister[T, PT, L]) watch(c *Collector) *watched {
 		}
 		return obj, nil
 	})
-	k := &watched{name: l.name, kind: l.kind, informer: inf, transform: transform}
+	k.informer, k.transform = inf, transform
 	k.fill = func(inv *inventory.Inventory) error {
 		objs, usages, err := view.update(inf.GetStore().List(), usages)
 		if err != nil {

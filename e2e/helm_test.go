@@ -281,7 +281,7 @@ func serveAsTheChart(t *testing.T) {
 		}
 		args = append(args, a)
 		// The same judgement for check: every flag but serve's own.
-		if !slices.ContainsFunc([]string{"serve", "--listen=", "--interval=", "--check-timeout=", "--stale-after-intervals=", "--log-level="},
+		if !slices.ContainsFunc([]string{"serve", "--listen=", "--interval=", "--debounce=", "--check-timeout=", "--stale-after-intervals=", "--log-level="},
 			func(p string) bool { return a == p || (strings.HasSuffix(p, "=") && strings.HasPrefix(a, p)) }) {
 			judged = append(judged, a)
 		}

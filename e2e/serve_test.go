@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,62 @@ func TestServeExportsTheGate(t *testing.T) {
 	if code, _, stderr := upgate(t, "verify", report, "--key", pub); code != 0 {
 		t.Errorf("upgate verify of the served report: exit %d %s", code, stderr)
 	}
+}
+
+// TestServeChecksOnChange: serve watches the cluster and checks after a
+// change, not only on its interval (an hour here): a Deployment of one
+// replica created in the live cluster shows in
+// upgate_findings{check="safety.singleton"} within seconds of the
+// --debounce, and leaves it once deleted.
+func TestServeChecksOnChange(t *testing.T) {
+	addr := freeAddr(t)
+	srv := startServe(t, addr, []string{"KUBECONFIG=" + kubeconfig}, 60*time.Second,
+		"serve", "--target", target, "--listen", addr, "--interval", "1h", "--debounce", "2s")
+	const singleton = `upgate_findings{check="safety.singleton",severity="block"}`
+	metric := func(metrics, series string) float64 {
+		for _, l := range strings.Split(metrics, "\n") {
+			if v, ok := strings.CutPrefix(l, series+" "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatalf("%s: %v", l, err)
+				}
+				return f
+			}
+		}
+		return 0
+	}
+	waitFor := func(what string, ok func(metrics string) bool) string {
+		t.Helper()
+		start := time.Now()
+		for deadline := start.Add(30 * time.Second); ; {
+			_, metrics := srv.get("/metrics")
+			if ok(metrics) {
+				t.Logf("%s after %s", what, time.Since(start).Round(100*time.Millisecond))
+				return metrics
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 30s; stderr:\n%s\nmetrics:\n%s", what, srv.stderr.String(), metrics)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
+	_, metrics := srv.get("/metrics")
+	before := metric(metrics, singleton)
+	const ns = "e2e-serve-watch"
+	kubectl(t, "", "create", "namespace", ns)
+	defer kubectl(t, "", "delete", "namespace", ns, "--ignore-not-found", "--wait=false")
+	kubectl(t, "", "-n", ns, "create", "deployment", "lonely", "--image=registry.k8s.io/pause:3.10", "--replicas=1")
+	metrics = waitFor("the new singleton in /metrics", func(m string) bool { return metric(m, singleton) == before+1 })
+	if n := metric(metrics, `upgate_check_triggers_total{trigger="change"}`); n < 1 {
+		t.Errorf("upgate_check_triggers_total{trigger=\"change\"} = %v, want the change-triggered checks counted", n)
+	}
+	if n := metric(metrics, `upgate_check_triggers_total{trigger="interval"}`); n != 0 {
+		t.Errorf("upgate_check_triggers_total{trigger=\"interval\"} = %v with --interval 1h", n)
+	}
+	kubectl(t, "", "-n", ns, "delete", "deployment", "lonely")
+	waitFor("the singleton gone from /metrics", func(m string) bool {
+		return metric(m, singleton) == before && metric(m, "upgate_check_up") == 1
+	})
 }
 
 func firstLines(s string, n int) string {

@@ -82,8 +82,10 @@ bench() {
 bench ./inventory/ "ReadScale|JSONFloorScale|SnapshotScale${BENCH_FILTER:+|${BENCH_FILTER}}"
 bench ./policies/ "ScaleBuildInput|ScaleRego|ScaleEvaluate|ScaleNodeGate${BENCH_FILTER:+|${BENCH_FILTER}}"
 # upgate run's cost per node: state from the watched informers (client-go's
-# fake clientset serves them), the node's gate and validation.
-bench ./cli/ "ScaleRunNodeGate${BENCH_FILTER:+|${BENCH_FILTER}}"
+# fake clientset serves them), the node's gate and validation; and upgate
+# serve's steady state on the same informers: one check, and the heap it
+# keeps (MB-serve; MB-fake is the fake clientset's own copy).
+bench ./cli/ "ScaleRunNodeGate|ServeSteadyState${BENCH_FILTER:+|${BENCH_FILTER}}"
 
 # 3. Whole runs: the binary as users run it, wall clock and peak RSS.
 BIN=$(mktemp -d)/upgate

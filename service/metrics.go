@@ -14,6 +14,7 @@ type metrics struct {
 	blocked   prometheus.Gauge
 	findings  *prometheus.GaugeVec
 	runs      *prometheus.CounterVec
+	triggers  *prometheus.CounterVec
 	duration  prometheus.Histogram
 	lastCheck prometheus.Gauge
 	info      *prometheus.GaugeVec
@@ -39,6 +40,10 @@ func newMetrics(reg prometheus.Registerer, up func() float64) (*metrics, error) 
 			Namespace: "upgate", Name: "check_runs_total",
 			Help: "Checks run, by result: passed, blocked or error.",
 		}, []string{"result"}),
+		triggers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "upgate", Name: "check_triggers_total",
+			Help: "Checks started by upgate serve's loop, by what started them: start (the first), interval, or change (changes in the cluster, once they settled).",
+		}, []string{"trigger"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "upgate", Name: "check_duration_seconds",
 			Help:    "Time to collect the state and evaluate the policies.",
@@ -57,10 +62,13 @@ func newMetrics(reg prometheus.Registerer, up func() float64) (*metrics, error) 
 	// as every Go exporter has them: memory, goroutines, CPU, open files.
 	goc := collectors.NewGoCollector()
 	proc := collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})
-	for _, c := range []prometheus.Collector{m.up, m.blocked, m.findings, m.runs, m.duration, m.lastCheck, m.info, goc, proc} {
+	for _, c := range []prometheus.Collector{m.up, m.blocked, m.findings, m.runs, m.triggers, m.duration, m.lastCheck, m.info, goc, proc} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
+	}
+	for _, t := range triggers {
+		m.triggers.WithLabelValues(string(t))
 	}
 	return m, nil
 }

@@ -1,6 +1,7 @@
 // Package service is `upgate serve`: a loop that re-evaluates the policies
-// on a jittered interval, keeps the latest report, and serves it with
-// Prometheus metrics and health endpoints.
+// on a jittered interval and after changes in the cluster (debounced:
+// Options.Changes, schedule.go), keeps the latest report, and serves it
+// with Prometheus metrics and health endpoints.
 //
 // It fails closed in time as well as in content: a check that hangs fails
 // at its timeout, and a report older than the staleness bound is not served
@@ -24,7 +25,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"k8s.io/apimachinery/pkg/util/wait"
+	utilclock "k8s.io/utils/clock"
 
 	"github.com/upgate-dev/upgate/finding"
 	"github.com/upgate-dev/upgate/reports"
@@ -87,7 +88,27 @@ type Options struct {
 	// own (serve's policy bundle polls).
 	Collectors []prometheus.Collector
 
-	now func() time.Time // tests move the clock
+	// Changes, when set with a Debounce, schedules checks on change: each
+	// value received says the cluster state the checks read changed. The
+	// sender should send without blocking on a channel buffered for one
+	// value (a burst is then one value): Run does not read it during a
+	// check, and not at all when Debounce is zero.
+	Changes <-chan struct{}
+	// Debounce is the quiet period after a change: a check starts once no
+	// change came for that long, or at the latest DebounceMax after the
+	// first change no check has read yet. Zero: changes trigger no check,
+	// only the interval does.
+	Debounce time.Duration
+	// DebounceMax bounds the delay of a change's check in a cluster that
+	// keeps changing; zero means DefaultDebounceMax (or Debounce, when
+	// longer). It must be at least Debounce.
+	DebounceMax time.Duration
+
+	now   func() time.Time // tests move the clock
+	clock utilclock.Clock  // Run's timers; tests move them
+	// waiting, when set, is told each time Run waits: until when, for
+	// which trigger (tests follow the schedule by it).
+	waiting func(at time.Time, why Trigger)
 }
 
 // result is one successful check: the report, the exact bytes served, their
@@ -134,9 +155,14 @@ func New(eval EvaluateFunc, opts Options) (*Server, error) {
 	if opts.StaleAfterIntervals == 0 {
 		opts.StaleAfterIntervals = DefaultStaleAfterIntervals
 	}
+	if opts.DebounceMax == 0 {
+		opts.DebounceMax = max(DefaultDebounceMax, opts.Debounce)
+	}
 	switch {
-	case opts.Interval < 0 || opts.CheckTimeout < 0:
-		return nil, errors.New("service: negative interval or check timeout")
+	case opts.Interval < 0 || opts.CheckTimeout < 0 || opts.Debounce < 0 || opts.DebounceMax < 0:
+		return nil, errors.New("service: negative interval, check timeout or debounce")
+	case opts.Debounce > opts.DebounceMax:
+		return nil, fmt.Errorf("service: debounce %s longer than its longest delay %s", opts.Debounce, opts.DebounceMax)
 	case opts.StaleAfterIntervals < 2:
 		return nil, fmt.Errorf("service: stale after %d intervals: must be at least 2", opts.StaleAfterIntervals)
 	}
@@ -145,6 +171,9 @@ func New(eval EvaluateFunc, opts Options) (*Server, error) {
 	}
 	if opts.now == nil {
 		opts.now = time.Now
+	}
+	if opts.clock == nil {
+		opts.clock = utilclock.RealClock{}
 	}
 	s := &Server{eval: eval, opts: opts, reg: prometheus.NewRegistry(), started: opts.now()}
 	m, err := newMetrics(s.reg, s.upValue)
@@ -179,7 +208,10 @@ func (s *Server) StuckAfter() time.Duration { return 2 * s.StaleAfter() }
 // outcome. A failed evaluation keeps the previous report for the digest
 // endpoints but is counted and makes /readyz and /report fail: an
 // unreadable cluster must never look like a passing one.
-func (s *Server) RunOnce(ctx context.Context) {
+func (s *Server) RunOnce(ctx context.Context) { s.runOnce(ctx, "") }
+
+// runOnce is RunOnce for a check Run scheduled, why.
+func (s *Server) runOnce(ctx context.Context, why Trigger) {
 	start, clock := s.opts.now(), time.Now()
 	s.mu.Lock()
 	if s.running {
@@ -242,7 +274,11 @@ func (s *Server) RunOnce(ctx context.Context) {
 		s.kept = append([]*result(nil), s.kept[len(s.kept)-KeptReports:]...)
 	}
 	s.metrics.record(o.rep)
-	s.opts.Log.Info("check done", "verdict", o.rep.Verdict, "block", o.rep.Summary.Block, "warn", o.rep.Summary.Warn, "digest", "sha256:"+res.digest)
+	args := []any{"verdict", o.rep.Verdict, "block", o.rep.Summary.Block, "warn", o.rep.Summary.Warn, "digest", "sha256:" + res.digest}
+	if why != "" {
+		args = append(args, "trigger", why)
+	}
+	s.opts.Log.Info("check done", args...)
 }
 
 func (s *Server) fail(err error) {
@@ -251,11 +287,6 @@ func (s *Server) fail(err error) {
 	s.lastErr, s.failAt = err, s.opts.now()
 	s.metrics.runs.WithLabelValues("error").Inc()
 	s.opts.Log.Error("check failed", "err", err)
-}
-
-// Run checks on the interval until ctx ends.
-func (s *Server) Run(ctx context.Context) {
-	wait.JitterUntilWithContext(ctx, s.RunOnce, s.opts.Interval, 0.1, true)
 }
 
 // state is what the endpoints answer from, read under one lock.
