@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,8 +15,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 func envOf(c corev1.Container) map[string]string {
@@ -381,6 +384,63 @@ func TestJobDriverCreatesAdoptsAndReplaces(t *testing.T) {
 		}
 		if _, err := c.BatchV1().Jobs("ns").Get(context.Background(), name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("the Job is still there after the run stopped: %v", err)
+		}
+	})
+
+	t.Run("the API server away while the Job runs: it waits, then reads the outcome", func(t *testing.T) {
+		c := fake.NewClientset()
+		var out bytes.Buffer
+		d := &JobDriver{Client: c, Out: &out, Image: "img", Namespace: "ns", PollInterval: 5 * time.Millisecond}
+		// Once the Job exists, its next 20 reads fail as while the API
+		// server restarts (the pod lists too); the Job completes meanwhile.
+		var mu sync.Mutex
+		created, failures := false, 0
+		c.PrependReactor("create", "jobs", func(k8stesting.Action) (bool, runtime.Object, error) {
+			mu.Lock()
+			created = true
+			mu.Unlock()
+			return false, nil, nil
+		})
+		away := func(k8stesting.Action) (bool, runtime.Object, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if created && failures < 20 {
+				failures++
+				return true, nil, apierrors.NewServiceUnavailable("the API server is restarting")
+			}
+			return false, nil, nil
+		}
+		c.PrependReactor("get", "jobs", away)
+		c.PrependReactor("list", "pods", away)
+		go func() {
+			for range 500 {
+				mu.Lock()
+				ok := created
+				mu.Unlock()
+				if ok {
+					// The tracker, under the reactors: as the Job controller
+					// writes it while upgate cannot read.
+					j, err := c.Tracker().Get(batchv1.SchemeGroupVersion.WithResource("jobs"), "ns", name)
+					if err == nil {
+						job := j.(*batchv1.Job)
+						job.Status.Conditions = append(job.Status.Conditions, batchv1.JobCondition{Type: batchv1.JobComplete, Status: corev1.ConditionTrue})
+						_ = c.Tracker().Update(batchv1.SchemeGroupVersion.WithResource("jobs"), job, "ns")
+						return
+					}
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+		if err := d.Upgrade(ctx, node, "v1.37"); err != nil {
+			t.Fatalf("Upgrade across the API server's absence: %v\n%s", err, out.String())
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if failures < 20 {
+			t.Errorf("only %d reads failed: the absence was not exercised", failures)
+		}
+		if !strings.Contains(out.String(), "complete") {
+			t.Errorf("output:\n%s", out.String())
 		}
 	})
 
