@@ -40,7 +40,8 @@ import (
 // memory. Time is the fastest iteration's; peak-MB is the process's peak
 // resident set during the phase (VmHWM, reset through
 // /proc/self/clear_refs; 0 where that is not available), heap-MB the
-// sampled peak of the heap's objects. One line per file is also printed
+// sampled peak of the heap's objects; us/obj is a phase's time per object
+// of the file (the cost is per object more than per byte). One line per file is also printed
 // for hack/bench.sh's table (prefix "checkfloor|"), and the growth from
 // the smallest to the largest compact size ("checkfloor-growth|").
 //
@@ -98,8 +99,9 @@ func BenchmarkCheckVsFloor(b *testing.B) {
 		b.ReportMetric(floor.peakRSS, "floor-peak-MB")
 		b.ReportMetric(check.peakHeap, "check-heap-MB")
 		b.ReportMetric(floor.peakHeap, "floor-heap-MB")
-		fmt.Printf("checkfloor|%s|%.0f|%d|%.2f|%.2f|%.2f|%.0f|%.0f|%.0f|%.0f|%s\n", label, r.mb, objects,
-			r.check, r.floor, r.check/r.floor, check.peakRSS, floor.peakRSS, check.peakHeap, floor.peakHeap, loadAvg())
+		fmt.Printf("checkfloor|%s|%.0f|%d|%.0f|%.2f|%.2f|%.2f|%.1f|%.1f|%.0f|%.0f|%.0f|%.0f|%s\n", label, r.mb, objects,
+			r.mb*1e6/r.objects, r.check, r.floor, r.check/r.floor, r.check*1e6/r.objects, r.floor*1e6/r.objects,
+			check.peakRSS, floor.peakRSS, check.peakHeap, floor.peakHeap, loadAvg())
 		return r
 	}
 	for _, nodes := range synth.BenchNodes() {

@@ -87,13 +87,16 @@ if part floor; then
   say "## the whole check vs the encoding/json floor (go test -bench CheckVsFloor ./cli/; load before: $(load))"
   say "#  check: upgate check --from FILE --target ${TARGET} --format json in-process (read, evaluate, report to io.Discard)"
   say "#  floor: encoding/json decoding of the same file into any (maps); ratio = check s / floor s (goal <= 1.0)"
-  say "#  peak: the process's peak RSS during that phase (VmHWM); heap: peak of the heap's objects"
+  say "#  us/o: microseconds per object of the file; MB: the process's peak RSS during that phase (VmHWM); heap: peak of the heap's objects"
   say "#  the real-shaped dump is run at ${UPGATE_BENCH_REAL_NODES} nodes only (UPGATE_BENCH_REAL_NODES): at 5,000 nodes it is ~1.5 GB"
   out=$(go test -run '^$' -bench CheckVsFloor -benchtime "${BENCHTIME}" -timeout 60m ./cli/ 2>&1) || { printf '%s\n' "${out}" >&2; exit 1; }
   {
-    printf '%-24s %8s %8s %8s %8s %6s %9s %9s %9s %9s  %s\n' file MB objects check-s floor-s ratio check-MB floor-MB chk-heap flr-heap "load (1/5/15)"
-    grep '^checkfloor|' <<<"${out}" | while IFS='|' read -r _ f mb obj cs fs r cp fp ch fh ld; do
-      printf '%-24s %8s %8s %8s %8s %6s %9s %9s %9s %9s  %s\n' "${f}" "${mb}" "${obj}" "${cs}" "${fs}" "${r}" "${cp}" "${fp}" "${ch}" "${fh}" "${ld}"
+    fmtr='%-24s %5s %8s %6s %8s %8s %6s %8s %8s %9s %9s %9s %9s  %s\n'
+    # shellcheck disable=SC2059
+    printf "${fmtr}" file MB objects B/obj check-s floor-s ratio chk-us/o flr-us/o check-MB floor-MB chk-heap flr-heap "load (1/5/15)"
+    grep '^checkfloor|' <<<"${out}" | while IFS='|' read -r _ f mb obj bpo cs fs r cu fu cp fp ch fh ld; do
+      # shellcheck disable=SC2059
+      printf "${fmtr}" "${f}" "${mb}" "${obj}" "${bpo}" "${cs}" "${fs}" "${r}" "${cu}" "${fu}" "${cp}" "${fp}" "${ch}" "${fh}" "${ld}"
     done
     grep '^checkfloor-growth|' <<<"${out}" | tr '|' ' ' | sed 's/^checkfloor-growth /growth: /'
   } | tee -a "${RESULTS}"
