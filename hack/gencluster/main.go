@@ -3,7 +3,7 @@
 // document), for benchmarks and scale tests:
 //
 //	go run ./hack/gencluster -nodes 5000 -pods-per-node 30 -format snapshot -o /tmp/c5000.json
-//	go run ./hack/gencluster -nodes 5000 -format compact -o /tmp/compact5000.json        # small objects, ~92 MB
+//	go run ./hack/gencluster -nodes 5000 -format compact -o /tmp/compact5000.json        # small objects, 328 MB
 //	go run ./hack/gencluster -nodes 1000 -format apiserver -managed-fields -o /tmp/real1000.json # as an API server sends it
 //	go run ./hack/gencluster -nodes 1000 -pods-per-node 10 -format manifests -kwok -roots -o /tmp/live.json
 package main
