@@ -133,7 +133,7 @@ func TestCompactManifests(t *testing.T) {
 		t.Fatal("the same options gave different compact manifests")
 	}
 	full := write(ManifestOptions{Unindented: true})
-	if len(a)*3 > len(full) {
+	if len(a)*2 > len(full) {
 		t.Errorf("compact List is %d bytes, the full one unindented %d", len(a), len(full))
 	}
 	if !json.Valid(a) || !json.Valid(full) {
