@@ -11,9 +11,9 @@
 #      process and one run, the whole `upgate check` next to plain
 #      encoding/json decoding of the same file into maps; a table of
 #      seconds, ratios and peak memory, and the growth from 500 to 5,000
-#      nodes. About 4 minutes warm (the 5,000-node compact check and its
-#      floor take a minute or two each on 2 busy cores), plus a few
-#      minutes to generate the dumps the first time;
+#      nodes. About 1.5-2 minutes warm on 2 busy cores (the 5,000-node
+#      compact check and its floor take 15-20 s each), plus under a
+#      minute to generate the dumps the first time;
 #   1. generate the clusters once into the cache (reused across runs);
 #   2. go test -bench: reading (inventory.Read, against plain encoding/json
 #      decoding of the same file), writing a snapshot, building the policy
