@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,22 +38,35 @@ import (
 //
 // Each iteration runs the floor, then the check, each after a collection
 // that returns the heap to the OS, so neither inherits the other's
-// memory. Time is the fastest iteration's; peak-MB is the process's peak
+// memory. Time is the fastest iteration's. ratio is the median of the
+// iterations' own ratios (each of a floor and the check right after it,
+// so a load that drifts over minutes on a shared machine cancels out),
+// ratio-lo and ratio-hi their range. $UPGATE_BENCH_FLOOR_REPS (default
+// 1) sets how many iterations each b.N runs: with -benchtime 1x that is
+// the number of floor-and-check pairs, with no probe run around them; peak-MB is the process's peak
 // resident set during the phase (VmHWM, reset through
 // /proc/self/clear_refs; 0 where that is not available), heap-MB the
 // sampled peak of the heap's objects; us/obj is a phase's time per object
 // of the file (the cost is per object more than per byte). One line per file is also printed
 // for hack/bench.sh's table (prefix "checkfloor|"), and the growth from
-// the smallest to the largest compact size ("checkfloor-growth|").
+// the smallest to the largest compact size ("checkfloor-growth|"), once
+// every file is done: the go test runner calls a sub-benchmark again for
+// each b.N, and only its last call counts.
 //
 //	go test -run '^$' -bench CheckVsFloor -benchtime 1x ./cli/
 func BenchmarkCheckVsFloor(b *testing.B) {
 	type row struct {
 		nodes                                   int
 		mb, objects, check, floor, cpeak, fpeak float64
+		line                                    string
 	}
-	var compact []row
-	run := func(b *testing.B, label, format string, opts synth.Options) row {
+	reps := 1
+	if n, err := strconv.Atoi(os.Getenv("UPGATE_BENCH_FLOOR_REPS")); err == nil && n > 0 {
+		reps = n
+	}
+	rows := map[string]row{}
+	var labels []string
+	run := func(b *testing.B, label, format string, opts synth.Options) {
 		path, err := synth.CachedFile(synth.BenchDir(), format, opts)
 		if err != nil {
 			b.Fatal(err)
@@ -67,8 +81,9 @@ func BenchmarkCheckVsFloor(b *testing.B) {
 		}
 		args := []string{"upgate", "check", "--from", path, "--target", "v1.36", "--format", "json"}
 		var check, floor phaseCost
+		var ratios []float64
 		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
+		for i := 0; i < b.N*reps; i++ {
 			f := measurePhase(b, func() error {
 				fh, err := os.Open(path)
 				if err != nil {
@@ -86,6 +101,7 @@ func BenchmarkCheckVsFloor(b *testing.B) {
 				return nil
 			})
 			floor, check = floor.best(f), check.best(c)
+			ratios = append(ratios, c.d.Seconds()/f.d.Seconds())
 		}
 		b.StopTimer()
 		r := row{nodes: opts.Nodes, mb: float64(st.Size()) / 1e6, objects: float64(objects),
@@ -94,19 +110,29 @@ func BenchmarkCheckVsFloor(b *testing.B) {
 		b.ReportMetric(r.objects, "objects")
 		b.ReportMetric(r.check, "check-s")
 		b.ReportMetric(r.floor, "floor-s")
-		b.ReportMetric(r.check/r.floor, "ratio")
+		slices.Sort(ratios)
+		ratio := ratios[len(ratios)/2]
+		if len(ratios)%2 == 0 {
+			ratio = (ratios[len(ratios)/2-1] + ratio) / 2
+		}
+		b.ReportMetric(ratio, "ratio")
+		b.ReportMetric(ratios[0], "ratio-lo")
+		b.ReportMetric(ratios[len(ratios)-1], "ratio-hi")
 		b.ReportMetric(check.peakRSS, "check-peak-MB")
 		b.ReportMetric(floor.peakRSS, "floor-peak-MB")
 		b.ReportMetric(check.peakHeap, "check-heap-MB")
 		b.ReportMetric(floor.peakHeap, "floor-heap-MB")
-		fmt.Printf("checkfloor|%s|%.0f|%d|%.0f|%.2f|%.2f|%.2f|%.1f|%.1f|%.0f|%.0f|%.0f|%.0f|%s\n", label, r.mb, objects,
-			r.mb*1e6/r.objects, r.check, r.floor, r.check/r.floor, r.check*1e6/r.objects, r.floor*1e6/r.objects,
+		r.line = fmt.Sprintf("checkfloor|%s|%.0f|%d|%.0f|%.2f|%.2f|%.2f|%.2f-%.2f|%.1f|%.1f|%.0f|%.0f|%.0f|%.0f|%s\n", label, r.mb, objects,
+			r.mb*1e6/r.objects, r.check, r.floor, ratio, ratios[0], ratios[len(ratios)-1], r.check*1e6/r.objects, r.floor*1e6/r.objects,
 			check.peakRSS, floor.peakRSS, check.peakHeap, floor.peakHeap, loadAvg())
-		return r
+		if _, ok := rows[label]; !ok {
+			labels = append(labels, label)
+		}
+		rows[label] = r
 	}
 	for _, nodes := range synth.BenchNodes() {
 		b.Run(fmt.Sprintf("compact/nodes=%d", nodes), func(b *testing.B) {
-			compact = append(compact, run(b, fmt.Sprintf("compact, %d nodes", nodes), synth.FormatCompact, synth.Options{Nodes: nodes}))
+			run(b, fmt.Sprintf("compact, %d nodes", nodes), synth.FormatCompact, synth.Options{Nodes: nodes})
 		})
 	}
 	for _, nodes := range synth.BenchRealNodes() {
@@ -114,9 +140,16 @@ func BenchmarkCheckVsFloor(b *testing.B) {
 			run(b, fmt.Sprintf("real-shaped, %d nodes", nodes), synth.FormatAPIServer, synth.Options{Nodes: nodes, ManagedFields: true})
 		})
 	}
+	var compact []row
+	for _, l := range labels {
+		fmt.Print("\n" + rows[l].line)
+		if strings.HasPrefix(l, "compact") {
+			compact = append(compact, rows[l])
+		}
+	}
 	if len(compact) >= 2 {
 		lo, hi := compact[0], compact[len(compact)-1]
-		fmt.Printf("checkfloor-growth|compact %d -> %d nodes|%.1fx data|check time %.1fx|floor time %.1fx|check peak %.1fx|floor peak %.1fx\n",
+		fmt.Printf("\ncheckfloor-growth|compact %d -> %d nodes|%.1fx data|check time %.1fx|floor time %.1fx|check peak %.1fx|floor peak %.1fx\n",
 			lo.nodes, hi.nodes, hi.objects/lo.objects, hi.check/lo.check, hi.floor/lo.floor, hi.cpeak/lo.cpeak, hi.fpeak/lo.fpeak)
 	}
 }
