@@ -11,10 +11,11 @@
 #      process and one run, the whole `upgate check` next to plain
 #      encoding/json decoding of the same file into maps; a table of
 #      seconds, ratios and peak memory, and the growth from 500 to 5,000
-#      nodes. Three pairs per file (FLOOR_REPS): about 5 minutes
-#      warm on 2 busy cores (the 5,000-node compact check and its floor
-#      take 15-20 s each), plus under a minute to generate the dumps the
-#      first time;
+#      nodes. Three floor-and-check pairs per file (FLOOR_REPS): about
+#      3 minutes warm on 2 busy cores (the 5,000-node compact check and
+#      its floor take 13-20 s each), plus under a minute to generate the
+#      dumps the first time. The whole of `make bench` takes about 8-10
+#      minutes warm;
 #   1. generate the clusters once into the cache (reused across runs);
 #   2. go test -bench: reading (inventory.Read, against plain encoding/json
 #      decoding of the same file), writing a snapshot, building the policy
