@@ -53,3 +53,12 @@ func nodesFrom(env string, def []int) []int {
 	}
 	return out
 }
+
+// BenchRealNodes is the sizes the check-against-floor benchmark reads the
+// real-shaped dump at (FormatAPIServer with managedFields):
+// $UPGATE_BENCH_REAL_NODES, else 1,000 only. At 5,000 nodes that dump is
+// about 1.5 GB, and decoding it into untyped values (the floor) alone
+// takes several GB: too much for a shared machine by default.
+func BenchRealNodes() []int {
+	return nodesFrom("UPGATE_BENCH_REAL_NODES", []int{1000})
+}

@@ -3,6 +3,7 @@ package synth
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/upgate-dev/upgate/inventory"
@@ -113,4 +114,47 @@ func TestRootsManifests(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCompactManifests: the compact List is deterministic, much smaller
+// than the full one, and reads back to the same objects, kind by kind.
+// cli's TestCompactDumpKeepsFindings shows it gives the same findings.
+func TestCompactManifests(t *testing.T) {
+	opts := Options{Nodes: 30}
+	write := func(o ManifestOptions) []byte {
+		var buf bytes.Buffer
+		if err := WriteManifests(&buf, Cluster(opts), o); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	a, b := write(ManifestOptions{Compact: true}), write(ManifestOptions{Compact: true})
+	if !bytes.Equal(a, b) {
+		t.Fatal("the same options gave different compact manifests")
+	}
+	full := write(ManifestOptions{Unindented: true})
+	if len(a)*2 > len(full) {
+		t.Errorf("compact List is %d bytes, the full one unindented %d", len(a), len(full))
+	}
+	if !json.Valid(a) || !json.Valid(full) {
+		t.Fatal("not valid JSON")
+	}
+	ca, err := inventory.Read([]string{"-"}, bytes.NewReader(a))
+	if err != nil {
+		t.Fatalf("read the compact List: %v", err)
+	}
+	cf, err := inventory.Read([]string{"-"}, bytes.NewReader(full))
+	if err != nil {
+		t.Fatalf("read the full List: %v", err)
+	}
+	if got, want := ca.Counts(), cf.Counts(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("counts: compact %v, full %v", got, want)
+	}
+	for _, k := range []string{`"managedFields"`, `"livenessProbe"`, `"env"`, `"creationTimestamp"`, `"podIP"`, `"images"`} {
+		if bytes.Contains(a, []byte(k)) {
+			t.Errorf("compact List holds %s", k)
+		}
+	}
+	pods := len(cf.Pods)
+	t.Logf("%d objects, %d pods: compact %d bytes, full (unindented) %d", len(bytes.Split(a, []byte("\n")))-2, pods, len(a), len(full))
 }

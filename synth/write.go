@@ -26,14 +26,28 @@ type ManifestOptions struct {
 	// has addresses). PersistentVolumes keep their claim reference by
 	// name, so the claims bind to them without a provisioner.
 	Roots bool
+	// Compact writes each object cut down to what a minimal real object
+	// carries and the checks read (compact.go): no managedFields, probes,
+	// env, timestamps, IPs and the like. It implies Unindented.
+	Compact bool
+	// Unindented writes the List as an API server sends it: no
+	// indentation, one item a line.
+	Unindented bool
 }
 
 // WriteManifests writes inv as `kubectl get -o json` writes a list: one
 // `kind: List` document, items carrying apiVersion and kind, indented by
-// four spaces. Items are streamed: the whole document is never held.
+// four spaces (opts.Unindented: one item a line, as an API server sends
+// it). Items are streamed: the whole document is never held.
 func WriteManifests(w io.Writer, inv *inventory.Inventory, opts ManifestOptions) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
-	if _, err := bw.WriteString("{\n    \"apiVersion\": \"v1\",\n    \"items\": ["); err != nil {
+	flat := opts.Unindented || opts.Compact
+	head, sep, tail := "{\n    \"apiVersion\": \"v1\",\n    \"items\": [", "\n        ",
+		"\n    ],\n    \"kind\": \"List\",\n    \"metadata\": {\n        \"resourceVersion\": \"\"\n    }\n}\n"
+	if flat {
+		head, sep, tail = `{"apiVersion":"v1","items":[`, "\n", "\n],\"kind\":\"List\",\"metadata\":{\"resourceVersion\":\"\"}}\n"
+	}
+	if _, err := bw.WriteString(head); err != nil {
 		return err
 	}
 	first := true
@@ -49,25 +63,35 @@ func WriteManifests(w io.Writer, inv *inventory.Inventory, opts ManifestOptions)
 				return
 			}
 		}
+		if opts.Compact && !opts.Roots {
+			v = compact(o)
+		}
 		raw.Reset()
 		if err = typed(&raw, apiVersion, kind, v); err != nil {
 			return
 		}
-		ind.Reset()
-		if err = json.Indent(&ind, raw.Bytes(), "        ", "    "); err != nil {
-			return
+		out := raw.Bytes()
+		if opts.Compact {
+			out = dropNullTimes(out)
+		}
+		if !flat {
+			ind.Reset()
+			if err = json.Indent(&ind, out, "        ", "    "); err != nil {
+				return
+			}
+			out = ind.Bytes()
 		}
 		if !first {
 			bw.WriteByte(',')
 		}
 		first = false
-		bw.WriteString("\n        ")
-		_, err = bw.Write(ind.Bytes())
+		bw.WriteString(sep)
+		_, err = bw.Write(out)
 	})
 	if err != nil {
 		return err
 	}
-	if _, err := bw.WriteString("\n    ],\n    \"kind\": \"List\",\n    \"metadata\": {\n        \"resourceVersion\": \"\"\n    }\n}\n"); err != nil {
+	if _, err := bw.WriteString(tail); err != nil {
 		return err
 	}
 	return bw.Flush()
@@ -89,6 +113,32 @@ func typed(buf *bytes.Buffer, apiVersion, kind string, v any) error {
 	}
 	buf.Write(b[1:])
 	return nil
+}
+
+// nullTimes are the timestamps compact objects leave unset, which
+// metav1.Time writes as null rather than leaving out.
+var nullTimes = [][]byte{
+	[]byte(`"creationTimestamp":null`), []byte(`"lastProbeTime":null`), []byte(`"lastTransitionTime":null`),
+	[]byte(`"lastHeartbeatTime":null`), []byte(`"startedAt":null`), []byte(`"finishedAt":null`),
+}
+
+// emptyTemplate is a workload's pod template once Scrub has emptied it.
+var emptyTemplate = []byte(`,"template":{"metadata":{},"spec":{"containers":null}}`)
+
+// dropNullTimes removes an emptied template and nullTimes' members from
+// compact JSON, with the comma that separated each from its neighbour. A string holding one of
+// them is escaped (\"), so it never matches.
+func dropNullTimes(b []byte) []byte {
+	b = bytes.ReplaceAll(b, emptyTemplate, nil)
+	for _, k := range nullTimes {
+		if !bytes.Contains(b, k) {
+			continue
+		}
+		b = bytes.ReplaceAll(b, append([]byte{','}, k...), nil)
+		b = bytes.ReplaceAll(b, append(append([]byte(nil), k...), ','), nil)
+		b = bytes.ReplaceAll(b, k, nil)
+	}
+	return b
 }
 
 // roots returns a copy of what a user would create of o, or nil when a
@@ -178,14 +228,32 @@ func WriteSnapshot(w io.Writer, inv *inventory.Inventory) error {
 const (
 	FormatSnapshot  = "snapshot"
 	FormatManifests = "manifests"
+	// FormatCompact is a kubectl-style List of small objects: only what a
+	// minimal real object carries and the checks read
+	// (ManifestOptions.Compact), one a line: about 1.2 KB a pod, 978
+	// bytes an object on average.
+	FormatCompact = "compact"
+	// FormatAPIServer is the List as an API server sends it: FormatManifests'
+	// objects unindented (ManifestOptions.Unindented). With
+	// Options.ManagedFields, the real-shaped dump issue 14 measures.
+	FormatAPIServer = "apiserver"
 )
 
+// Formats is every format WriteFile writes.
+var Formats = []string{FormatSnapshot, FormatManifests, FormatCompact, FormatAPIServer}
+
 // WriteFile generates the cluster and writes it to path in format
-// (FormatSnapshot or FormatManifests), through a temporary file renamed
-// into place, so a reader never sees half a file.
+// (one of Formats), through a temporary file renamed into place, so a
+// reader never sees half a file.
 func WriteFile(path, format string, opts Options, mopts ManifestOptions) error {
-	if format != FormatSnapshot && format != FormatManifests {
-		return fmt.Errorf("synth: format %q is not %s or %s", format, FormatSnapshot, FormatManifests)
+	switch format {
+	case FormatSnapshot, FormatManifests:
+	case FormatCompact:
+		mopts.Compact = true
+	case FormatAPIServer:
+		mopts.Unindented = true
+	default:
+		return fmt.Errorf("synth: format %q is not one of %v", format, Formats)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err

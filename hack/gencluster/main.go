@@ -3,6 +3,8 @@
 // document), for benchmarks and scale tests:
 //
 //	go run ./hack/gencluster -nodes 5000 -pods-per-node 30 -format snapshot -o /tmp/c5000.json
+//	go run ./hack/gencluster -nodes 5000 -format compact -o /tmp/compact5000.json        # small objects, 328 MB
+//	go run ./hack/gencluster -nodes 1000 -format apiserver -managed-fields -o /tmp/real1000.json # as an API server sends it
 //	go run ./hack/gencluster -nodes 1000 -pods-per-node 10 -format manifests -kwok -roots -o /tmp/live.json
 package main
 
@@ -31,7 +33,9 @@ func main() {
 	flag.BoolVar(&opts.ManagedFields, "managed-fields", false, "add managedFields to every object, as a real API server returns them")
 	flag.BoolVar(&opts.Kwok, "kwok", false, "shape nodes for kwok: annotation kwok.x-k8s.io/node: fake, no addresses, pod CIDRs in 127.0.0.0/8")
 	flag.BoolVar(&mopts.Roots, "roots", false, "manifests: only what a user creates (no controller-made pods, ReplicaSets, EndpointSlices, Jobs; no uids or status), to apply to a live cluster")
-	flag.StringVar(&fmtS, "format", synth.FormatSnapshot, "snapshot or manifests")
+	flag.StringVar(&fmtS, "format", synth.FormatSnapshot, "snapshot; manifests (kubectl get -o json, indented); "+
+		"compact (a List of small objects: only what a minimal real object carries and the checks read, one a line); "+
+		"apiserver (manifests unindented, as an API server sends them; add -managed-fields for a real-shaped dump)")
 	flag.StringVar(&out, "o", "", "output file (this or -cached is required)")
 	cached := flag.String("cached", "", "generate into this directory under the name benchmarks use, unless it is there already, and print its path")
 	flag.Parse()
