@@ -102,6 +102,29 @@ func TestChartOnTheLiveCluster(t *testing.T) {
 		t.Fatalf("the chart's pod is not running and ready on a node: %q", pods)
 	}
 
+	t.Run("the checker does not block its own node", func(t *testing.T) {
+		// Its single replica and its scratch /tmp are found, and pass as
+		// ignored (the chart's upgate.dev/ignore): a run drains its node
+		// like any other.
+		r := liveReport(t, "--target", target)
+		var ignored []string
+		for _, f := range r.Findings {
+			if f.Subject.Namespace != chartNamespace {
+				continue
+			}
+			if !f.Ignored && f.Severity == "block" {
+				t.Errorf("the chart's own workload blocks: %s", f.key())
+			}
+			if f.Ignored {
+				ignored = append(ignored, f.Check)
+			}
+		}
+		for _, want := range []string{"safety.singleton", "safety.emptydir"} {
+			if !slices.Contains(ignored, want) {
+				t.Errorf("no ignored %s finding about the chart's workload (ignored: %v): the check no longer sees it, so this test shows nothing", want, ignored)
+			}
+		}
+	})
 	t.Run("checker rights", func(t *testing.T) { checkerRights(t) })
 	t.Run("serve under the chart's identity", func(t *testing.T) { serveAsTheChart(t) })
 
