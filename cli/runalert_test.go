@@ -41,12 +41,16 @@ func promAlerts(t *testing.T, firing func(n int) []string) string {
 	return srv.URL + "/api/v1/alerts"
 }
 
-// runPauses reads the pauses of a run record.
-func runPauses(t *testing.T, file string) (string, []struct {
+// recordedPause is one pause of a run record, alert or query.
+type recordedPause struct {
 	Reason, Before, Result string
 	Alerts                 []string
+	Queries                []struct{ Name, Query, Value, Error string }
 	Start, End             time.Time
-}) {
+}
+
+// runPauses reads the verdict and the pauses of a run record.
+func runPauses(t *testing.T, file string) (string, []recordedPause) {
 	t.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -54,11 +58,7 @@ func runPauses(t *testing.T, file string) (string, []struct {
 	}
 	var rec struct {
 		Verdict string
-		Pauses  []struct {
-			Reason, Before, Result string
-			Alerts                 []string
-			Start, End             time.Time
-		}
+		Pauses  []recordedPause
 	}
 	if err := json.Unmarshal(data, &rec); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -49,28 +48,6 @@ func promScalar(v string) (int, string) {
 
 const budgetQuery = `budget=sum(rate(http_requests_total{code=~"5.."}[5m])) / sum(rate(http_requests_total[5m])) < bool 0.01`
 
-type queryPause struct {
-	Reason, Before, Result string
-	Queries                []struct{ Name, Query, Value, Error string }
-	Start, End             time.Time
-}
-
-func queryPauses(t *testing.T, file string) (string, []queryPause) {
-	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rec struct {
-		Verdict string
-		Pauses  []queryPause
-	}
-	if err := json.Unmarshal(data, &rec); err != nil {
-		t.Fatal(err)
-	}
-	return rec.Verdict, rec.Pauses
-}
-
 // TestRunQueryGate: --gate-query and --prometheus-url through the whole
 // command. The queries are evaluated once at the start (their state
 // printed); a query that does not pass holds the run before a node,
@@ -110,7 +87,7 @@ func TestRunQueryGate(t *testing.T) {
 		if want := strings.TrimPrefix(budgetQuery, "budget="); len(sent) == 0 || sent[0] != want {
 			t.Errorf("queries sent %q, want %q", sent, want)
 		}
-		verdict, pauses := queryPauses(t, file)
+		verdict, pauses := runPauses(t, file)
 		if verdict != "done" || len(pauses) != 1 || pauses[0].Reason != "query" || pauses[0].Result != "resumed" || len(pauses[0].Queries) != 1 ||
 			pauses[0].Queries[0].Name != "budget" || pauses[0].Queries[0].Value != "0" || pauses[0].Queries[0].Query != strings.TrimPrefix(budgetQuery, "budget=") {
 			t.Errorf("record: verdict %s, pauses %+v", verdict, pauses)
@@ -131,7 +108,7 @@ func TestRunQueryGate(t *testing.T) {
 			t.Errorf("the output does not say STOPPED (query):\n%s", out)
 		}
 		untouched(t, cs)
-		verdict, pauses := queryPauses(t, file)
+		verdict, pauses := runPauses(t, file)
 		if verdict != "blocked" || len(pauses) != 1 || pauses[0].Reason != "query" || pauses[0].Result != "stopped" {
 			t.Errorf("record: verdict %s, pauses %+v", verdict, pauses)
 		}
