@@ -11,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/upgate-dev/upgate/finding"
-	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/synth"
 )
 
@@ -117,7 +116,7 @@ func TestCompactDumpKeepsFindings(t *testing.T) {
 // spoil gives a synthetic cluster what health checks report: a cordoned
 // node, a node not ready, one under disk pressure, a crash-looping and a
 // pending pod, and a Deployment with no ready replica.
-func spoil(inv *inventory.Inventory) {
+func spoil(inv *synth.State) {
 	n := inv.Nodes
 	n[10].Spec.Unschedulable = true
 	for i := range n[11].Status.Conditions {

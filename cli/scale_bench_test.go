@@ -210,16 +210,20 @@ func benchDrain(ctx context.Context, b *testing.B, cs kubernetes.Interface, byNo
 		if p.Spec.NodeName != node || !inventory.Evictable(p) {
 			continue
 		}
+		live, err := cs.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
 		if err := cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil {
 			b.Fatal(err)
 		}
-		np := p.DeepCopy()
+		np := live.DeepCopy()
 		np.Name, np.Spec.NodeName, np.ResourceVersion, np.UID = p.Name+"-m", to, "", ""
 		created, err := cs.CoreV1().Pods(np.Namespace).Create(ctx, np, metav1.CreateOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
-		byNode.move(p, created)
+		byNode.move(live, created)
 		moved[np.Namespace+"/"+np.Name] = true
 		for _, o := range p.OwnerReferences {
 			if o.Kind != "ReplicaSet" {

@@ -47,23 +47,45 @@ type client[L list] interface {
 	Watch(context.Context, metav1.ListOptions) (watch.Interface, error)
 }
 
-// lister pages through one typed list.
-type lister[T any, PT object[T], L list] struct {
+// kept is what the inventory keeps of an object of the kind: the scrubbed
+// API object itself, or the model's own type (a pod's inventory.Pod).
+type kept interface {
+	comparable
+	metav1.Object
+}
+
+// lister pages through one typed list, keeping of each object its model M.
+type lister[T any, PT object[T], L list, M kept] struct {
 	name       string
 	apiVersion string // the version served, recorded as each object's usage
 	kind       string
 	client     client[L]
 	items      func(L) []T
-	set        func(*inventory.Inventory, []PT)
+	// keep turns a listed or watched object into what the inventory
+	// keeps of it; it may change the object.
+	keep func(PT) M
+	set  func(*inventory.Inventory, []M)
 }
 
+// listOf is a kind kept as its scrubbed API objects.
 func listOf[T any, PT object[T], L list](
 	name, apiVersion, kind string,
 	cl client[L],
 	items func(L) []T,
 	set func(*inventory.Inventory, []PT),
 ) resource {
-	l := lister[T, PT, L]{name: name, apiVersion: apiVersion, kind: kind, client: cl, items: items, set: set}
+	return modelOf(name, apiVersion, kind, cl, items, func(o PT) PT { inventory.Scrub(o); return o }, set)
+}
+
+// modelOf is a kind kept as a model of its own (keep builds it).
+func modelOf[T any, PT object[T], L list, M kept](
+	name, apiVersion, kind string,
+	cl client[L],
+	items func(L) []T,
+	keep func(PT) M,
+	set func(*inventory.Inventory, []M),
+) resource {
+	l := lister[T, PT, L, M]{name: name, apiVersion: apiVersion, kind: kind, client: cl, items: items, keep: keep, set: set}
 	return resource{name: name, kind: kind, apiVersion: apiVersion, collect: l.collect, watch: l.watch}
 }
 
@@ -71,10 +93,10 @@ func listOf[T any, PT object[T], L list](
 // scrubbing it before the next page is requested, so only scrubbed objects
 // are ever held: never a whole raw list. Results reach inv only once the
 // list is complete, under mu.
-func (l lister[T, PT, L]) collect(ctx context.Context, c *Collector, inv *inventory.Inventory, mu *sync.Mutex) error {
+func (l lister[T, PT, L, M]) collect(ctx context.Context, c *Collector, inv *inventory.Inventory, mu *sync.Mutex) error {
 	start := time.Now()
 	var (
-		all       []PT
+		all       []M
 		usages    inventory.Inventory // only its APIUsages are used
 		pages     int
 		restarted bool
@@ -97,7 +119,7 @@ func (l lister[T, PT, L]) collect(ctx context.Context, c *Collector, inv *invent
 		pages++
 		items := l.items(page)
 		if all == nil {
-			all = make([]PT, 0, len(items)+remaining(page))
+			all = make([]M, 0, len(items)+remaining(page))
 		}
 		for i := range items {
 			o := PT(&items[i])
@@ -106,8 +128,7 @@ func (l lister[T, PT, L]) collect(ctx context.Context, c *Collector, inv *invent
 				Annotations: o.GetAnnotations(), ManagedFields: o.GetManagedFields(),
 			}
 			usages.RecordUsages("", l.apiVersion, l.kind, &meta)
-			inventory.Scrub(o)
-			all = append(all, o)
+			all = append(all, l.keep(o))
 		}
 		if opts.Continue = page.GetContinue(); opts.Continue == "" {
 			break
@@ -121,7 +142,7 @@ func (l lister[T, PT, L]) collect(ctx context.Context, c *Collector, inv *invent
 	return nil
 }
 
-func (l lister[T, PT, L]) page(ctx context.Context, c *Collector, opts metav1.ListOptions) (L, error) {
+func (l lister[T, PT, L, M]) page(ctx context.Context, c *Collector, opts metav1.ListOptions) (L, error) {
 	ctx, cancel := c.callContext(ctx)
 	defer cancel()
 	return l.client.List(ctx, opts)

@@ -559,7 +559,7 @@ func olderVersion(cached, live string) bool {
 // collect does, keeping of managedFields only their API versions (one
 // entry each), which is all RecordUsages reads of them: fill records the
 // same usages collect records from the raw object.
-func (l lister[T, PT, L]) watch(c *Collector) *watched {
+func (l lister[T, PT, L, M]) watch(c *Collector) *watched {
 	k := &watched{name: l.name, kind: l.kind}
 	// Each list and watch is recorded on the kind: Inventory reads the
 	// cache only while it follows the API server.
@@ -583,8 +583,8 @@ func (l lister[T, PT, L]) watch(c *Collector) *watched {
 	// The clientset says whether it serves streaming lists (client-go's
 	// fake does not); the informer falls back to a list when it does not.
 	inf := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, c.cs), PT(new(T)), 0, cache.Indexers{})
-	var view watchView[PT]
-	usages := func(o PT) []inventory.APIUsage {
+	var view watchView[M]
+	usages := func(o metav1.Object) []inventory.APIUsage {
 		var u inventory.Inventory // only its APIUsages are used
 		meta := metav1.ObjectMeta{
 			Namespace: o.GetNamespace(), Name: o.GetName(),
@@ -594,29 +594,31 @@ func (l lister[T, PT, L]) watch(c *Collector) *watched {
 		u.Sort() // only the usages: in the inventory's order
 		return u.APIUsages
 	}
-	// scrub is what the cache keeps of an object: what Collect keeps, and
+	// keep is what the cache keeps of an object: what Collect keeps, and
 	// the API usages Collect records from the raw object.
-	scrub := func(o PT) []inventory.APIUsage {
+	keep := func(o PT) (M, []inventory.APIUsage) {
 		u := usages(o)
-		inventory.Scrub(o)
-		return u
+		return l.keep(o), u
 	}
 	transform := func(obj any) (any, error) {
 		if o, ok := obj.(PT); ok {
-			scrub(o)
+			m, _ := keep(o)
+			return m, nil
 		}
 		return obj, nil // not a PT: a tombstone, whose object was transformed when added
 	}
 	// SetTransform fails only once the informer runs; it does not yet.
 	_ = inf.SetTransform(func(obj any) (any, error) {
 		if o, ok := obj.(PT); ok {
-			view.put(o, scrub(o))
+			m, u := keep(o)
+			view.put(m, u)
+			return m, nil
 		}
 		return obj, nil
 	})
 	k.informer, k.transform = inf, transform
 	k.fill = func(inv *inventory.Inventory) error {
-		objs, usages, err := view.update(inf.GetStore().List(), usages)
+		objs, usages, err := view.update(inf.GetStore().List(), func(o M) []inventory.APIUsage { return usages(o) })
 		if err != nil {
 			return newError("read "+l.name+" from the watch cache", fmt.Errorf("%w, not a %s", err, l.kind), "")
 		}

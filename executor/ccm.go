@@ -55,7 +55,7 @@ func cloudControllerPods(ctx context.Context, client kubernetes.Interface) ([]cc
 		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		tag, v, ok := kubever.FromImage(inventory.ComponentImage(p, inventory.ComponentCloudController))
+		tag, v, ok := kubever.FromImage(inventory.ComponentImage(inventory.PodOf(p), inventory.ComponentCloudController))
 		if !ok {
 			v = nil
 		}

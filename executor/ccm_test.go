@@ -37,7 +37,7 @@ func withCCM(t *testing.T, c *hopCluster, v string) {
 	if _, err := c.cs.CoreV1().Pods("kube-system").Create(ctx, &pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	c.inv.Pods = append(c.inv.Pods, &pod)
+	c.inv.Pods = append(c.inv.Pods, inventory.PodOf(&pod))
 	n, err := c.cs.CoreV1().Nodes().Get(ctx, "cp-1", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -28,7 +28,7 @@ func ControlPlaneVersion(ctx context.Context, client kubernetes.Interface) (v *v
 	var seen []string
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		img := inventory.ComponentImage(p, inventory.ComponentAPIServer)
+		img := inventory.ComponentImage(inventory.PodOf(p), inventory.ComponentAPIServer)
 		_, pv, ok := kubever.FromImage(img)
 		if !ok {
 			continue
@@ -70,7 +70,7 @@ func nodeControlPlaneVersion(ctx context.Context, client kubernetes.Interface, n
 		if p.Spec.NodeName != node.Name {
 			continue
 		}
-		if _, pv, ok := kubever.FromImage(inventory.ComponentImage(p, p.Labels["component"])); ok && (v == nil || pv.LessThan(v)) {
+		if _, pv, ok := kubever.FromImage(inventory.ComponentImage(inventory.PodOf(p), p.Labels["component"])); ok && (v == nil || pv.LessThan(v)) {
 			v = pv
 		}
 	}

@@ -181,7 +181,7 @@ func newHopCluster(t *testing.T, cpNodes, workers []string, kubelet string, ann 
 		}
 		objs = append(objs, n, &pod)
 		inv.Nodes = append(inv.Nodes, n.DeepCopy())
-		inv.Pods = append(inv.Pods, pod.DeepCopy())
+		inv.Pods = append(inv.Pods, inventory.PodOf(pod.DeepCopy()))
 	}
 	for _, name := range workers {
 		n := liveNode(name, kubelet, ann[name], false)

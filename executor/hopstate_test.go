@@ -25,13 +25,13 @@ func TestAtHopShowsTheStateEachHopStartsFrom(t *testing.T) {
 	inv := &inventory.Inventory{
 		ServerVersion: "v1.33.4",
 		Nodes:         []*corev1.Node{kubeletNode("cp-1", "v1.33.4", cp), kubeletNode("w-1", "v1.33.4", nil)},
-		Pods: []*corev1.Pod{
+		Pods: inventory.PodsOf([]*corev1.Pod{
 			withImage(pod("kube-system", "kube-apiserver-cp-1", "cp-1", map[string]string{"component": "kube-apiserver"}), "kube-apiserver", "registry.k8s.io/kube-apiserver:v1.33.4"),
 			withImage(pod("kube-system", "etcd-cp-1", "cp-1", map[string]string{"component": "etcd"}), "etcd", "registry.k8s.io/etcd:3.5.21-0"),
 			withImage(pod("kube-system", "kube-proxy-a", "w-1", map[string]string{"k8s-app": "kube-proxy"}), "kube-proxy", "registry.k8s.io/kube-proxy:v1.33.4"),
 			withImage(pod("kube-system", "ccm-1", "cp-1", map[string]string{"component": "cloud-controller-manager"}), "ccm", "example.com/ccm:v1.33.0"),
 			withImage(pod("shop", "web-1", "w-1", map[string]string{"component": "kube-apiserver"}), "web", "example.com/web:v1.33.4"),
-		},
+		}),
 	}
 	before := &inventory.Inventory{}
 	*before = *inv
@@ -39,7 +39,7 @@ func TestAtHopShowsTheStateEachHopStartsFrom(t *testing.T) {
 	for i := range inv.Nodes {
 		before.Nodes[i] = inv.Nodes[i].DeepCopy()
 	}
-	before.Pods = make([]*corev1.Pod, len(inv.Pods))
+	before.Pods = make([]*inventory.Pod, len(inv.Pods))
 	for i := range inv.Pods {
 		before.Pods[i] = inv.Pods[i].DeepCopy()
 	}

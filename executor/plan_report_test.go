@@ -43,10 +43,10 @@ func reportInventory(reverse bool) *inventory.Inventory {
 			kubeletNode("cp-1", "v1.35.2", cp), kubeletNode("cp-2", "v1.35.2", cp),
 			kubeletNode("w-a", "v1.35.2", nil), kubeletNode("w-b", "v1.35.2", nil),
 		},
-		Pods: []*corev1.Pod{
+		Pods: inventory.PodsOf([]*corev1.Pod{
 			pod("kube-system", "etcd-cp-1", "cp-1", map[string]string{"component": "etcd"}),
 			pod("app", "x", "w-a", nil),
-		},
+		}),
 	}
 	if reverse {
 		slices.Reverse(inv.Nodes)

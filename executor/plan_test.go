@@ -52,10 +52,10 @@ func TestPlanStagesAndBlockers(t *testing.T) {
 	cp := map[string]string{inventory.LabelControlPlane: ""}
 	inv := &inventory.Inventory{
 		Nodes: []*corev1.Node{node("w-b", nil), node("w-a", nil), node("cp-1", cp), node("etcd-1", nil)},
-		Pods: []*corev1.Pod{
+		Pods: inventory.PodsOf([]*corev1.Pod{
 			pod("kube-system", "etcd-etcd-1", "etcd-1", map[string]string{"component": "etcd"}),
 			pod("app", "x", "w-b", nil), pod("app", "y", "w-b", nil), pod("app", "z", "w-a", nil),
-		},
+		}),
 	}
 	c, _ := kubever.Parse("v1.35.2")
 	g, _ := kubever.Parse("v1.36")

@@ -978,7 +978,7 @@ func (r *Runner) blockingPDBs(ctx context.Context, node string) string {
 	blocked := map[string][]string{} // PDB -> pods it keeps on the node
 	for i := range pods.Items {
 		pod := &pods.Items[i]
-		if !inventory.Evictable(pod) {
+		if !inventory.Evictable(inventory.PodOf(pod)) {
 			continue
 		}
 		list, ok := pdbs[pod.Namespace]

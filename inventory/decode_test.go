@@ -78,7 +78,7 @@ func TestDecodeMatchesScrub(t *testing.T) {
 		}
 		switch head.Kind {
 		case "Pod":
-			want.Pods = append(want.Pods, fullPtr[corev1.Pod](t, raw))
+			want.Pods = append(want.Pods, inventory.PodOf(fullPtr[corev1.Pod](t, raw)))
 		case "Node":
 			want.Nodes = append(want.Nodes, fullPtr[corev1.Node](t, raw))
 		case "Deployment":

@@ -36,8 +36,9 @@ type Inventory struct {
 	// sha256 of the file itself when there was one); empty for live state.
 	InputDigest string
 
-	Nodes                  []*corev1.Node
-	Pods                   []*corev1.Pod
+	Nodes []*corev1.Node
+	// Pods are kept as the model's own Pod (pod.go), not as API objects.
+	Pods                   []*Pod
 	Namespaces             []*corev1.Namespace
 	Services               []*corev1.Service
 	Deployments            []*appsv1.Deployment

@@ -19,7 +19,7 @@ import (
 // are decoded lean (decode.go): only what Scrub would keep is built.
 var decoders = map[string]decodeFunc{
 	"Node":        lean(buildNode, func(inv *Inventory, o *corev1.Node) { inv.Nodes = append(inv.Nodes, o) }),
-	"Pod":         lean(buildPod, func(inv *Inventory, o *corev1.Pod) { inv.Pods = append(inv.Pods, o) }),
+	"Pod":         decodePod,
 	"Namespace":   into(func(inv *Inventory, o *corev1.Namespace) { inv.Namespaces = append(inv.Namespaces, o) }),
 	"Service":     into(func(inv *Inventory, o *corev1.Service) { inv.Services = append(inv.Services, o) }),
 	"Deployment":  lean(buildDeployment, func(inv *Inventory, o *appsv1.Deployment) { inv.Deployments = append(inv.Deployments, o) }),

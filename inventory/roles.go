@@ -227,7 +227,7 @@ func isComponent(name string) bool {
 
 // ComponentImage picks the container that runs the component: the one named
 // after it, else the first.
-func ComponentImage(p *corev1.Pod, name string) string {
+func ComponentImage(p *Pod, name string) string {
 	for _, c := range p.Spec.Containers {
 		if c.Name == name {
 			return c.Image
@@ -279,7 +279,7 @@ const MirrorAnnotation = "kubernetes.io/config.mirror"
 
 // Evictable reports whether a drain would evict the pod: bound to a node,
 // not a mirror/static pod, not owned by a DaemonSet, not finished.
-func Evictable(p *corev1.Pod) bool {
+func Evictable(p *Pod) bool {
 	if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 		return false
 	}

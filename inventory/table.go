@@ -36,7 +36,7 @@ var Kinds = []KindInfo{
 	kind(KindInfo{Kind: "Node", Version: "v1", Resource: "nodes"},
 		func(inv *Inventory) *[]*corev1.Node { return &inv.Nodes }),
 	kind(KindInfo{Kind: "Pod", Version: "v1", Resource: "pods"},
-		func(inv *Inventory) *[]*corev1.Pod { return &inv.Pods }),
+		func(inv *Inventory) *[]*Pod { return &inv.Pods }),
 	kind(KindInfo{Kind: "Service", Version: "v1", Resource: "services", Short: "svc"},
 		func(inv *Inventory) *[]*corev1.Service { return &inv.Services }),
 	kind(KindInfo{Kind: "Deployment", Group: "apps", Version: "v1", Resource: "deployments", Short: "deploy"},
@@ -86,7 +86,8 @@ func kind[T any, PT interface {
 }
 
 // Each calls fn on every object of the kind's list in inv, in order: a
-// pointer to the typed object (*corev1.Pod for Pod).
+// pointer to the typed object (*Pod for Pod, *appsv1.Deployment for
+// Deployment).
 func (k KindInfo) Each(inv *Inventory, fn func(obj any)) {
 	n, at := k.items(inv)
 	for i := range n {

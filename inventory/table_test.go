@@ -24,7 +24,7 @@ func tableKinds() []string {
 // list field's element type is a kind of the table, and counts (derived
 // from the table) agree with the fields' lengths.
 func TestKindTableMatchesTheInventory(t *testing.T) {
-	inv := synth.Cluster(synth.Options{Nodes: 6})
+	inv := synth.Collected(synth.Cluster(synth.Options{Nodes: 6}))
 	v := reflect.ValueOf(inv).Elem()
 	counts := inv.Counts()
 	var fields []string

@@ -31,12 +31,12 @@ func syntheticCluster(nodes, podsPerNode int) *inventory.Inventory {
 			Status:     corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: "v1.35.2"}},
 		})
 		for _, c := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"} {
-			inv.Pods = append(inv.Pods, &corev1.Pod{
+			inv.Pods = append(inv.Pods, inventory.PodOf(&corev1.Pod{
 				ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: c + "-" + n, Labels: map[string]string{"component": c},
 					Annotations: map[string]string{corev1.MirrorPodAnnotationKey: "x"}},
 				Spec:   corev1.PodSpec{NodeName: n, Containers: []corev1.Container{{Name: c, Image: "registry.k8s.io/" + c + ":v1.35.2"}}},
 				Status: corev1.PodStatus{Phase: corev1.PodRunning},
-			})
+			}))
 		}
 	}
 	deps := nodes * podsPerNode / 3
@@ -60,12 +60,12 @@ func syntheticCluster(nodes, podsPerNode int) *inventory.Inventory {
 			ObjectMeta: metav1.ObjectMeta{Name: n},
 			Status:     corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: "v1.35.2"}},
 		})
-		inv.Pods = append(inv.Pods, &corev1.Pod{
+		inv.Pods = append(inv.Pods, inventory.PodOf(&corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "kube-proxy-" + n, Labels: map[string]string{"k8s-app": "kube-proxy"},
 				OwnerReferences: []metav1.OwnerReference{{Kind: "DaemonSet", Name: "kube-proxy", Controller: &yes}}},
 			Spec:   corev1.PodSpec{NodeName: n, Containers: []corev1.Container{{Name: "kube-proxy", Image: "registry.k8s.io/kube-proxy:v1.35.2"}}},
 			Status: corev1.PodStatus{Phase: corev1.PodRunning},
-		})
+		}))
 		for j := 0; j < podsPerNode; j++ {
 			d := p / 3
 			if d >= deps {
@@ -80,7 +80,7 @@ func syntheticCluster(nodes, podsPerNode int) *inventory.Inventory {
 			if p%10 == 0 {
 				pod.Spec.Volumes = []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 			}
-			inv.Pods = append(inv.Pods, &pod)
+			inv.Pods = append(inv.Pods, inventory.PodOf(&pod))
 			p++
 		}
 	}

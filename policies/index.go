@@ -6,7 +6,6 @@ import (
 	"sort"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/upgate-dev/upgate/inventory"
@@ -35,7 +34,7 @@ type index struct {
 	ownersSorted int
 	// podsByNode lists the pods bound to each node, in inventory order;
 	// built on first use (nodePods).
-	podsByNode map[string][]*corev1.Pod
+	podsByNode map[string][]*inventory.Pod
 
 	// memo is Request.Memo, locked for the index's evaluation; nil when
 	// there is none.
@@ -45,7 +44,7 @@ type index struct {
 
 	components []inventory.Component
 	compDone   bool
-	pods       map[objRef]*corev1.Pod
+	pods       map[objRef]*inventory.Pod
 	podsSorted bool
 	terms      map[string]*ast.Term
 }
@@ -166,9 +165,9 @@ func buildOwners(inv *inventory.Inventory) map[objRef]objRef {
 }
 
 // nodePods is the pods bound to each node, in inventory order.
-func (ix *index) nodePods() map[string][]*corev1.Pod {
+func (ix *index) nodePods() map[string][]*inventory.Pod {
 	if ix.podsByNode == nil {
-		ix.podsByNode = make(map[string][]*corev1.Pod, len(ix.inv.Nodes))
+		ix.podsByNode = make(map[string][]*inventory.Pod, len(ix.inv.Nodes))
 		for i, f := range ix.podFacts() {
 			if f.node != "" {
 				ix.podsByNode[f.node] = append(ix.podsByNode[f.node], ix.inv.Pods[i])
@@ -197,7 +196,7 @@ func controllerRef(refs []metav1.OwnerReference) (metav1.OwnerReference, bool) {
 }
 
 // podController is the pod's direct controller (a ReplicaSet, Job, ...).
-func podController(p *corev1.Pod) (objRef, bool) {
+func podController(p *inventory.Pod) (objRef, bool) {
 	c, ok := controllerRef(p.OwnerReferences)
 	if !ok {
 		return objRef{}, false
@@ -228,7 +227,7 @@ func (ix *index) up(ref objRef) iter.Seq[objRef] {
 // workload is the pod's controlling workload: its controller, followed up
 // to the top (ReplicaSet → Deployment). ok is false for a pod with no
 // controller.
-func (ix *index) workload(p *corev1.Pod) (objRef, bool) {
+func (ix *index) workload(p *inventory.Pod) (objRef, bool) {
 	f := ix.facts(p)
 	if !f.controlled {
 		return objRef{}, false
@@ -243,9 +242,9 @@ func (ix *index) workload(p *corev1.Pod) (objRef, bool) {
 // pod finds a pod by namespace and name: by binary search when the
 // inventory is in its order (Sort; every reader's result), else through a
 // map built once.
-func (ix *index) pod(namespace, name string) *corev1.Pod {
+func (ix *index) pod(namespace, name string) *inventory.Pod {
 	if ix.pods == nil {
-		ix.pods = map[objRef]*corev1.Pod{}
+		ix.pods = map[objRef]*inventory.Pod{}
 		if ix.podsSorted = strictlySorted(ix.inv.Pods); !ix.podsSorted {
 			for _, p := range ix.inv.Pods {
 				ix.pods[objRef{"Pod", p.Namespace, p.Name}] = p

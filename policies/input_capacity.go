@@ -106,7 +106,7 @@ type capaTarget struct {
 }
 
 type capaPod struct {
-	pod   *corev1.Pod
+	pod   *inventory.Pod
 	req   capaRes
 	class *capaClass
 }
@@ -253,8 +253,8 @@ func buildCapacity(ix *index) (ast.Value, error) {
 	podsOn := ix.nodePods
 	if ix.focus != "" {
 		// Only the window's pods: no map of every node's pods.
-		podsOn = func() map[string][]*corev1.Pod {
-			on := map[string][]*corev1.Pod{}
+		podsOn = func() map[string][]*inventory.Pod {
+			on := map[string][]*inventory.Pod{}
 			for i, f := range ix.podFacts() {
 				if f.node != "" && needed(f.node) {
 					on[f.node] = append(on[f.node], inv.Pods[i])
@@ -598,7 +598,7 @@ func slicesCompactInts(s []int) []int {
 
 // class returns the pod's scheduling class, by its nodeSelector, required
 // node affinity and tolerations.
-func (s *capaState) class(p *corev1.Pod) *capaClass {
+func (s *capaState) class(p *inventory.Pod) *capaClass {
 	var b strings.Builder
 	keys := make([]string, 0, len(p.Spec.NodeSelector))
 	for k := range p.Spec.NodeSelector {
@@ -637,7 +637,7 @@ func (s *capaState) class(p *corev1.Pod) *capaClass {
 	c := &capaClass{
 		id:          len(s.classes),
 		nodeSel:     p.Spec.NodeSelector,
-		affinity:    nodeaffinity.GetRequiredNodeAffinity(p),
+		affinity:    nodeaffinity.GetRequiredNodeAffinity(schedulingPod(p)),
 		required:    required,
 		tolerations: p.Spec.Tolerations,
 	}
@@ -659,7 +659,7 @@ func capaTolerates(tols []corev1.Toleration, taint *corev1.Taint) bool {
 
 // capaRequests is the pod's cpu and memory requests as the scheduler
 // counts them.
-func capaRequests(p *corev1.Pod) capaRes {
+func capaRequests(p *inventory.Pod) capaRes {
 	if len(p.Spec.InitContainers) == 0 && p.Spec.Overhead == nil && p.Spec.Resources == nil {
 		// What PodRequests computes for such a pod (the sum of its
 		// containers' requests), without its maps: a node's gate sums
@@ -681,7 +681,7 @@ func capaRequests(p *corev1.Pod) capaRes {
 		}
 		return capaRes{cpu: cpu.MilliValue(), mem: mem.Value(), pods: 1}
 	}
-	r := resourcehelper.PodRequests(p, resourcehelper.PodResourcesOptions{})
+	r := resourcehelper.PodRequests(requestsPod(p), resourcehelper.PodResourcesOptions{})
 	return capaRes{cpu: r.Cpu().MilliValue(), mem: r.Memory().Value(), pods: 1}
 }
 
@@ -707,4 +707,35 @@ func capaAllocatable(n *corev1.Node) capaRes {
 		r.pods = q.Value()
 	}
 	return r
+}
+
+// schedulingPod is the API pod component-helpers' node affinity reads:
+// the model's nodeSelector and required node affinity.
+func schedulingPod(p *inventory.Pod) *corev1.Pod {
+	o := &corev1.Pod{Spec: corev1.PodSpec{NodeSelector: p.Spec.NodeSelector}}
+	if a := p.Spec.Affinity; a != nil && a.NodeAffinity != nil {
+		o.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution,
+		}}
+	}
+	return o
+}
+
+// requestsPod is the API pod component-helpers' PodRequests reads: the
+// containers' resources (and sidecars' restart policy), overhead and
+// pod-level resources.
+func requestsPod(p *inventory.Pod) *corev1.Pod {
+	containers := func(cs []inventory.Container) []corev1.Container {
+		out := make([]corev1.Container, len(cs))
+		for i, c := range cs {
+			out[i] = corev1.Container{Name: c.Name, Resources: c.Resources, RestartPolicy: c.RestartPolicy}
+		}
+		return out
+	}
+	return &corev1.Pod{Spec: corev1.PodSpec{
+		InitContainers: containers(p.Spec.InitContainers),
+		Containers:     containers(p.Spec.Containers),
+		Overhead:       p.Spec.Overhead,
+		Resources:      p.Spec.Resources,
+	}}
 }

@@ -128,7 +128,7 @@ func capaCluster(nodes, perNode int) *inventory.Inventory {
 			case 1: // a zone
 				p.Spec.NodeSelector = map[string]string{"zone": fmt.Sprint(i % 3)}
 			}
-			inv.Pods = append(inv.Pods, &p)
+			inv.Pods = append(inv.Pods, inventory.PodOf(&p))
 		}
 	}
 	return inv
@@ -214,7 +214,7 @@ func TestCapaRequestsAreTheSchedulers(t *testing.T) {
 			p := &corev1.Pod{Spec: tc.spec}
 			r := resourcehelper.PodRequests(p, resourcehelper.PodResourcesOptions{})
 			want := capaRes{cpu: r.Cpu().MilliValue(), mem: r.Memory().Value(), pods: 1}
-			if got := capaRequests(p); got != want {
+			if got := capaRequests(inventory.PodOf(p)); got != want {
 				t.Errorf("capaRequests = %+v, PodRequests gives %+v", got, want)
 			}
 		})

@@ -243,7 +243,7 @@ func healthNodeReady(n *corev1.Node) (bool, *corev1.NodeCondition) {
 // healthPodNotReady reports a pod known not to be Ready: its Ready
 // condition is not True, or, when it reports no conditions at all, its
 // phase is not Running.
-func healthPodNotReady(p *corev1.Pod) bool {
+func healthPodNotReady(p *inventory.Pod) bool {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
 			return c.Status != corev1.ConditionTrue
@@ -259,9 +259,9 @@ func healthPodNotReady(p *corev1.Pod) bool {
 // that is waiting after a crash: one in CrashLoopBackOff, else the waiting
 // container with the most restarts; nil when none is waiting after having
 // run (a first start, ContainerCreating, is no crash loop).
-func healthWorstWaiting(p *corev1.Pod) (*corev1.ContainerStatus, *corev1.ContainerStateWaiting) {
-	var best *corev1.ContainerStatus
-	for _, list := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
+func healthWorstWaiting(p *inventory.Pod) (*inventory.ContainerStatus, *corev1.ContainerStateWaiting) {
+	var best *inventory.ContainerStatus
+	for _, list := range [][]inventory.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
 		for i := range list {
 			c := &list[i]
 			w := c.State.Waiting
@@ -287,8 +287,8 @@ func healthWorstWaiting(p *corev1.Pod) (*corev1.ContainerStatus, *corev1.Contain
 }
 
 // healthPodReason says why a pod is not Ready, as kubectl would show it.
-func healthPodReason(p *corev1.Pod) string {
-	for _, list := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
+func healthPodReason(p *inventory.Pod) string {
+	for _, list := range [][]inventory.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
 		for _, c := range list {
 			if c.State.Waiting != nil && c.State.Waiting.Reason != "" {
 				return c.State.Waiting.Reason

@@ -55,7 +55,7 @@ func buildPDB(ix *index) (ast.Value, error) {
 	// In a node-restricted input, only the budgets that select an
 	// evictable pod on the focus node can hold it: the others are left
 	// out before any pod of the cluster is classed.
-	var focusPods []*corev1.Pod
+	var focusPods []*inventory.Pod
 	focusNamespaces := map[string]bool{}
 	if ix.focus != "" {
 		for i, f := range ix.podFacts() {
@@ -82,7 +82,7 @@ func buildPDB(ix *index) (ast.Value, error) {
 			// selects nothing it could enforce.
 			continue
 		}
-		if ix.focus != "" && !slices.ContainsFunc(focusPods, func(p *corev1.Pod) bool {
+		if ix.focus != "" && !slices.ContainsFunc(focusPods, func(p *inventory.Pod) bool {
 			return p.Namespace == pdb.Namespace && sel.Matches(labels.Set(p.Labels))
 		}) {
 			continue
@@ -100,13 +100,13 @@ func buildPDB(ix *index) (ast.Value, error) {
 	var budgets []*ast.Term
 	for _, c := range chosen {
 		pdb, sel := c.pdb, c.sel
-		var pods []*corev1.Pod
+		var pods []*inventory.Pod
 		for _, c := range classes[pdb.Namespace] {
 			if sel.Matches(c.labels) {
 				pods = append(pods, c.pods...)
 			}
 		}
-		evictable := slices.DeleteFunc(slices.Clone(pods), func(p *corev1.Pod) bool { return !inventory.Evictable(p) })
+		evictable := slices.DeleteFunc(slices.Clone(pods), func(p *inventory.Pod) bool { return !inventory.Evictable(p) })
 		if len(evictable) == 0 {
 			continue
 		}
@@ -144,7 +144,7 @@ func buildPDB(ix *index) (ast.Value, error) {
 // pods share their labels).
 type pdbClass struct {
 	labels labels.Set
-	pods   []*corev1.Pod
+	pods   []*inventory.Pod
 }
 
 func pdbPodClasses(inv *inventory.Inventory, namespaces map[string]bool) map[string][]*pdbClass {
@@ -235,7 +235,7 @@ func pdbHasStatus(pdb *policyv1.PodDisruptionBudget) bool {
 // healthy (Ready, not being deleted; a pod reporting no conditions counts
 // by its phase, see healthPodNotReady) minus desired, and 0 when negative
 // or when nothing is expected.
-func pdbStatusOf(ix *index, pdb *policyv1.PodDisruptionBudget, pods []*corev1.Pod, scale func() map[objRef]int32) pdbStatus {
+func pdbStatusOf(ix *index, pdb *policyv1.PodDisruptionBudget, pods []*inventory.Pod, scale func() map[objRef]int32) pdbStatus {
 	if pdbHasStatus(pdb) {
 		s := &pdb.Status
 		return pdbStatus{"status", s.DisruptionsAllowed, s.ExpectedPods, s.DesiredHealthy, s.CurrentHealthy}
@@ -299,7 +299,7 @@ func pdbStatusOf(ix *index, pdb *policyv1.PodDisruptionBudget, pods []*corev1.Po
 
 // pdbPodTerms renders a budget's evictable pods for Rego, in inventory
 // order (pdb.rego sorts what it prints).
-func pdbPodTerms(pods []*corev1.Pod) *ast.Term {
+func pdbPodTerms(pods []*inventory.Pod) *ast.Term {
 	terms := make([]*ast.Term, 0, len(pods))
 	for _, p := range pods {
 		var f fields

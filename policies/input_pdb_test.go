@@ -149,9 +149,9 @@ func TestPDBAllowedFromSpec(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pdb := &policyv1.PodDisruptionBudget{Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: tc.min, MaxUnavailable: tc.maxU}}
-			var ptrs []*corev1.Pod
+			var ptrs []*inventory.Pod
 			for i := range tc.pods {
-				ptrs = append(ptrs, &tc.pods[i])
+				ptrs = append(ptrs, inventory.PodOf(&tc.pods[i]))
 			}
 			st := pdbStatusOf(ix, pdb, ptrs, scale)
 			if st.from != "spec" || st.allowed != tc.allowed || st.expected != tc.exp || st.desired != tc.desire {
@@ -204,7 +204,7 @@ func TestCleanClusterPassesBeyondKismatic(t *testing.T) {
 		}
 	})
 	scale := func() map[objRef]int32 { return pdbScales(ix) }
-	var web []*corev1.Pod
+	var web []*inventory.Pod
 	for i := range inv.Pods {
 		if p := inv.Pods[i]; p.Namespace == "shop" && p.Labels["app"] == "web" {
 			web = append(web, p)

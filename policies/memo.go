@@ -20,7 +20,7 @@ import (
 // evaluations: it would answer from the object as it was.
 type Memo struct {
 	mu   sync.Mutex
-	pods map[*corev1.Pod]*podFacts
+	pods map[*inventory.Pod]*podFacts
 }
 
 // NewMemo returns an empty Memo.
@@ -39,7 +39,7 @@ type podFacts struct {
 	req        capaRes // capaRequests
 }
 
-func newPodFacts(p *corev1.Pod) *podFacts {
+func newPodFacts(p *inventory.Pod) *podFacts {
 	f := &podFacts{
 		node:       p.Spec.NodeName,
 		terminal:   p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed,
@@ -59,7 +59,7 @@ func (f *podFacts) running() bool { return f.node != "" && !f.terminal }
 func (m *Memo) lock(pods int) {
 	m.mu.Lock()
 	if m.pods == nil || len(m.pods) > 2*pods+1024 {
-		m.pods = make(map[*corev1.Pod]*podFacts, pods)
+		m.pods = make(map[*inventory.Pod]*podFacts, pods)
 	}
 }
 
@@ -77,7 +77,7 @@ func (ix *index) podFacts() []*podFacts {
 }
 
 // facts returns the pod's facts, remembered when the index has a memo.
-func (ix *index) facts(p *corev1.Pod) *podFacts {
+func (ix *index) facts(p *inventory.Pod) *podFacts {
 	if ix.memo == nil {
 		return newPodFacts(p)
 	}

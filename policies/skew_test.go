@@ -95,12 +95,12 @@ func skewCluster(specs ...string) *inventory.Inventory {
 			if name == "kube-proxy" {
 				labels = map[string]string{"k8s-app": name}
 			}
-			inv.Pods = append(inv.Pods, &corev1.Pod{
+			inv.Pods = append(inv.Pods, inventory.PodOf(&corev1.Pod{
 				ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: name + "-" + node, Labels: labels},
 				Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{
 					{Name: name, Image: "registry.k8s.io/" + name + ":" + ver},
 				}},
-			})
+			}))
 		}
 	}
 	return inv

@@ -65,7 +65,7 @@ func (g *gen) build() {
 	// Worker slots, one per pod still to place, shuffled so that a
 	// workload's pods land on different nodes.
 	workers := nodes[cps:]
-	left := max(total-len(g.inv.Pods), 0)
+	left := max(total-len(g.st.Pods), 0)
 	slots := make([]*nodeInfo, 0, left)
 	for i := 0; i < left; i++ {
 		slots = append(slots, workers[i%len(workers)])
@@ -138,7 +138,7 @@ func (g *gen) namespaces() {
 		ns.Spec.Finalizers = []corev1.FinalizerName{corev1.FinalizerKubernetes}
 		ns.Status.Phase = corev1.NamespaceActive
 		g.managed(&ns.ObjectMeta, "kubectl-create", "v1", objectFields, "")
-		g.inv.Namespaces = append(g.inv.Namespaces, ptr(ns))
+		g.st.Namespaces = append(g.st.Namespaces, ptr(ns))
 	}
 }
 
@@ -232,7 +232,7 @@ func (g *gen) node(n *nodeInfo, i int) {
 		})
 	}
 	g.managed(&node.ObjectMeta, "kubelet", "v1", objectFields, "status")
-	g.inv.Nodes = append(g.inv.Nodes, ptr(node))
+	g.st.Nodes = append(g.st.Nodes, ptr(node))
 }
 
 var nodeImages = []string{
@@ -447,16 +447,16 @@ func (g *gen) pod(namespace, name string, labels map[string]string, owner *metav
 		g.managed(&p.ObjectMeta, "kubectl-create", "v1", fmt.Sprintf(podSpecFields, "none", spec.Containers[0].Name), "")
 	}
 	g.managed(&p.ObjectMeta, "kubelet", "v1", fmt.Sprintf(podStatusFields, ip), "status")
-	g.inv.Pods = append(g.inv.Pods, ptr(p))
+	g.st.Pods = append(g.st.Pods, ptr(p))
 	return p
 }
 
 // mirrorPods are a kubeadm control-plane node's static pods.
 func (g *gen) mirrorPods(n *nodeInfo) {
-	node := g.inv.Nodes[len(g.inv.Nodes)-1]
-	for i := range g.inv.Nodes {
-		if g.inv.Nodes[i].Name == n.name {
-			node = g.inv.Nodes[i]
+	node := g.st.Nodes[len(g.st.Nodes)-1]
+	for i := range g.st.Nodes {
+		if g.st.Nodes[i].Name == n.name {
+			node = g.st.Nodes[i]
 		}
 	}
 	for _, c := range []struct{ component, image string }{
@@ -483,7 +483,7 @@ func (g *gen) mirrorPods(n *nodeInfo) {
 		name := c.component + "-" + n.name
 		p := g.pod("kube-system", name, map[string]string{"component": c.component, "tier": "control-plane"},
 			&owner, spec, n, node.CreationTimestamp.Time, podRunning)
-		last := g.inv.Pods[len(g.inv.Pods)-1]
+		last := g.st.Pods[len(g.st.Pods)-1]
 		last.GenerateName = ""
 		last.Annotations = map[string]string{
 			"kubernetes.io/config.hash":   fmt.Sprintf("%032x", g.r.Uint64()),
@@ -521,7 +521,7 @@ func (g *gen) daemonSet(namespace, name, image string, nodes []*nodeInfo) {
 	ds.Status = appsv1.DaemonSetStatus{CurrentNumberScheduled: n32, DesiredNumberScheduled: n32, NumberReady: n32,
 		NumberAvailable: n32, UpdatedNumberScheduled: n32, ObservedGeneration: 1}
 	g.managed(&ds.ObjectMeta, "kubectl-client-side-apply", "apps/v1", objectFields, "")
-	g.inv.DaemonSets = append(g.inv.DaemonSets, ptr(ds))
+	g.st.DaemonSets = append(g.st.DaemonSets, ptr(ds))
 	owner := ownerRef("apps/v1", "DaemonSet", name, string(m.UID))
 	for _, n := range nodes {
 		pl := map[string]string{"k8s-app": name, "app.kubernetes.io/name": name, "controller-revision-hash": hash, "pod-template-generation": "1"}

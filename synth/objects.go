@@ -13,30 +13,38 @@ type object struct {
 	meta func() *metav1.ObjectMeta
 }
 
-// each calls fn on every object of inv with its served apiVersion and kind,
+// each calls fn on every object of st with its served apiVersion and kind,
 // kind by kind in the order of inventory.Kinds (namespaces and nodes
-// first, as a `kubectl apply` of the List needs).
-func each(inv *inventory.Inventory, fn func(apiVersion, kind string, o object)) {
+// first, as a `kubectl apply` of the List needs); pods as the API serves
+// them.
+func each(st *State, fn func(apiVersion, kind string, o object)) {
 	for _, k := range inventory.Kinds {
 		apiVersion := k.APIVersion()
-		k.Each(inv, func(p any) {
+		visit := func(p any) {
 			fn(apiVersion, k.Kind, object{ptr: p, meta: func() *metav1.ObjectMeta {
 				// Every kind embeds its ObjectMeta, which returns itself.
 				return p.(metav1.ObjectMetaAccessor).GetObjectMeta().(*metav1.ObjectMeta)
 			}})
-		})
+		}
+		if k.Kind == "Pod" {
+			for _, p := range st.Pods {
+				visit(p)
+			}
+			continue
+		}
+		k.Each(st.Inventory, visit)
 	}
 }
 
-// Objects returns every object of inv as a runtime.Object, in the order
+// Objects returns every object of st as a runtime.Object, in the order
 // each gives (for client-go's fake clientset in benchmarks). Generated
 // names can collide (a pod's random suffix, at 5,000 nodes); an API
 // server holds one object per name, so a later one of the same kind,
 // namespace and name is left out.
-func Objects(inv *inventory.Inventory) []runtime.Object {
+func Objects(st *State) []runtime.Object {
 	var out []runtime.Object
 	seen := map[[3]string]bool{}
-	each(inv, func(_, kind string, o object) {
+	each(st, func(_, kind string, o object) {
 		m := o.meta()
 		key := [3]string{kind, m.Namespace, m.Name}
 		if r, ok := o.ptr.(runtime.Object); ok && !seen[key] {

@@ -11,13 +11,14 @@
 // random choice comes from a PCG source seeded with Options.Seed, and every
 // timestamp is derived from a fixed epoch.
 //
-//	inv := synth.Cluster(synth.Options{Nodes: 5000})          // 150,000 pods
+//	st := synth.Cluster(synth.Options{Nodes: 5000})           // 150,000 pods
 //	err := synth.WriteManifests(w, inv, synth.ManifestOptions{}) // kubectl get -o json, kind: List
 //	err = synth.WriteSnapshot(w, inv)                          // what `upgate snapshot` writes
 package synth
 
 import (
 	"fmt"
+	corev1 "k8s.io/api/core/v1"
 	"math/rand/v2"
 	"time"
 
@@ -92,44 +93,58 @@ func (o Options) String() string {
 // epoch is the fixed "now" every timestamp is derived from.
 var epoch = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
+// State is a generated cluster as an API server would return it: the
+// inventory's lists of every kind, and the pods as the API serves them
+// (Pods shadows the inventory's model pods, which Cluster and Collected
+// build from them: writers need the whole pod).
+type State struct {
+	*inventory.Inventory
+	Pods []*corev1.Pod
+}
+
 // Cluster generates the cluster state Options describe, as an API server
 // would return it: managedFields present when asked for, no API usages
 // recorded and nothing scrubbed (Collected does what the collector does).
-func Cluster(opts Options) *inventory.Inventory {
+func Cluster(opts Options) *State {
 	g := newGen(opts.withDefaults())
 	g.build()
-	g.inv.Sort()
-	return g.inv
+	inventory.SortObjects(g.st.Pods)
+	g.st.Inventory.Pods = inventory.PodsOf(g.st.Pods)
+	g.st.Inventory.Sort()
+	return g.st
 }
 
 // Collected records every object's API usages and scrubs it, as the live
-// collector does, so inv has the shape `upgate snapshot` writes and Read
-// returns. It changes inv in place and returns it.
-func Collected(inv *inventory.Inventory) *inventory.Inventory {
+// collector does, and returns the inventory the collector would have
+// built (pods as the model keeps them): the shape `upgate snapshot`
+// writes and Read returns. It changes st in place.
+func Collected(st *State) *inventory.Inventory {
+	inv := st.Inventory
 	inv.APIUsages = nil
-	each(inv, func(apiVersion, kind string, o object) {
+	each(st, func(apiVersion, kind string, o object) {
 		m := o.meta()
 		inv.RecordUsages("", apiVersion, kind, m)
 		inventory.Scrub(o.ptr)
 	})
+	inv.Pods = inventory.PodsOf(st.Pods)
 	inv.Sort()
 	return inv
 }
 
 // gen holds the generator's state.
 type gen struct {
-	o   Options
-	r   *rand.Rand
-	inv *inventory.Inventory
+	o  Options
+	r  *rand.Rand
+	st *State
 	// seq numbers objects for uids and resource versions.
 	seq uint64
 }
 
 func newGen(o Options) *gen {
 	return &gen{
-		o:   o,
-		r:   rand.New(rand.NewPCG(o.Seed, 0x5eed_c1a5+o.Seed)),
-		inv: &inventory.Inventory{ServerVersion: o.Version, CollectedAt: epoch},
+		o:  o,
+		r:  rand.New(rand.NewPCG(o.Seed, 0x5eed_c1a5+o.Seed)),
+		st: &State{Inventory: &inventory.Inventory{ServerVersion: o.Version, CollectedAt: epoch}},
 	}
 }
 

@@ -103,9 +103,9 @@ func (g *gen) deployment(ns, app string, nodes []*nodeInfo) {
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: rm.Labels}, Spec: spec}}
 		rs.Status = appsv1.ReplicaSetStatus{Replicas: r, FullyLabeledReplicas: r, ObservedGeneration: 1}
 		g.managed(&rs.ObjectMeta, "kube-controller-manager", "apps/v1", objectFields, "")
-		g.inv.ReplicaSets = append(g.inv.ReplicaSets, ptr(rs))
+		g.st.ReplicaSets = append(g.st.ReplicaSets, ptr(rs))
 	}
-	rsi := len(g.inv.ReplicaSets) - 1
+	rsi := len(g.st.ReplicaSets) - 1
 	owner := ownerRef("apps/v1", "ReplicaSet", rs.Name, string(rs.UID))
 	ready := int32(0)
 	var ips []podAddr
@@ -119,8 +119,8 @@ func (g *gen) deployment(ns, app string, nodes []*nodeInfo) {
 		p := g.pod(ns, rs.Name+"-"+g.hash(5), rs.Labels, &owner, spec, n, created.Add(time.Hour), state)
 		ips = append(ips, podAddr{ip: p.Status.PodIP, node: n.name, name: p.Name, uid: string(p.UID), ready: state == podRunning})
 	}
-	g.inv.ReplicaSets[rsi].Status.ReadyReplicas = ready
-	g.inv.ReplicaSets[rsi].Status.AvailableReplicas = ready
+	g.st.ReplicaSets[rsi].Status.ReadyReplicas = ready
+	g.st.ReplicaSets[rsi].Status.AvailableReplicas = ready
 	d.Status = appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: replicas, UpdatedReplicas: replicas,
 		ReadyReplicas: ready, AvailableReplicas: ready, UnavailableReplicas: replicas - ready,
 		Conditions: []appsv1.DeploymentCondition{
@@ -130,7 +130,7 @@ func (g *gen) deployment(ns, app string, nodes []*nodeInfo) {
 				Message:        fmt.Sprintf("ReplicaSet %q has successfully progressed.", rs.Name),
 				LastUpdateTime: metav1.NewTime(created.Add(time.Hour)), LastTransitionTime: metav1.NewTime(created)},
 		}}
-	g.inv.Deployments = append(g.inv.Deployments, ptr(d))
+	g.st.Deployments = append(g.st.Deployments, ptr(d))
 
 	if replicas >= 2 && g.r.IntN(2) == 0 {
 		g.pdb(ns, app, selector, replicas, ready, g.r.IntN(100) == 0)
@@ -169,7 +169,7 @@ func (g *gen) pdb(ns, app string, selector map[string]string, replicas, healthy 
 		p.Status.Conditions[0].Status, p.Status.Conditions[0].Reason = metav1.ConditionFalse, policyv1.InsufficientPodsReason
 	}
 	g.managed(&p.ObjectMeta, "helm", "policy/v1", objectFields, "")
-	g.inv.PodDisruptionBudgets = append(g.inv.PodDisruptionBudgets, ptr(p))
+	g.st.PodDisruptionBudgets = append(g.st.PodDisruptionBudgets, ptr(p))
 }
 
 // service adds a ClusterIP Service selecting the pods and its EndpointSlice.
@@ -186,7 +186,7 @@ func (g *gen) service(ns, app string, selector map[string]string, pods []podAddr
 		IPFamilyPolicy: ptr(corev1.IPFamilyPolicySingleStack), InternalTrafficPolicy: ptr(corev1.ServiceInternalTrafficPolicyCluster),
 	}
 	g.managed(&s.ObjectMeta, "helm", "v1", objectFields, "")
-	g.inv.Services = append(g.inv.Services, ptr(s))
+	g.st.Services = append(g.st.Services, ptr(s))
 
 	em := g.meta(ns, app+"-"+g.hash(5), m.CreationTimestamp.Time)
 	em.Generation = 0
@@ -208,7 +208,7 @@ func (g *gen) service(ns, app string, selector map[string]string, pods []podAddr
 		})
 	}
 	g.managed(&es.ObjectMeta, "endpointslice-controller.k8s.io", "discovery.k8s.io/v1", objectFields, "")
-	g.inv.EndpointSlices = append(g.inv.EndpointSlices, ptr(es))
+	g.st.EndpointSlices = append(g.st.EndpointSlices, ptr(es))
 }
 
 // statefulSet adds a StatefulSet whose pods each have a claim bound to a
@@ -271,7 +271,7 @@ func (g *gen) statefulSet(ns, app string, nodes []*nodeInfo) {
 	}
 	s.Status = appsv1.StatefulSetStatus{ObservedGeneration: 1, Replicas: replicas, ReadyReplicas: ready, CurrentReplicas: replicas,
 		UpdatedReplicas: replicas, AvailableReplicas: ready, CurrentRevision: hash, UpdateRevision: hash, CollisionCount: ptr(int32(0))}
-	g.inv.StatefulSets = append(g.inv.StatefulSets, ptr(s))
+	g.st.StatefulSets = append(g.st.StatefulSets, ptr(s))
 	if replicas >= 2 {
 		g.pdb(ns, app, selector, replicas, ready, false)
 	}
@@ -292,7 +292,7 @@ func (g *gen) claim(ns, name, pvName, class string, n *nodeInfo, local bool, cre
 	c.Status = corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimBound, AccessModes: c.Spec.AccessModes,
 		Capacity: corev1.ResourceList{corev1.ResourceStorage: size}}
 	g.managed(&c.ObjectMeta, "kube-controller-manager", "v1", objectFields, "")
-	g.inv.PersistentVolumeClaims = append(g.inv.PersistentVolumeClaims, ptr(c))
+	g.st.PersistentVolumeClaims = append(g.st.PersistentVolumeClaims, ptr(c))
 
 	pm := g.meta("", pvName, created)
 	pm.Generation = 0
@@ -319,7 +319,7 @@ func (g *gen) claim(ns, name, pvName, class string, n *nodeInfo, local bool, cre
 	}
 	pv.Status = corev1.PersistentVolumeStatus{Phase: corev1.VolumeBound}
 	g.managed(&pv.ObjectMeta, "csi-provisioner", "v1", objectFields, "")
-	g.inv.PersistentVolumes = append(g.inv.PersistentVolumes, ptr(pv))
+	g.st.PersistentVolumes = append(g.st.PersistentVolumes, ptr(pv))
 }
 
 // job adds a completed Job and its Succeeded pod.
@@ -346,7 +346,7 @@ func (g *gen) job(ns, app string, n *nodeInfo) {
 			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastProbeTime: done, LastTransitionTime: done},
 		}}
 	g.managed(&j.ObjectMeta, "kube-controller-manager", "batch/v1", objectFields, "")
-	g.inv.Jobs = append(g.inv.Jobs, ptr(j))
+	g.st.Jobs = append(g.st.Jobs, ptr(j))
 	owner := ownerRef("batch/v1", "Job", app, string(m.UID))
 	g.pod(ns, app+"-"+g.hash(5), pl, &owner, spec, n, created, podSucceeded)
 }
@@ -368,7 +368,7 @@ func (g *gen) webhooks() {
 			Namespace: "kube-system", Name: name, Path: ptr("/validate"), Port: ptr(int32(443))}}
 	}
 	vm := g.meta("", "policy-guard", g.agoDays(30, 90))
-	g.inv.ValidatingWebhooks = append(g.inv.ValidatingWebhooks, &admissionregistrationv1.ValidatingWebhookConfiguration{
+	g.st.ValidatingWebhooks = append(g.st.ValidatingWebhooks, &admissionregistrationv1.ValidatingWebhookConfiguration{
 		ObjectMeta: vm,
 		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
 			Name: "validate.policy-guard.synth.upgate.dev", ClientConfig: svc("policy-guard"), Rules: rules,
@@ -377,7 +377,7 @@ func (g *gen) webhooks() {
 		}},
 	})
 	mm := g.meta("", "sidecar-injector", g.agoDays(30, 90))
-	g.inv.MutatingWebhooks = append(g.inv.MutatingWebhooks, &admissionregistrationv1.MutatingWebhookConfiguration{
+	g.st.MutatingWebhooks = append(g.st.MutatingWebhooks, &admissionregistrationv1.MutatingWebhookConfiguration{
 		ObjectMeta: mm,
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{
 			Name: "inject.sidecar-injector.synth.upgate.dev", ClientConfig: svc("sidecar-injector"), Rules: rules,
@@ -389,7 +389,7 @@ func (g *gen) webhooks() {
 	// The validating webhook's backend: a Deployment with ready pods
 	// would need worker slots; a Service with a ready endpoint on a
 	// control-plane node is enough for the check.
-	cp := &nodeInfo{name: g.inv.Nodes[0].Name, cidr: [3]int{10, 96, 0}}
+	cp := &nodeInfo{name: g.st.Nodes[0].Name, cidr: [3]int{10, 96, 0}}
 	g.service("kube-system", "policy-guard", map[string]string{"app.kubernetes.io/name": "policy-guard"},
 		[]podAddr{{ip: cp.podIP(), node: cp.name, name: "policy-guard-0", uid: g.uid(), ready: true}})
 }

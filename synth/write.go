@@ -11,8 +11,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/upgate-dev/upgate/inventory"
 )
 
 // ManifestOptions shape WriteManifests' output.
@@ -35,11 +33,11 @@ type ManifestOptions struct {
 	Unindented bool
 }
 
-// WriteManifests writes inv as `kubectl get -o json` writes a list: one
+// WriteManifests writes st as `kubectl get -o json` writes a list: one
 // `kind: List` document, items carrying apiVersion and kind, indented by
 // four spaces (opts.Unindented: one item a line, as an API server sends
 // it). Items are streamed: the whole document is never held.
-func WriteManifests(w io.Writer, inv *inventory.Inventory, opts ManifestOptions) error {
+func WriteManifests(w io.Writer, st *State, opts ManifestOptions) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	flat := opts.Unindented || opts.Compact
 	head, sep, tail := "{\n    \"apiVersion\": \"v1\",\n    \"items\": [", "\n        ",
@@ -53,7 +51,7 @@ func WriteManifests(w io.Writer, inv *inventory.Inventory, opts ManifestOptions)
 	first := true
 	var raw, ind bytes.Buffer
 	var err error
-	each(inv, func(apiVersion, kind string, o object) {
+	each(st, func(apiVersion, kind string, o object) {
 		if err != nil {
 			return
 		}
@@ -212,11 +210,11 @@ func roots(kind string, o object) any {
 	return u
 }
 
-// WriteSnapshot writes inv as `upgate snapshot` would have collected it:
+// WriteSnapshot writes st as `upgate snapshot` would have collected it:
 // API usages recorded and objects scrubbed (Collected, which changes inv),
 // then inventory's own snapshot encoding.
-func WriteSnapshot(w io.Writer, inv *inventory.Inventory) error {
-	Collected(inv)
+func WriteSnapshot(w io.Writer, st *State) error {
+	inv := Collected(st)
 	bw := bufio.NewWriterSize(w, 1<<20)
 	if err := inv.WriteSnapshot(bw); err != nil {
 		return err
