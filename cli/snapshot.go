@@ -21,6 +21,11 @@ variable values, command lines, managedFields, last-applied bodies,
 annotations no check reads (only upgate.dev/*, kubernetes.io/config.mirror
 and last-applied-configuration's apiVersion stay), flexVolume options and
 CSI volume attributes are dropped (the API versions they name are kept).
+Pods keep only what the checks read (see inventory.Pod: no env, probes or
+volumes but emptyDir, hostPath and claims), and what the pods of one
+template share is written once (podTemplates): a snapshot of 150,000 pods
+is a fraction of a kubectl dump. The snapshot is upgate.dev/v1alpha2;
+v1alpha1 snapshots are still read, and "snapshot --from OLD" rewrites one.
 The file is written with mode 0600: only its owner may read it.
 
 --node-stats also records each node's kubelet stats summary (root

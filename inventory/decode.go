@@ -1,7 +1,7 @@
 package inventory
 
 import (
-	"encoding/json"
+	jsonv2 "encoding/json/v2"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -121,7 +121,7 @@ type jobJSON struct {
 func lean[J any, T any](build func(*J) *T, add func(*Inventory, *T)) decodeFunc {
 	return func(raw []byte) (typedObject, error) {
 		j := new(J)
-		if err := json.Unmarshal(raw, j); err != nil {
+		if err := jsonv2.Unmarshal(raw, j); err != nil {
 			return typedObject{}, err
 		}
 		var t typedObject

@@ -1,7 +1,7 @@
 package inventory
 
 import (
-	"encoding/json"
+	jsonv2 "encoding/json/v2"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -19,7 +19,7 @@ import (
 // are decoded lean (decode.go): only what Scrub would keep is built.
 var decoders = map[string]decodeFunc{
 	"Node":        lean(buildNode, func(inv *Inventory, o *corev1.Node) { inv.Nodes = append(inv.Nodes, o) }),
-	"Pod":         decodePod,
+	"Pod":         func(raw []byte) (typedObject, error) { return decodePod(raw, nil) },
 	"Namespace":   into(func(inv *Inventory, o *corev1.Namespace) { inv.Namespaces = append(inv.Namespaces, o) }),
 	"Service":     into(func(inv *Inventory, o *corev1.Service) { inv.Services = append(inv.Services, o) }),
 	"Deployment":  lean(buildDeployment, func(inv *Inventory, o *appsv1.Deployment) { inv.Deployments = append(inv.Deployments, o) }),
@@ -71,7 +71,7 @@ type kubeObject[T any] interface {
 func into[T any, PT kubeObject[T]](add func(*Inventory, *T)) decodeFunc {
 	return func(raw []byte) (typedObject, error) {
 		o := new(T)
-		if err := json.Unmarshal(raw, o); err != nil {
+		if err := jsonv2.Unmarshal(raw, o); err != nil {
 			return typedObject{}, err
 		}
 		p := PT(o)

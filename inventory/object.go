@@ -52,12 +52,12 @@ func (it *item) commit(inv *Inventory) {
 // is known up front: from a leading apiVersion and kind (as the API
 // server, kubectl and upgate snapshots write them) or from def. Otherwise,
 // or when that fails, its metadata is decoded first, then the object.
-func decodeItem(source string, raw []byte, record bool, def typeMeta) item {
+func decodeItem(source string, raw []byte, record bool, def typeMeta, tt templateTable) item {
 	kind := peekKind(raw)
 	if kind == "" {
 		kind = def.Kind
 	}
-	if dec, known := decoders[kind]; known {
+	if dec, known := decoderOf(kind, tt); known {
 		if t, err := dec(raw); err == nil && (t.tm.Kind == kind || (t.tm.Kind == "" && t.tm.APIVersion == "")) {
 			apiVersion := t.tm.APIVersion
 			if t.tm.Kind == "" {
@@ -77,12 +77,12 @@ func decodeItem(source string, raw []byte, record bool, def typeMeta) item {
 			return it
 		}
 	}
-	return decodeItemSlowly(source, raw, record, def)
+	return decodeItemSlowly(source, raw, record, def, tt)
 }
 
 // decodeItemSlowly decodes the object's type and metadata first, then the
 // object: the general path, which also gives the errors their context.
-func decodeItemSlowly(source string, raw []byte, record bool, def typeMeta) item {
+func decodeItemSlowly(source string, raw []byte, record bool, def typeMeta, tt templateTable) item {
 	var head struct {
 		APIVersion string            `json:"apiVersion"`
 		Kind       string            `json:"kind"`
@@ -104,7 +104,7 @@ func decodeItemSlowly(source string, raw []byte, record bool, def typeMeta) item
 	if record {
 		it.usages = usagesOf(source, head.APIVersion, head.Kind, &head.Metadata)
 	}
-	dec, known := decoders[head.Kind]
+	dec, known := decoderOf(head.Kind, tt)
 	if !known {
 		it.other = head.Kind
 		return it
@@ -116,6 +116,15 @@ func decodeItemSlowly(source string, raw []byte, record bool, def typeMeta) item
 	Scrub(t.obj)
 	it.add = t.add
 	return it
+}
+
+// decoderOf is the kind's decoder; a pod's reads a snapshot's templates.
+func decoderOf(kind string, tt templateTable) (decodeFunc, bool) {
+	if kind == "Pod" && tt != nil {
+		return func(raw []byte) (typedObject, error) { return decodePod(raw, tt) }, true
+	}
+	dec, known := decoders[kind]
+	return dec, known
 }
 
 // peekKind returns the kind of an object whose encoding starts with its

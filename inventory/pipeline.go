@@ -20,6 +20,8 @@ type pipeline struct {
 	checked bool
 	// wrap gives an item's error its context (its index in the input).
 	wrap func(i int, err error) error
+	// templates are a snapshot's pod templates, which its pods name.
+	templates templateTable
 
 	batch    []json.RawMessage
 	next     int // input index of batch[0]
@@ -62,7 +64,7 @@ func (p *pipeline) launch() {
 	go func() {
 		defer close(j.done)
 		for i, raw := range j.raws {
-			j.out[i] = decodeRaw(p.source, raw, p.record, p.def, p.checked)
+			j.out[i] = decodeRaw(p.source, raw, p.record, p.def, p.checked, p.templates)
 			if j.out[i].err != nil {
 				return // the rest of the batch is never committed
 			}
@@ -104,7 +106,7 @@ func (p *pipeline) finish() (int, error) {
 
 // decodeRaw checks that an item is an object, and unless checked that no
 // member name repeats, before decoding it.
-func decodeRaw(source string, raw json.RawMessage, record bool, def typeMeta, checked bool) item {
+func decodeRaw(source string, raw json.RawMessage, record bool, def typeMeta, checked bool, tt templateTable) item {
 	raw = trimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
 		return item{err: errNotObject}
@@ -114,7 +116,7 @@ func decodeRaw(source string, raw json.RawMessage, record bool, def typeMeta, ch
 			return item{err: err}
 		}
 	}
-	return decodeItem(source, raw, record, def)
+	return decodeItem(source, raw, record, def, tt)
 }
 
 func trimSpace(b []byte) []byte {

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"encoding/json"
+	jsonv2 "encoding/json/v2"
 	"maps"
 	"slices"
 	"unique"
@@ -46,15 +47,24 @@ type Pod struct {
 	Status PodStatus
 }
 
-// PodSpec is what is kept of a pod's spec.
+// PodSpec is what is kept of a pod's spec: its node and volumes, and the
+// PodShape it shares with the other pods of its template.
 type PodSpec struct {
-	NodeName       string              `json:"nodeName,omitempty"`
+	NodeName string `json:"nodeName,omitempty"`
+	PodShape
+	Volumes []Volume `json:"volumes,omitempty"`
+}
+
+// PodShape is the part of a pod's spec that the pods of one template (a
+// ReplicaSet's, a DaemonSet's) have in common: where they may run, what
+// they request, what they run. A snapshot writes it once per template
+// (PodTemplate), and pods read from one share it.
+type PodShape struct {
 	NodeSelector   map[string]string   `json:"nodeSelector,omitempty"`
 	Affinity       *Affinity           `json:"affinity,omitempty"`
 	Tolerations    []corev1.Toleration `json:"tolerations,omitempty"`
 	InitContainers []Container         `json:"initContainers,omitempty"`
 	Containers     []Container         `json:"containers,omitempty"`
-	Volumes        []Volume            `json:"volumes,omitempty"`
 	Overhead       corev1.ResourceList `json:"overhead,omitempty"`
 	// Resources are the pod-level requests and limits.
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
@@ -135,6 +145,8 @@ type podWire struct {
 	Metadata metaWire  `json:"metadata"`
 	Spec     PodSpec   `json:"spec"`
 	Status   PodStatus `json:"status"`
+	// Template is, in a snapshot, the index of the pod's PodTemplate.
+	Template *int `json:"template,omitempty"`
 }
 
 // TypeMeta is an object's apiVersion and kind.
@@ -308,11 +320,11 @@ func PodOf(o *corev1.Pod) *Pod {
 		}
 	}
 	s := &o.Spec
-	w.Spec = PodSpec{
-		NodeName: s.NodeName, NodeSelector: s.NodeSelector, Tolerations: s.Tolerations,
+	w.Spec = PodSpec{NodeName: s.NodeName, PodShape: PodShape{
+		Tolerations:    s.Tolerations,
 		InitContainers: containersOf(s.InitContainers), Containers: containersOf(s.Containers),
 		Overhead: s.Overhead, Resources: s.Resources,
-	}
+	}}
 	if len(s.NodeSelector) > 0 {
 		w.Spec.NodeSelector = make(map[string]string, len(s.NodeSelector))
 		for k, v := range s.NodeSelector {
@@ -376,10 +388,11 @@ func statusesOf(ss []corev1.ContainerStatus) []ContainerStatus {
 	return out
 }
 
-// decodePod decodes a pod straight into the model.
-func decodePod(raw []byte) (typedObject, error) {
+// decodePod decodes a pod straight into the model. A snapshot's pod item
+// names its template (PodTemplate) in tt, the snapshot's table.
+func decodePod(raw []byte, tt templateTable) (typedObject, error) {
 	var w podWire
-	if err := json.Unmarshal(raw, &w); err != nil {
+	if err := jsonv2.Unmarshal(raw, &w); err != nil {
 		return typedObject{}, err
 	}
 	t := typedObject{
@@ -387,7 +400,16 @@ func decodePod(raw []byte) (typedObject, error) {
 		tm:   metav1.TypeMeta{APIVersion: w.APIVersion, Kind: w.Kind},
 		meta: w.Metadata.usageMeta(),
 	}
-	p := w.pod()
+	var p *Pod
+	if w.Template != nil {
+		var err error
+		if p, err = tt.pod(&w); err != nil {
+			return typedObject{}, err
+		}
+		t.meta.GenerateName = p.GenerateName
+	} else {
+		p = w.pod()
+	}
 	t.add = func(inv *Inventory) { inv.Pods = append(inv.Pods, p) }
 	return t, nil
 }
@@ -400,7 +422,7 @@ func (p *Pod) DeepCopy() *Pod {
 	}
 	c := &Pod{ObjectMeta: *p.ObjectMeta.DeepCopy(), Status: p.Status}
 	s := &p.Spec
-	c.Spec = PodSpec{NodeName: s.NodeName, NodeSelector: maps.Clone(s.NodeSelector), Overhead: s.Overhead.DeepCopy()}
+	c.Spec = PodSpec{NodeName: s.NodeName, PodShape: PodShape{NodeSelector: maps.Clone(s.NodeSelector), Overhead: s.Overhead.DeepCopy()}}
 	if s.Affinity != nil && s.Affinity.NodeAffinity != nil {
 		c.Spec.Affinity = &Affinity{NodeAffinity: &NodeAffinity{
 			RequiredDuringSchedulingIgnoredDuringExecution: s.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.DeepCopy(),

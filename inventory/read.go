@@ -334,6 +334,9 @@ func (d *decoder) jsonDocument(source string, sc *scanner) (int, error) {
 		switch {
 		case key == "items" && !hasItems && streamed == nil:
 			if p := d.itemPipeline(source, apiVersion, kind); p != nil {
+				if err := useTemplates(p, fields, apiVersion, kind); err != nil {
+					return 0, err
+				}
 				if err := sc.elements(p.add); err != nil {
 					p.finish()
 					if p.err != nil {
@@ -388,7 +391,7 @@ func (d *decoder) jsonDocument(source string, sc *scanner) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if apiVersion == SnapshotAPIVersion && kind == SnapshotKind {
+		if isSnapshot(apiVersion, kind) {
 			if err := d.snapshotHead(source, object(fields)); err != nil {
 				return 0, err
 			}
@@ -404,6 +407,9 @@ func (d *decoder) jsonDocument(source string, sc *scanner) (int, error) {
 	}
 	if hasItems {
 		if p := d.itemPipeline(source, apiVersion, kind); p != nil {
+			if err := useTemplates(p, fields, apiVersion, kind); err != nil {
+				return 0, err
+			}
 			for _, it := range items {
 				if p.add(it) != nil {
 					break
@@ -422,6 +428,25 @@ func (d *decoder) jsonDocument(source string, sc *scanner) (int, error) {
 	return d.document(source, object(fields))
 }
 
+// useTemplates gives a snapshot's pipeline the snapshot's pod templates,
+// read from its members before items (as upgate writes them; a pod item
+// naming a template the pipeline lacks is an error).
+func useTemplates(p *pipeline, fields []field, apiVersion, kind string) error {
+	if !isSnapshot(apiVersion, kind) {
+		return nil
+	}
+	for _, f := range fields {
+		if f.key == "podTemplates" {
+			tt, err := newTemplateTable(f.raw)
+			if err != nil {
+				return fmt.Errorf("snapshot: %w", err)
+			}
+			p.templates = tt
+		}
+	}
+	return nil
+}
+
 // itemPipeline returns the pipeline for the items of a document of this
 // apiVersion and kind, or nil when such a document's items are not
 // Kubernetes objects (or its kind is not known yet). Its items come from
@@ -436,11 +461,11 @@ func (d *decoder) itemPipeline(source, apiVersion, kind string) *pipeline {
 
 func (d *decoder) newItemPipeline(source, apiVersion, kind string) *pipeline {
 	switch {
-	case apiVersion == SnapshotAPIVersion && kind == SnapshotKind:
+	case isSnapshot(apiVersion, kind):
 		return newPipeline(d.inv, source, false, typeMeta{}, func(i int, err error) error {
 			return fmt.Errorf("snapshot item %d: %w", i, err)
 		})
-	case apiVersion == SnapshotAPIVersion:
+	case strings.HasPrefix(apiVersion, "upgate.dev/"):
 		return nil // a report, or a kind of ours this reader does not know
 	case kind == "List":
 		return newPipeline(d.inv, source, true, typeMeta{}, listItemError)
@@ -492,9 +517,9 @@ func (d *decoder) document(source string, raw []byte) (int, error) {
 		return 0, err
 	}
 	switch {
-	case head.APIVersion == SnapshotAPIVersion && head.Kind == SnapshotKind:
+	case isSnapshot(head.APIVersion, head.Kind):
 		return d.snapshot(source, raw)
-	case head.APIVersion == SnapshotAPIVersion && head.Kind == "Report":
+	case head.APIVersion == reportAPIVersion && head.Kind == "Report":
 		var rep struct {
 			Snapshot json.RawMessage `json:"snapshot"`
 		}
@@ -547,7 +572,8 @@ func (d *decoder) list(source string, raw []byte, def typeMeta) (int, error) {
 
 func (d *decoder) snapshot(source string, raw []byte) (int, error) {
 	var s struct {
-		Items []json.RawMessage `json:"items"`
+		PodTemplates json.RawMessage   `json:"podTemplates"`
+		Items        []json.RawMessage `json:"items"`
 	}
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return 0, fmt.Errorf("snapshot: %v", err)
@@ -558,6 +584,13 @@ func (d *decoder) snapshot(source string, raw []byte) (int, error) {
 	p := newPipeline(d.inv, source, false, typeMeta{}, func(i int, err error) error {
 		return fmt.Errorf("snapshot item %d: %w", i, err)
 	})
+	if len(s.PodTemplates) > 0 {
+		tt, err := newTemplateTable(s.PodTemplates)
+		if err != nil {
+			return 0, fmt.Errorf("snapshot: %w", err)
+		}
+		p.templates = tt
+	}
 	for _, it := range s.Items {
 		if p.add(it) != nil {
 			break
@@ -572,7 +605,11 @@ func (d *decoder) snapshot(source string, raw []byte) (int, error) {
 
 // snapshotHead takes what a snapshot records besides its items.
 func (d *decoder) snapshotHead(source string, raw []byte) error {
-	var s Snapshot
+	var s struct {
+		Snapshot
+		// Read with the items (useTemplates, snapshot).
+		PodTemplates skip `json:"podTemplates"`
+	}
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return fmt.Errorf("snapshot: %v", err)
 	}

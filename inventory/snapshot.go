@@ -15,10 +15,23 @@ import (
 )
 
 // The snapshot file's type, versioned like a Kubernetes object.
+// v1alpha2 writes pods against a table of their templates (PodTemplate);
+// v1alpha1 wrote each pod whole. Both are read.
 const (
-	SnapshotAPIVersion = "upgate.dev/v1alpha1"
+	SnapshotAPIVersion = "upgate.dev/v1alpha2"
 	SnapshotKind       = "Snapshot"
+	// snapshotV1alpha1 is the first snapshot version, still read.
+	snapshotV1alpha1 = "upgate.dev/v1alpha1"
+	// reportAPIVersion is the version of upgate's JSON reports, which
+	// carry the snapshot they were computed from.
+	reportAPIVersion = "upgate.dev/v1alpha1"
 )
+
+// isSnapshot reports whether a document's apiVersion and kind are a
+// snapshot's, of any version this reader reads.
+func isSnapshot(apiVersion, kind string) bool {
+	return kind == SnapshotKind && (apiVersion == SnapshotAPIVersion || apiVersion == snapshotV1alpha1)
+}
 
 // Snapshot is the file `upgate snapshot` writes: the inventory's objects,
 // each with apiVersion and kind, plus what the objects alone cannot say.
@@ -34,9 +47,13 @@ type Snapshot struct {
 	APIUsages          []APIUsage          `json:"apiUsages,omitempty"`
 	DeprecatedRequests []DeprecatedRequest `json:"deprecatedRequests,omitempty"`
 	// NodeStats are the kubelet stats summaries read, when they were.
-	NodeStats []NodeStat        `json:"nodeStats,omitempty"`
-	Others    map[string]int    `json:"others,omitempty"`
-	Items     []json.RawMessage `json:"items"`
+	NodeStats []NodeStat     `json:"nodeStats,omitempty"`
+	Others    map[string]int `json:"others,omitempty"`
+	// PodTemplates are what the pods of one template share; each pod item
+	// names its template by index. They come before the items, so that a
+	// reader has them when it meets the pods.
+	PodTemplates []PodTemplate     `json:"podTemplates,omitempty"`
+	Items        []json.RawMessage `json:"items"`
 }
 
 // canonical is the group version each modelled kind is written at (Kinds).
@@ -51,8 +68,11 @@ var canonical = func() map[string]schema.GroupVersion {
 // Snapshot renders the inventory as a snapshot. The inventory is sorted
 // first, so the same state always gives the same bytes.
 func (inv *Inventory) Snapshot() (*Snapshot, error) {
-	s := inv.snapshotHead()
-	err := inv.eachItem(func(item []byte) error {
+	s, refs, err := inv.snapshotHead()
+	if err != nil {
+		return nil, err
+	}
+	err = inv.eachItem(refs, func(item []byte) error {
 		s.Items = append(s.Items, append([]byte(nil), item...))
 		return nil
 	})
@@ -63,15 +83,20 @@ func (inv *Inventory) Snapshot() (*Snapshot, error) {
 }
 
 // snapshotHead sorts the inventory and fills everything of its snapshot
-// but the items.
-func (inv *Inventory) snapshotHead() *Snapshot {
+// but the items; refs are the pods' templates (PodTemplates).
+func (inv *Inventory) snapshotHead() (*Snapshot, []int, error) {
 	inv.Sort()
+	templates, refs, err := podTemplates(inv.Pods)
+	if err != nil {
+		return nil, nil, err
+	}
 	return &Snapshot{
 		APIVersion: SnapshotAPIVersion, Kind: SnapshotKind,
 		ServerVersion: inv.ServerVersion, CollectedAt: inv.CollectedAt.UTC(),
 		Sources: inv.Sources, Counts: inv.Counts(),
 		APIUsages: inv.APIUsages, DeprecatedRequests: inv.DeprecatedRequests, NodeStats: inv.NodeStats, Others: inv.Others,
-	}
+		PodTemplates: templates,
+	}, refs, nil
 }
 
 // eachItem encodes every object, kind by kind in snapshot order, each once,
@@ -79,7 +104,7 @@ func (inv *Inventory) snapshotHead() *Snapshot {
 // without them), and hands the bytes to fn in that order; they are only
 // valid during the call. Batches of objects are encoded on GOMAXPROCS
 // goroutines while fn consumes the previous ones.
-func (inv *Inventory) eachItem(fn func([]byte) error) error {
+func (inv *Inventory) eachItem(podRefs []int, fn func([]byte) error) error {
 	type batch struct {
 		items [][]byte
 		err   error
@@ -135,6 +160,10 @@ func (inv *Inventory) eachItem(fn func([]byte) error) error {
 	}
 	for _, k := range Kinds {
 		n, at := k.items(inv)
+		if k.Kind == "Pod" {
+			// A pod is written as what is its own and its template's index.
+			at = func(i int) any { return templatedPod{inv.Pods[i], podRefs[i]} }
+		}
 		add(k.Kind, n, at)
 	}
 	for len(inflight) > 0 {
@@ -175,7 +204,11 @@ func stripTypeMeta(rest []byte) []byte {
 // WriteSnapshot writes the inventory as snapshot JSON: compact, one item
 // per line, streamed (the whole file is never held in memory).
 func (inv *Inventory) WriteSnapshot(w io.Writer) error {
-	head, err := json.Marshal(inv.snapshotHead())
+	s, refs, err := inv.snapshotHead()
+	if err != nil {
+		return err
+	}
+	head, err := json.Marshal(s)
 	if err != nil {
 		return err
 	}
@@ -189,7 +222,7 @@ func (inv *Inventory) WriteSnapshot(w io.Writer) error {
 	bw.Write(head[:len(head)-len(tail)])
 	bw.WriteString(`"items":[`)
 	first := true
-	err = inv.eachItem(func(item []byte) error {
+	err = inv.eachItem(refs, func(item []byte) error {
 		if !first {
 			bw.WriteByte(',')
 		}
