@@ -290,8 +290,8 @@ func (s *scanner) member(start int, top bool, name memberName) error {
 
 // take copies buf[start:end] and consumes it.
 func (s *scanner) take(start, end int) json.RawMessage {
-	out := make(json.RawMessage, end-start)
-	copy(out, s.buf[start:end])
+	// append, not make and copy: the copy is not cleared first.
+	out := append(json.RawMessage(nil), s.buf[start:end]...)
 	s.pos = end
 	return out
 }
