@@ -290,4 +290,4 @@ func CachedFile(dir, format string, opts Options) (string, error) {
 
 // GeneratorVersion names the generator's (and writers') output in cached file names:
 // bump it whenever a change makes the same Options give other objects.
-const GeneratorVersion = 5
+const GeneratorVersion = 6 // 6: snapshots are upgate.dev/v1alpha2 (pod templates)
