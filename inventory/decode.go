@@ -52,16 +52,6 @@ func (m *metaJSON) meta() metav1.ObjectMeta {
 	return om
 }
 
-// scrubbedMeta is the metadata Scrub leaves.
-func (m *metaJSON) scrubbed() metav1.ObjectMeta {
-	om := m.ObjectMeta
-	om.ManagedFields = nil
-	if om.Annotations != nil {
-		om.Annotations = scrubAnnotations(om.Annotations)
-	}
-	return om
-}
-
 type nodeJSON struct {
 	corev1.Node
 	Metadata metaJSON `json:"metadata"`
@@ -158,50 +148,47 @@ func leanMeta(j any) (metav1.TypeMeta, metav1.ObjectMeta) {
 	return metav1.TypeMeta{}, metav1.ObjectMeta{}
 }
 
+// The builders of the kinds but Pod hand what they decoded to the kind's
+// keep function (keep.go), which copies the kept fields out of it.
+
 func buildNode(j *nodeJSON) *corev1.Node {
 	n := &j.Node
-	n.ObjectMeta = j.Metadata.scrubbed()
+	n.ObjectMeta = j.Metadata.ObjectMeta
 	n.Status = j.Status.NodeStatus
-	n.Status.Images = nil
-	return n
+	return keepNode(n)
 }
 
 func buildDeployment(j *deploymentJSON) *appsv1.Deployment {
 	o := &j.Deployment
-	o.ObjectMeta = j.Metadata.scrubbed()
+	o.ObjectMeta = j.Metadata.ObjectMeta
 	o.Spec = j.Spec.DeploymentSpec
-	o.Spec.Template = corev1.PodTemplateSpec{}
-	return o
+	return keepDeployment(o)
 }
 
 func buildReplicaSet(j *replicaSetJSON) *appsv1.ReplicaSet {
 	o := &j.ReplicaSet
-	o.ObjectMeta = j.Metadata.scrubbed()
+	o.ObjectMeta = j.Metadata.ObjectMeta
 	o.Spec = j.Spec.ReplicaSetSpec
-	o.Spec.Template = corev1.PodTemplateSpec{}
-	return o
+	return keepReplicaSet(o)
 }
 
 func buildStatefulSet(j *statefulSetJSON) *appsv1.StatefulSet {
 	o := &j.StatefulSet
-	o.ObjectMeta = j.Metadata.scrubbed()
+	o.ObjectMeta = j.Metadata.ObjectMeta
 	o.Spec = j.Spec.StatefulSetSpec
-	o.Spec.Template = corev1.PodTemplateSpec{}
-	return o
+	return keepStatefulSet(o)
 }
 
 func buildDaemonSet(j *daemonSetJSON) *appsv1.DaemonSet {
 	o := &j.DaemonSet
-	o.ObjectMeta = j.Metadata.scrubbed()
+	o.ObjectMeta = j.Metadata.ObjectMeta
 	o.Spec = j.Spec.DaemonSetSpec
-	o.Spec.Template = corev1.PodTemplateSpec{}
-	return o
+	return keepDaemonSet(o)
 }
 
 func buildJob(j *jobJSON) *batchv1.Job {
 	o := &j.Job
-	o.ObjectMeta = j.Metadata.scrubbed()
+	o.ObjectMeta = j.Metadata.ObjectMeta
 	o.Spec = j.Spec.JobSpec
-	o.Spec.Template = corev1.PodTemplateSpec{}
-	return o
+	return keepJob(o)
 }

@@ -104,14 +104,15 @@ func (inv *Inventory) eachItem(fn func([]byte) error) error {
 			err = fn(it)
 		}
 	}
-	add := func(kind string, n int, obj func(int) any) {
+	add := func(k KindInfo, n int, obj func(int) any) {
+		kind := k.Kind
 		prefix := fmt.Sprintf(`{"apiVersion":%q,"kind":%q`, canonical[kind].String(), kind)
 		for lo := 0; lo < n && err == nil; lo += snapshotBatch {
 			b := &batch{done: make(chan struct{})}
 			go func(lo, hi int) {
 				defer close(b.done)
 				for i := lo; i < hi; i++ {
-					raw, err := json.Marshal(obj(i))
+					raw, err := json.Marshal(k.written(obj(i)))
 					if err != nil {
 						b.err = fmt.Errorf("encode %s: %w", kind, err)
 						return
@@ -135,12 +136,21 @@ func (inv *Inventory) eachItem(fn func([]byte) error) error {
 	}
 	for _, k := range Kinds {
 		n, at := k.items(inv)
-		add(k.Kind, n, at)
+		add(k, n, at)
 	}
 	for len(inflight) > 0 {
 		drain()
 	}
 	return err
+}
+
+// written is what a snapshot encodes for obj: what its kind keeps of it,
+// in the kind's small form (wire.go); a pod as it is.
+func (k KindInfo) written(obj any) any {
+	if k.keep == nil {
+		return obj
+	}
+	return k.write(k.keep(obj))
 }
 
 // snapshotBatch is how many objects one goroutine encodes at a time.
