@@ -2,6 +2,10 @@ package inventory
 
 import (
 	"bytes"
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -27,6 +31,73 @@ func readV1alpha1(t *testing.T) (*Inventory, []byte) {
 		t.Fatal(err)
 	}
 	return old, cur.Bytes()
+}
+
+// A v1alpha2 snapshot leaves out the served usages its items imply, and a
+// reader gives the inventory it was written from: the same as reading
+// the v1alpha1 snapshot of the same state, usages included and in order,
+// whether read as a file or from a report that recorded it.
+func TestSnapshotV1alpha2ReadsAsV1alpha1(t *testing.T) {
+	old, cur := readV1alpha1(t)
+	var head Snapshot
+	if err := json.Unmarshal(cur, &head); err != nil {
+		t.Fatal(err)
+	}
+	if head.APIVersion != SnapshotAPIVersion {
+		t.Errorf("written as %s, want %s", head.APIVersion, SnapshotAPIVersion)
+	}
+	implied := len(old.APIUsages) - len(head.APIUsages)
+	if objects := len(head.Items); implied < objects-len(head.NotServed) {
+		t.Errorf("%d usages left out of %d, for %d items of which %d not served", implied, len(old.APIUsages), objects, len(head.NotServed))
+	}
+	rs := old.ReplicaSets[1]
+	if want := []ObjectRef{{Kind: "ReplicaSet", Namespace: rs.Namespace, Name: rs.Name}}; !slices.Equal(head.NotServed, want) {
+		t.Errorf("notServed = %v, want %v", head.NotServed, want)
+	}
+	for _, u := range head.APIUsages {
+		if u.Via == ViaServed && u.Source == "" && u.Kind != "Ingress" && canonical[u.Kind].String() == u.APIVersion {
+			t.Errorf("an implied usage is written: %+v", u)
+		}
+	}
+	for _, kept := range []string{`"apiVersion":"apps/v1beta1","kind":"Deployment"`, `"via":"last-applied-configuration"`,
+		`"via":"managedFields"`, `"source":"state.yaml"`, `"kind":"Ingress"`} {
+		if !bytes.Contains(cur, []byte(kept)) {
+			t.Errorf("the head lacks %s", kept)
+		}
+	}
+
+	report := `{"apiVersion":"upgate.dev/v1alpha1","kind":"Report","findings":[],"snapshot":` + string(cur) + `}`
+	for name, in := range map[string]string{"snapshot": string(cur), "report": report} {
+		t.Run(name, func(t *testing.T) {
+			back, err := Read([]string{"-"}, strings.NewReader(in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(back.APIUsages, old.APIUsages) {
+				t.Errorf("usages differ:\nv1alpha1: %v\nv1alpha2: %v", old.APIUsages, back.APIUsages)
+			}
+			back.Sources, back.InputDigest = old.Sources, old.InputDigest
+			if !reflect.DeepEqual(back, old) {
+				t.Errorf("the v1alpha2 snapshot reads as another inventory than the v1alpha1 one")
+				kindsDiffer(t, old, back)
+			}
+		})
+	}
+}
+
+// kindsDiffer names the kinds whose objects differ between a and b.
+func kindsDiffer(t *testing.T, a, b *Inventory) {
+	t.Helper()
+	for _, k := range Kinds {
+		var as, bs []any
+		k.Each(a, func(o any) { as = append(as, o) })
+		k.Each(b, func(o any) { bs = append(bs, o) })
+		if !reflect.DeepEqual(as, bs) {
+			x, _ := json.Marshal(as)
+			y, _ := json.Marshal(bs)
+			t.Errorf("%s:\n%s\n---\n%s", k.Kind, x, y)
+		}
+	}
 }
 
 // What a snapshot writes of each kind reads back as what the kind keeps
