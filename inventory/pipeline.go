@@ -111,8 +111,8 @@ func (p *pipeline) finish() (int, error) {
 // items recorded (recordServed): a v1alpha2 snapshot's NotServed, the
 // items that had none to leave out.
 func (p *pipeline) unimply(refs []ObjectRef) {
-	if len(refs) == 0 {
-		return
+	if len(refs) == 0 || p.record != recordServed {
+		return // only items recording their served usage recorded one to take back
 	}
 	drop := make(map[ObjectRef]int, len(refs))
 	for _, r := range refs {
