@@ -107,7 +107,8 @@ type jobJSON struct {
 }
 
 // lean builds the decodeFunc of a kind decoded through its shadow type J:
-// build turns the shadow into the scrubbed object.
+// build turns the shadow into the kept object, a fresh one (keep.go) that
+// holds nothing of the shadow.
 func lean[J any, T any](build func(*J) *T, add func(*Inventory, *T)) decodeFunc {
 	return func(raw []byte) (typedObject, error) {
 		j := new(J)
@@ -116,11 +117,9 @@ func lean[J any, T any](build func(*J) *T, add func(*Inventory, *T)) decodeFunc 
 		}
 		var t typedObject
 		t.tm, t.meta = leanMeta(j)
-		// A copy of what build made: the object must not keep the whole
-		// shadow it was built in alive.
-		o := *build(j)
+		o := build(j)
 		t.obj = scrubbed{}
-		t.add = func(inv *Inventory) { add(inv, &o) }
+		t.add = func(inv *Inventory) { add(inv, o) }
 		return t, nil
 	}
 }
