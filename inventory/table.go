@@ -23,7 +23,7 @@ type KindInfo struct {
 	// besides name, namespace and the annotations Scrub keeps: what the
 	// kind's keep function (keep.go) copies, and what snapshots write of
 	// it. docs/performance.md lists the same (TestKindKeepsInTheDocs).
-	// Pods are cut down by Scrub's blacklist instead.
+	// Pods are kept as the model's own Pod, which says what it keeps.
 	Keeps string
 
 	items func(*Inventory) (int, func(int) any) // the kind's list
@@ -55,7 +55,7 @@ var Kinds = []KindInfo{
 			"status.nodeInfo (kubeletVersion, kubeProxyVersion)"},
 		func(inv *Inventory) *[]*corev1.Node { return &inv.Nodes }, keepNode, writeNode),
 	kind(KindInfo{Kind: "Pod", Version: "v1", Resource: "pods",
-		Keeps: "all but what Scrub drops"},
+		Keeps: "the model's own Pod (pod.go)"},
 		func(inv *Inventory) *[]*Pod { return &inv.Pods }, nil, nil),
 	kind(KindInfo{Kind: "Service", Version: "v1", Resource: "services", Short: "svc",
 		Keeps: "spec.type"},
