@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/upgate-dev/upgate/finding"
+	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/synth"
 )
 
@@ -151,4 +152,59 @@ func spoil(inv *synth.State) {
 	}
 	d := inv.Deployments[len(inv.Deployments)/2]
 	d.Status.ReadyReplicas, d.Status.AvailableReplicas = 0, 0
+}
+
+// TestSnapshotVersionsKeepFindings: a v1alpha1 snapshot (as the v1alpha1
+// writer wrote it: objects whole, every usage in its head) and the
+// v1alpha2 snapshot of the same state (objects cut to what their kind
+// keeps, served usages implied) give the same findings, byte for byte in
+// JSON, and the same counts.
+func TestSnapshotVersionsKeepFindings(t *testing.T) {
+	const v1alpha1 = "../inventory/testdata/v1alpha1.snapshot"
+	inv, err := inventory.Read([]string{v1alpha1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1alpha2 := filepath.Join(t.TempDir(), "v1alpha2.json")
+	f, err := os.Create(v1alpha2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inv.WriteSnapshot(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"v1.36", "v1.37"} {
+		var reports []finding.Report
+		for _, path := range []string{v1alpha1, v1alpha2} {
+			code, out, errOut := run(t, "", "check", "--from", path, "--target", target, "--format", "json")
+			if code != ExitPassed && code != ExitBlocked {
+				t.Fatalf("check %s: exit %d: %s", path, code, errOut)
+			}
+			var rep finding.Report
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatalf("check %s: %v", path, err)
+			}
+			reports = append(reports, rep)
+		}
+		old, cur := reports[0], reports[1]
+		checks := map[string]int{}
+		for _, f := range old.Findings {
+			checks[f.Check]++
+		}
+		if checks["health.node-not-ready"] == 0 || checks["health.node-cordoned"] == 0 {
+			t.Errorf("target %s: the v1alpha1 snapshot's spoilt nodes are not found (%v)", target, checks)
+		}
+		a, _ := json.Marshal(old.Findings)
+		b, _ := json.Marshal(cur.Findings)
+		if string(a) != string(b) {
+			t.Errorf("target %s: v1alpha1 gives\n%s\nv1alpha2 gives\n%s", target, a, b)
+		}
+		if !reflect.DeepEqual(old.Input.Counts, cur.Input.Counts) || old.Verdict != cur.Verdict {
+			t.Errorf("target %s: counts or verdict differ: %v %s, %v %s", target, old.Input.Counts, old.Verdict, cur.Input.Counts, cur.Verdict)
+		}
+		t.Logf("target %s: %d findings: %v", target, len(old.Findings), checks)
+	}
 }

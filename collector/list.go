@@ -74,7 +74,7 @@ func listOf[T any, PT object[T], L list](
 	items func(L) []T,
 	set func(*inventory.Inventory, []PT),
 ) resource {
-	return modelOf(name, apiVersion, kind, cl, items, func(o PT) PT { inventory.Scrub(o); return o }, set)
+	return modelOf(name, apiVersion, kind, cl, items, func(o PT) PT { scrub(o); return o }, set)
 }
 
 // modelOf is a kind kept as a model of its own (keep builds it).
@@ -170,4 +170,14 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// scrub is inventory.Scrub, which keeps of each kind what the checks read,
+// keeping besides the resourceVersion, which the watch reads
+// (sameVersion: a relist's unchanged objects are no change) and snapshots
+// never write.
+func scrub(o metav1.Object) {
+	rv := o.GetResourceVersion()
+	inventory.Scrub(o)
+	o.SetResourceVersion(rv)
 }

@@ -52,16 +52,6 @@ func (m *metaJSON) meta() metav1.ObjectMeta {
 	return om
 }
 
-// scrubbedMeta is the metadata Scrub leaves.
-func (m *metaJSON) scrubbed() metav1.ObjectMeta {
-	om := m.ObjectMeta
-	om.ManagedFields = nil
-	if om.Annotations != nil {
-		om.Annotations = scrubAnnotations(om.Annotations)
-	}
-	return om
-}
-
 type nodeJSON struct {
 	corev1.Node
 	Metadata metaJSON `json:"metadata"`
@@ -117,7 +107,8 @@ type jobJSON struct {
 }
 
 // lean builds the decodeFunc of a kind decoded through its shadow type J:
-// build turns the shadow into the scrubbed object.
+// build turns the shadow into the kept object, a fresh one (keep.go) that
+// holds nothing of the shadow.
 func lean[J any, T any](build func(*J) *T, add func(*Inventory, *T)) decodeFunc {
 	return func(raw []byte) (typedObject, error) {
 		j := new(J)
@@ -126,11 +117,9 @@ func lean[J any, T any](build func(*J) *T, add func(*Inventory, *T)) decodeFunc 
 		}
 		var t typedObject
 		t.tm, t.meta = leanMeta(j)
-		// A copy of what build made: the object must not keep the whole
-		// shadow it was built in alive.
-		o := *build(j)
+		o := build(j)
 		t.obj = scrubbed{}
-		t.add = func(inv *Inventory) { add(inv, &o) }
+		t.add = func(inv *Inventory) { add(inv, o) }
 		return t, nil
 	}
 }
@@ -158,50 +147,47 @@ func leanMeta(j any) (metav1.TypeMeta, metav1.ObjectMeta) {
 	return metav1.TypeMeta{}, metav1.ObjectMeta{}
 }
 
+// The builders of the kinds but Pod hand what they decoded to the kind's
+// keep function (keep.go), which copies the kept fields out of it.
+
 func buildNode(j *nodeJSON) *corev1.Node {
 	n := &j.Node
-	n.ObjectMeta = j.Metadata.scrubbed()
+	n.ObjectMeta = j.Metadata.ObjectMeta
 	n.Status = j.Status.NodeStatus
-	n.Status.Images = nil
-	return n
+	return keepNode(n)
 }
 
 func buildDeployment(j *deploymentJSON) *appsv1.Deployment {
 	o := &j.Deployment
-	o.ObjectMeta = j.Metadata.scrubbed()
+	o.ObjectMeta = j.Metadata.ObjectMeta
 	o.Spec = j.Spec.DeploymentSpec
-	o.Spec.Template = corev1.PodTemplateSpec{}
-	return o
+	return keepDeployment(o)
 }
 
 func buildReplicaSet(j *replicaSetJSON) *appsv1.ReplicaSet {
 	o := &j.ReplicaSet
-	o.ObjectMeta = j.Metadata.scrubbed()
+	o.ObjectMeta = j.Metadata.ObjectMeta
 	o.Spec = j.Spec.ReplicaSetSpec
-	o.Spec.Template = corev1.PodTemplateSpec{}
-	return o
+	return keepReplicaSet(o)
 }
 
 func buildStatefulSet(j *statefulSetJSON) *appsv1.StatefulSet {
 	o := &j.StatefulSet
-	o.ObjectMeta = j.Metadata.scrubbed()
+	o.ObjectMeta = j.Metadata.ObjectMeta
 	o.Spec = j.Spec.StatefulSetSpec
-	o.Spec.Template = corev1.PodTemplateSpec{}
-	return o
+	return keepStatefulSet(o)
 }
 
 func buildDaemonSet(j *daemonSetJSON) *appsv1.DaemonSet {
 	o := &j.DaemonSet
-	o.ObjectMeta = j.Metadata.scrubbed()
+	o.ObjectMeta = j.Metadata.ObjectMeta
 	o.Spec = j.Spec.DaemonSetSpec
-	o.Spec.Template = corev1.PodTemplateSpec{}
-	return o
+	return keepDaemonSet(o)
 }
 
 func buildJob(j *jobJSON) *batchv1.Job {
 	o := &j.Job
-	o.ObjectMeta = j.Metadata.scrubbed()
+	o.ObjectMeta = j.Metadata.ObjectMeta
 	o.Spec = j.Spec.JobSpec
-	o.Spec.Template = corev1.PodTemplateSpec{}
-	return o
+	return keepJob(o)
 }

@@ -40,6 +40,30 @@ func (it *item) commit(inv *Inventory) {
 	inv.APIUsages = append(inv.APIUsages, it.usages...)
 }
 
+// recording says which API usages decoding an object records.
+type recording int
+
+const (
+	// recordNone: a v1alpha1 snapshot's items, whose usages its head holds.
+	recordNone recording = iota
+	// recordAll: manifests and lists, every usage (usagesOf).
+	recordAll
+	// recordServed: a v1alpha2 snapshot's items, the served usage at the
+	// item's own version its head leaves out (snapshot.go).
+	recordServed
+)
+
+// usages lists the usages r records of an object of a known kind.
+func (r recording) usages(source, apiVersion, kind string, meta *metav1.ObjectMeta) []APIUsage {
+	switch r {
+	case recordAll:
+		return usagesOf(source, apiVersion, kind, meta)
+	case recordServed:
+		return []APIUsage{{APIVersion: apiVersion, Kind: kind, Namespace: meta.Namespace, Name: meta.Name, Via: ViaServed}}
+	}
+	return nil
+}
+
 // decodeItem decodes one Kubernetes object into its typed value and
 // records the API versions it uses. Kinds no check reads are counted and
 // their API versions recorded (a removed Ingress version matters even
@@ -52,7 +76,7 @@ func (it *item) commit(inv *Inventory) {
 // is known up front: from a leading apiVersion and kind (as the API
 // server, kubectl and upgate snapshots write them) or from def. Otherwise,
 // or when that fails, its metadata is decoded first, then the object.
-func decodeItem(source string, raw []byte, record bool, def typeMeta, tt templateTable) item {
+func decodeItem(source string, raw []byte, record recording, def typeMeta, tt templateTable) item {
 	kind := peekKind(raw)
 	if kind == "" {
 		kind = def.Kind
@@ -69,10 +93,7 @@ func decodeItem(source string, raw []byte, record bool, def typeMeta, tt templat
 			if t.meta.Name == "" && t.meta.GenerateName == "" {
 				return item{err: fmt.Errorf("%s has no metadata.name", kind)}
 			}
-			it := item{add: t.add}
-			if record {
-				it.usages = usagesOf(source, apiVersion, kind, &t.meta)
-			}
+			it := item{add: t.add, usages: record.usages(source, apiVersion, kind, &t.meta)}
 			Scrub(t.obj)
 			return it
 		}
@@ -82,7 +103,7 @@ func decodeItem(source string, raw []byte, record bool, def typeMeta, tt templat
 
 // decodeItemSlowly decodes the object's type and metadata first, then the
 // object: the general path, which also gives the errors their context.
-func decodeItemSlowly(source string, raw []byte, record bool, def typeMeta, tt templateTable) item {
+func decodeItemSlowly(source string, raw []byte, record recording, def typeMeta, tt templateTable) item {
 	var head struct {
 		APIVersion string            `json:"apiVersion"`
 		Kind       string            `json:"kind"`
@@ -101,14 +122,15 @@ func decodeItemSlowly(source string, raw []byte, record bool, def typeMeta, tt t
 		return item{err: fmt.Errorf("%s has no metadata.name", head.Kind)}
 	}
 	var it item
-	if record {
-		it.usages = usagesOf(source, head.APIVersion, head.Kind, &head.Metadata)
-	}
 	dec, known := decoderOf(head.Kind, tt)
 	if !known {
 		it.other = head.Kind
+		if record == recordAll {
+			it.usages = usagesOf(source, head.APIVersion, head.Kind, &head.Metadata)
+		}
 		return it
 	}
+	it.usages = record.usages(source, head.APIVersion, head.Kind, &head.Metadata)
 	t, err := dec(raw)
 	if err != nil {
 		return item{err: fmt.Errorf("%s %s: %v", head.Kind, qualified(head.Metadata.Namespace, head.Metadata.Name), err)}

@@ -13,7 +13,7 @@ import (
 type pipeline struct {
 	inv    *Inventory
 	source string
-	record bool
+	record recording
 	def    typeMeta
 	// checked: the items' member names were checked as they were scanned
 	// (scanner.item), so decodeRaw need not walk them again.
@@ -29,6 +29,9 @@ type pipeline struct {
 	limit    int
 	n        int // items committed
 	err      error
+	// start and end bound the usages the items recorded in
+	// inv.APIUsages (end is set by finish).
+	start, end int
 }
 
 type batchJob struct {
@@ -40,8 +43,9 @@ type batchJob struct {
 
 const pipelineBatch = 256
 
-func newPipeline(inv *Inventory, source string, record bool, def typeMeta, wrap func(int, error) error) *pipeline {
-	return &pipeline{inv: inv, source: source, record: record, def: def, wrap: wrap, limit: max(runtime.GOMAXPROCS(0), 1)}
+func newPipeline(inv *Inventory, source string, record recording, def typeMeta, wrap func(int, error) error) *pipeline {
+	return &pipeline{inv: inv, source: source, record: record, def: def, wrap: wrap, limit: max(runtime.GOMAXPROCS(0), 1),
+		start: len(inv.APIUsages)}
 }
 
 // add queues one item. It reports the first error met so far, so that the
@@ -101,12 +105,39 @@ func (p *pipeline) finish() (int, error) {
 	for len(p.inflight) > 0 {
 		p.commitOldest()
 	}
+	p.end = len(p.inv.APIUsages)
 	return p.n, p.err
+}
+
+// unimply takes back, for each object refs names, one served usage the
+// items recorded (recordServed): a v1alpha2 snapshot's NotServed, the
+// items that had none to leave out.
+func (p *pipeline) unimply(refs []ObjectRef) {
+	if len(refs) == 0 || p.record != recordServed {
+		return // only items recording their served usage recorded one to take back
+	}
+	drop := make(map[ObjectRef]int, len(refs))
+	for _, r := range refs {
+		drop[r]++
+	}
+	us := p.inv.APIUsages
+	w := p.start
+	for i := p.start; i < p.end; i++ {
+		if r := (ObjectRef{Kind: us[i].Kind, Namespace: us[i].Namespace, Name: us[i].Name}); drop[r] > 0 {
+			drop[r]--
+			continue
+		}
+		us[w] = us[i]
+		w++
+	}
+	n := copy(us[w:], us[p.end:])
+	p.inv.APIUsages = us[:w+n]
+	p.end = w
 }
 
 // decodeRaw checks that an item is an object, and unless checked that no
 // member name repeats, before decoding it.
-func decodeRaw(source string, raw json.RawMessage, record bool, def typeMeta, checked bool, tt templateTable) item {
+func decodeRaw(source string, raw json.RawMessage, record recording, def typeMeta, checked bool, tt templateTable) item {
 	raw = trimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
 		return item{err: errNotObject}

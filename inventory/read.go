@@ -392,9 +392,11 @@ func (d *decoder) jsonDocument(source string, sc *scanner) (int, error) {
 			return 0, err
 		}
 		if isSnapshot(apiVersion, kind) {
-			if err := d.snapshotHead(source, object(fields)); err != nil {
+			s, err := d.snapshotHead(source, object(fields))
+			if err != nil {
 				return 0, err
 			}
+			p.unimply(s.NotServed)
 			return n + 1, nil
 		}
 		if n == 0 {
@@ -462,17 +464,29 @@ func (d *decoder) itemPipeline(source, apiVersion, kind string) *pipeline {
 func (d *decoder) newItemPipeline(source, apiVersion, kind string) *pipeline {
 	switch {
 	case isSnapshot(apiVersion, kind):
-		return newPipeline(d.inv, source, false, typeMeta{}, func(i int, err error) error {
-			return fmt.Errorf("snapshot item %d: %w", i, err)
-		})
-	case strings.HasPrefix(apiVersion, "upgate.dev/"):
+		return newSnapshotPipeline(d.inv, source, apiVersion)
+	case strings.HasPrefix(apiVersion, ourGroup):
 		return nil // a report, or a kind of ours this reader does not know
 	case kind == "List":
-		return newPipeline(d.inv, source, true, typeMeta{}, listItemError)
+		return newPipeline(d.inv, source, recordAll, typeMeta{}, listItemError)
 	case strings.HasSuffix(kind, "List") && apiVersion != "":
-		return newPipeline(d.inv, source, true, typeMeta{APIVersion: apiVersion, Kind: strings.TrimSuffix(kind, "List")}, listItemError)
+		return newPipeline(d.inv, source, recordAll, typeMeta{APIVersion: apiVersion, Kind: strings.TrimSuffix(kind, "List")}, listItemError)
 	}
 	return nil
+}
+
+// newSnapshotPipeline decodes the items of a snapshot of apiVersion: a
+// v1alpha1 snapshot's head holds every usage of its items; a v1alpha2
+// snapshot's leaves out the served ones (snapshot.go), which its items
+// record.
+func newSnapshotPipeline(inv *Inventory, source, apiVersion string) *pipeline {
+	record := recordNone
+	if apiVersion == SnapshotAPIVersion {
+		record = recordServed
+	}
+	return newPipeline(inv, source, record, typeMeta{}, func(i int, err error) error {
+		return fmt.Errorf("snapshot item %d: %w", i, err)
+	})
 }
 
 var errNotObject = errors.New("not an object")
@@ -519,7 +533,7 @@ func (d *decoder) document(source string, raw []byte) (int, error) {
 	switch {
 	case isSnapshot(head.APIVersion, head.Kind):
 		return d.snapshot(source, raw)
-	case head.APIVersion == reportAPIVersion && head.Kind == "Report":
+	case strings.HasPrefix(head.APIVersion, ourGroup) && head.Kind == "Report":
 		var rep struct {
 			Snapshot json.RawMessage `json:"snapshot"`
 		}
@@ -535,7 +549,7 @@ func (d *decoder) document(source string, raw []byte) (int, error) {
 	case strings.HasSuffix(head.Kind, "List") && head.APIVersion != "":
 		return d.list(source, raw, typeMeta{APIVersion: head.APIVersion, Kind: strings.TrimSuffix(head.Kind, "List")})
 	}
-	p := newPipeline(d.inv, source, true, typeMeta{}, func(_ int, err error) error { return err })
+	p := newPipeline(d.inv, source, recordAll, typeMeta{}, func(_ int, err error) error { return err })
 	p.add(raw)
 	if _, err := p.finish(); err != nil {
 		if errors.Is(err, errNotObject) {
@@ -553,7 +567,7 @@ func (d *decoder) list(source string, raw []byte, def typeMeta) (int, error) {
 	if err := json.Unmarshal(raw, &l); err != nil {
 		return 0, fmt.Errorf("list: %v", err)
 	}
-	p := newPipeline(d.inv, source, true, def, listItemError)
+	p := newPipeline(d.inv, source, recordAll, def, listItemError)
 	for _, it := range l.Items {
 		if p.add(it) != nil {
 			break
@@ -578,12 +592,11 @@ func (d *decoder) snapshot(source string, raw []byte) (int, error) {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return 0, fmt.Errorf("snapshot: %v", err)
 	}
-	if err := d.snapshotHead(source, raw); err != nil {
+	head, err := d.snapshotHead(source, raw)
+	if err != nil {
 		return 0, err
 	}
-	p := newPipeline(d.inv, source, false, typeMeta{}, func(i int, err error) error {
-		return fmt.Errorf("snapshot item %d: %w", i, err)
-	})
+	p := newSnapshotPipeline(d.inv, source, head.APIVersion)
 	if len(s.PodTemplates) > 0 {
 		tt, err := newTemplateTable(s.PodTemplates)
 		if err != nil {
@@ -600,22 +613,25 @@ func (d *decoder) snapshot(source string, raw []byte) (int, error) {
 	if err != nil {
 		return n, err
 	}
+	p.unimply(head.NotServed)
 	return len(s.Items) + 1, nil
 }
 
-// snapshotHead takes what a snapshot records besides its items.
-func (d *decoder) snapshotHead(source string, raw []byte) error {
-	var s struct {
+// snapshotHead takes what a snapshot records besides its items, and
+// returns the head.
+func (d *decoder) snapshotHead(source string, raw []byte) (*Snapshot, error) {
+	var head struct {
 		Snapshot
 		// Read with the items (useTemplates, snapshot).
 		PodTemplates skip `json:"podTemplates"`
 	}
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return fmt.Errorf("snapshot: %v", err)
+	s := &head.Snapshot
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, fmt.Errorf("snapshot: %v", err)
 	}
 	if s.ServerVersion != "" {
 		if d.inv.ServerVersion != "" && d.inv.ServerVersion != s.ServerVersion {
-			return fmt.Errorf("snapshot records server version %s but %s recorded %s: read one cluster at a time",
+			return nil, fmt.Errorf("snapshot records server version %s but %s recorded %s: read one cluster at a time",
 				s.ServerVersion, d.sawVersion, d.inv.ServerVersion)
 		}
 		d.inv.ServerVersion, d.sawVersion = s.ServerVersion, source
@@ -625,8 +641,9 @@ func (d *decoder) snapshotHead(source string, raw []byte) error {
 	}
 	d.inv.DeprecatedRequests = append(d.inv.DeprecatedRequests, s.DeprecatedRequests...)
 	d.inv.NodeStats = append(d.inv.NodeStats, s.NodeStats...)
-	// A snapshot carries the API usages the collector recorded; its items
-	// are stored at one version with managedFields already dropped.
+	// A snapshot carries the API usages the collector recorded (a
+	// v1alpha2 one but those its items imply); its items are stored at
+	// one version with managedFields already dropped.
 	d.inv.APIUsages = append(d.inv.APIUsages, s.APIUsages...)
 	for k, n := range s.Others {
 		if d.inv.Others == nil {
@@ -634,5 +651,5 @@ func (d *decoder) snapshotHead(source string, raw []byte) error {
 		}
 		d.inv.Others[k] += n
 	}
-	return nil
+	return s, nil
 }

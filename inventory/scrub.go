@@ -4,44 +4,39 @@ import (
 	"encoding/json"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// Scrub drops from an object what no check reads and what could be
-// sensitive: managedFields (their API versions are recorded as usages
-// first), every annotation but those keepAnnotation names, the body of
-// kubectl's last-applied-configuration (only its apiVersion and kind
-// stay), environment variable values and command lines in pod specs, the
-// options of flexVolume and the volumeAttributes of CSI volumes (pod
-// volumes and PersistentVolumes: driver parameters, which may carry
-// credentials; secret references, being names, stay), and the bulk no
-// check reads (listed below), which is most
-// of a real object: at 150,000 pods it is what decoding time and memory
+// Scrub cuts an object down to what the inventory keeps of its kind, in
+// place. Every kind but Pod keeps a whitelist: the fields something reads,
+// which its keep function (keep.go) copies into a fresh object and its
+// KindInfo.Keeps describes. From a pod, Scrub drops what no check reads
+// and what could be sensitive: managedFields (their API versions are
+// recorded as usages first), every annotation but those keepAnnotation
+// names, the body of kubectl's last-applied-configuration (only its
+// apiVersion and kind stay), environment variable values and command
+// lines, the options of flexVolume and the volumeAttributes of CSI volumes
+// (driver parameters, which may carry credentials; secret references,
+// being names, stay), and the bulk no check reads (listed below), which is
+// most of a real pod: at 150,000 pods it is what decoding time and memory
 // are spent on. The collector calls it on every object; Read calls it on
 // manifests, and decodes pods, nodes and workloads so that it never even
 // builds what Scrub would drop (decode.go; TestDecodeMatchesScrub holds
 // the two to the same result).
 //
-// Dropped because no check reads them (a check that needs one must take
-// it off these lists, here and in decode.go):
+// Dropped from pods because no check reads them (a check that needs one
+// must take it off these lists, here and in decode.go):
 //   - containers (init and ephemeral too):
 //     ports, liveness/readiness/startup probes, lifecycle hooks,
 //     volumeMounts, volumeDevices, securityContext,
 //     terminationMessagePath and terminationMessagePolicy;
-//   - the pod templates of Deployments, ReplicaSets, StatefulSets,
-//     DaemonSets, Jobs and ReplicationControllers: checks read the pods
-//     themselves, and at scale templates are a third of all bytes (every
-//     Deployment keeps old ReplicaSets, each with its template);
 //   - volumes: the sources of projected volumes (the service account
 //     token, CA bundle and namespace every pod mounts), the items of
 //     configMap, secret and downwardAPI volumes;
 //   - pod status, per container: imageID, containerID,
 //     lastState, allocatedResources, resources, volumeMounts, user,
-//     allocatedResourcesStatus;
-//   - node status: images (the node's image list).
+//     allocatedResourcesStatus.
 func Scrub(obj any) {
 	if m, ok := obj.(metav1.Object); ok {
 		m.SetManagedFields(nil)
@@ -57,26 +52,16 @@ func Scrub(obj any) {
 				scrubContainerStatus(&l[i])
 			}
 		}
-	case *corev1.Node:
-		o.Status.Images = nil
-	case *appsv1.Deployment:
-		o.Spec.Template = corev1.PodTemplateSpec{}
-	case *appsv1.ReplicaSet:
-		o.Spec.Template = corev1.PodTemplateSpec{}
-	case *appsv1.StatefulSet:
-		o.Spec.Template = corev1.PodTemplateSpec{}
-	case *appsv1.DaemonSet:
-		o.Spec.Template = corev1.PodTemplateSpec{}
-	case *batchv1.Job:
-		o.Spec.Template = corev1.PodTemplateSpec{}
-	case *corev1.ReplicationController:
-		o.Spec.Template = nil
-	case *corev1.PersistentVolume:
-		if o.Spec.FlexVolume != nil {
-			o.Spec.FlexVolume.Options = nil
-		}
-		if o.Spec.CSI != nil {
-			o.Spec.CSI.VolumeAttributes = nil
+	default:
+		keepInPlace(obj)
+	}
+}
+
+// keepInPlace replaces *obj by what its kind keeps of it (KindInfo.keep).
+func keepInPlace(obj any) {
+	for _, k := range Kinds {
+		if k.scrub != nil && k.scrub(obj) {
+			return
 		}
 	}
 }

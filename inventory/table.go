@@ -19,9 +19,23 @@ type KindInfo struct {
 	// Resource is the plural the API serves it at, Short kubectl's short
 	// name ("" when it has none).
 	Resource, Short string
+	// Keeps says in words which fields of the kind the inventory keeps,
+	// besides name, namespace and the annotations Scrub keeps: what the
+	// kind's keep function (keep.go) copies, and what snapshots write of
+	// it. docs/performance.md lists the same (TestKindKeepsInTheDocs).
+	// Pods are kept as the model's own Pod, which says what it keeps.
+	Keeps string
 
 	items func(*Inventory) (int, func(int) any) // the kind's list
 	sort  func(*Inventory)                      // SortObjects on it
+	// keep returns a fresh object holding what the kind keeps of obj;
+	// write, the value a snapshot encodes for a kept object. Both nil for
+	// Pod.
+	keep  func(obj any) any
+	write func(obj any) any
+	// scrub replaces *obj, when obj is a pointer to the kind's type, by
+	// what the kind keeps of it, and reports whether it was one.
+	scrub func(obj any) bool
 }
 
 // Kinds is the one table of the kinds upgate reads, in snapshot order.
@@ -31,57 +45,94 @@ type KindInfo struct {
 // README's kubectl line are held to it by tests (TestKindTable* in each
 // package). A new kind starts here.
 var Kinds = []KindInfo{
-	kind(KindInfo{Kind: "Namespace", Version: "v1", Resource: "namespaces", Short: "ns"},
-		func(inv *Inventory) *[]*corev1.Namespace { return &inv.Namespaces }),
-	kind(KindInfo{Kind: "Node", Version: "v1", Resource: "nodes"},
-		func(inv *Inventory) *[]*corev1.Node { return &inv.Nodes }),
-	kind(KindInfo{Kind: "Pod", Version: "v1", Resource: "pods"},
-		func(inv *Inventory) *[]*Pod { return &inv.Pods }),
-	kind(KindInfo{Kind: "Service", Version: "v1", Resource: "services", Short: "svc"},
-		func(inv *Inventory) *[]*corev1.Service { return &inv.Services }),
-	kind(KindInfo{Kind: "Deployment", Group: "apps", Version: "v1", Resource: "deployments", Short: "deploy"},
-		func(inv *Inventory) *[]*appsv1.Deployment { return &inv.Deployments }),
-	kind(KindInfo{Kind: "ReplicaSet", Group: "apps", Version: "v1", Resource: "replicasets", Short: "rs"},
-		func(inv *Inventory) *[]*appsv1.ReplicaSet { return &inv.ReplicaSets }),
-	kind(KindInfo{Kind: "StatefulSet", Group: "apps", Version: "v1", Resource: "statefulsets", Short: "sts"},
-		func(inv *Inventory) *[]*appsv1.StatefulSet { return &inv.StatefulSets }),
-	kind(KindInfo{Kind: "DaemonSet", Group: "apps", Version: "v1", Resource: "daemonsets", Short: "ds"},
-		func(inv *Inventory) *[]*appsv1.DaemonSet { return &inv.DaemonSets }),
-	kind(KindInfo{Kind: "Job", Group: "batch", Version: "v1", Resource: "jobs"},
-		func(inv *Inventory) *[]*batchv1.Job { return &inv.Jobs }),
-	kind(KindInfo{Kind: "ReplicationController", Version: "v1", Resource: "replicationcontrollers", Short: "rc"},
-		func(inv *Inventory) *[]*corev1.ReplicationController { return &inv.ReplicationControllers }),
-	kind(KindInfo{Kind: "PodDisruptionBudget", Group: "policy", Version: "v1", Resource: "poddisruptionbudgets", Short: "pdb"},
-		func(inv *Inventory) *[]*policyv1.PodDisruptionBudget { return &inv.PodDisruptionBudgets }),
-	kind(KindInfo{Kind: "PersistentVolume", Version: "v1", Resource: "persistentvolumes", Short: "pv"},
-		func(inv *Inventory) *[]*corev1.PersistentVolume { return &inv.PersistentVolumes }),
-	kind(KindInfo{Kind: "PersistentVolumeClaim", Version: "v1", Resource: "persistentvolumeclaims", Short: "pvc"},
-		func(inv *Inventory) *[]*corev1.PersistentVolumeClaim { return &inv.PersistentVolumeClaims }),
+	kind(KindInfo{Kind: "Namespace", Version: "v1", Resource: "namespaces", Short: "ns",
+		Keeps: "nothing else"},
+		func(inv *Inventory) *[]*corev1.Namespace { return &inv.Namespaces }, keepNamespace, writeNamespace),
+	kind(KindInfo{Kind: "Node", Version: "v1", Resource: "nodes",
+		Keeps: "labels, spec.unschedulable, spec.taints (key, value, effect), " +
+			"status.capacity and status.allocatable (cpu, memory, pods), " +
+			"status.conditions (type, status; reason and message of Ready), " +
+			"status.nodeInfo (kubeletVersion, kubeProxyVersion)"},
+		func(inv *Inventory) *[]*corev1.Node { return &inv.Nodes }, keepNode, writeNode),
+	kind(KindInfo{Kind: "Pod", Version: "v1", Resource: "pods",
+		Keeps: "the model's own Pod (pod.go)"},
+		func(inv *Inventory) *[]*Pod { return &inv.Pods }, nil, nil),
+	kind(KindInfo{Kind: "Service", Version: "v1", Resource: "services", Short: "svc",
+		Keeps: "spec.type"},
+		func(inv *Inventory) *[]*corev1.Service { return &inv.Services }, keepService, writeService),
+	kind(KindInfo{Kind: "Deployment", Group: "apps", Version: "v1", Resource: "deployments", Short: "deploy",
+		Keeps: "controller owner reference (kind, name), spec.replicas, status.observedGeneration, status.readyReplicas"},
+		func(inv *Inventory) *[]*appsv1.Deployment { return &inv.Deployments }, keepDeployment, writeDeployment),
+	kind(KindInfo{Kind: "ReplicaSet", Group: "apps", Version: "v1", Resource: "replicasets", Short: "rs",
+		Keeps: "controller owner reference (kind, name), spec.replicas"},
+		func(inv *Inventory) *[]*appsv1.ReplicaSet { return &inv.ReplicaSets }, keepReplicaSet, writeReplicaSet),
+	kind(KindInfo{Kind: "StatefulSet", Group: "apps", Version: "v1", Resource: "statefulsets", Short: "sts",
+		Keeps: "controller owner reference (kind, name), spec.replicas, status.observedGeneration, status.readyReplicas"},
+		func(inv *Inventory) *[]*appsv1.StatefulSet { return &inv.StatefulSets }, keepStatefulSet, writeStatefulSet),
+	kind(KindInfo{Kind: "DaemonSet", Group: "apps", Version: "v1", Resource: "daemonsets", Short: "ds",
+		Keeps: "status.observedGeneration, status.currentNumberScheduled, status.desiredNumberScheduled, status.numberReady"},
+		func(inv *Inventory) *[]*appsv1.DaemonSet { return &inv.DaemonSets }, keepDaemonSet, writeDaemonSet),
+	kind(KindInfo{Kind: "Job", Group: "batch", Version: "v1", Resource: "jobs",
+		Keeps: "controller owner reference (kind, name)"},
+		func(inv *Inventory) *[]*batchv1.Job { return &inv.Jobs }, keepJob, writeJob),
+	kind(KindInfo{Kind: "ReplicationController", Version: "v1", Resource: "replicationcontrollers", Short: "rc",
+		Keeps: "controller owner reference (kind, name), spec.replicas"},
+		func(inv *Inventory) *[]*corev1.ReplicationController { return &inv.ReplicationControllers },
+		keepReplicationController, writeReplicationController),
+	kind(KindInfo{Kind: "PodDisruptionBudget", Group: "policy", Version: "v1", Resource: "poddisruptionbudgets", Short: "pdb",
+		Keeps: "spec.selector, spec.minAvailable, spec.maxUnavailable, spec.unhealthyPodEvictionPolicy, " +
+			"status (observedGeneration, disruptionsAllowed, currentHealthy, desiredHealthy, expectedPods; " +
+			"conditions' type and status)"},
+		func(inv *Inventory) *[]*policyv1.PodDisruptionBudget { return &inv.PodDisruptionBudgets },
+		keepPodDisruptionBudget, writePodDisruptionBudget),
+	kind(KindInfo{Kind: "PersistentVolume", Version: "v1", Resource: "persistentvolumes", Short: "pv",
+		Keeps: "which volume source spec has (hostPath, local, csi, nfs, iscsi, fc), with the path of hostPath and local"},
+		func(inv *Inventory) *[]*corev1.PersistentVolume { return &inv.PersistentVolumes },
+		keepPersistentVolume, writePersistentVolume),
+	kind(KindInfo{Kind: "PersistentVolumeClaim", Version: "v1", Resource: "persistentvolumeclaims", Short: "pvc",
+		Keeps: "spec.volumeName"},
+		func(inv *Inventory) *[]*corev1.PersistentVolumeClaim { return &inv.PersistentVolumeClaims },
+		keepPersistentVolumeClaim, writePersistentVolumeClaim),
 	kind(KindInfo{Kind: "ValidatingWebhookConfiguration", Group: "admissionregistration.k8s.io", Version: "v1",
-		Resource: "validatingwebhookconfigurations"},
+		Resource: "validatingwebhookconfigurations",
+		Keeps:    "webhooks (name, failurePolicy, clientConfig.service namespace and name)"},
 		func(inv *Inventory) *[]*admissionregistrationv1.ValidatingWebhookConfiguration {
 			return &inv.ValidatingWebhooks
-		}),
+		}, keepValidatingWebhooks, writeValidatingWebhooks),
 	kind(KindInfo{Kind: "MutatingWebhookConfiguration", Group: "admissionregistration.k8s.io", Version: "v1",
-		Resource: "mutatingwebhookconfigurations"},
+		Resource: "mutatingwebhookconfigurations",
+		Keeps:    "webhooks (name, failurePolicy, clientConfig.service namespace and name)"},
 		func(inv *Inventory) *[]*admissionregistrationv1.MutatingWebhookConfiguration {
 			return &inv.MutatingWebhooks
-		}),
-	kind(KindInfo{Kind: "EndpointSlice", Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"},
-		func(inv *Inventory) *[]*discoveryv1.EndpointSlice { return &inv.EndpointSlices }),
+		}, keepMutatingWebhooks, writeMutatingWebhooks),
+	kind(KindInfo{Kind: "EndpointSlice", Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices",
+		Keeps: "the kubernetes.io/service-name label, endpoints' conditions.ready"},
+		func(inv *Inventory) *[]*discoveryv1.EndpointSlice { return &inv.EndpointSlices }, keepEndpointSlice, writeEndpointSlice),
 }
 
-// kind completes k with the accessors of its list.
+// kind completes k with the accessors of its list and, unless they are
+// nil (Pod), its keep and write functions.
 func kind[T any, PT interface {
 	*T
 	GetNamespace() string
 	GetName() string
-}](k KindInfo, list func(*Inventory) *[]PT) KindInfo {
+}](k KindInfo, list func(*Inventory) *[]PT, keep func(PT) PT, write func(PT) any) KindInfo {
 	k.items = func(inv *Inventory) (int, func(int) any) {
 		l := *list(inv)
 		return len(l), func(i int) any { return l[i] }
 	}
 	k.sort = func(inv *Inventory) { SortObjects(*list(inv)) }
+	if keep != nil {
+		k.keep = func(obj any) any { return keep(obj.(PT)) }
+		k.write = func(obj any) any { return write(obj.(PT)) }
+		k.scrub = func(obj any) bool {
+			o, ok := obj.(PT)
+			if ok {
+				*o = *keep(o)
+			}
+			return ok
+		}
+	}
 	return k
 }
 

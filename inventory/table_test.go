@@ -68,3 +68,37 @@ func TestKindTableInTheREADME(t *testing.T) {
 		}
 	}
 }
+
+// docs/performance.md's table of what a snapshot keeps says what each
+// kind's Keeps says, kind by kind, in the table's order.
+func TestKindKeepsInTheDocs(t *testing.T) {
+	data, err := os.ReadFile("../docs/performance.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const heading = "## What a snapshot keeps, kind by kind"
+	doc := string(data)
+	start := strings.Index(doc, heading)
+	if start < 0 {
+		t.Fatalf("no %q section in docs/performance.md", heading)
+	}
+	section := doc[start+len(heading):]
+	if end := strings.Index(section, "\n## "); end >= 0 {
+		section = section[:end]
+	}
+	var rows [][2]string
+	for _, l := range strings.Split(section, "\n") {
+		cells := strings.Split(strings.Trim(l, "| "), " | ")
+		if !strings.HasPrefix(l, "| ") || len(cells) != 2 || cells[0] == "Kind" {
+			continue
+		}
+		rows = append(rows, [2]string{cells[0], cells[1]})
+	}
+	var want [][2]string
+	for _, k := range inventory.Kinds {
+		want = append(want, [2]string{k.Kind, k.Keeps})
+	}
+	if !slices.Equal(rows, want) {
+		t.Errorf("docs/performance.md lists\n%q\nthe table keeps\n%q", rows, want)
+	}
+}
