@@ -9,6 +9,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	policyv1 "k8s.io/api/policy/v1"
 
 	"github.com/upgate-dev/upgate/inventory"
 	"github.com/upgate-dev/upgate/synth"
@@ -91,6 +93,12 @@ func TestDecodeMatchesScrub(t *testing.T) {
 			want.DaemonSets = append(want.DaemonSets, fullPtr[appsv1.DaemonSet](t, raw))
 		case "Job":
 			want.Jobs = append(want.Jobs, fullPtr[batchv1.Job](t, raw))
+		case "Service":
+			want.Services = append(want.Services, fullPtr[corev1.Service](t, raw))
+		case "PodDisruptionBudget":
+			want.PodDisruptionBudgets = append(want.PodDisruptionBudgets, fullPtr[policyv1.PodDisruptionBudget](t, raw))
+		case "EndpointSlice":
+			want.EndpointSlices = append(want.EndpointSlices, fullPtr[discoveryv1.EndpointSlice](t, raw))
 		}
 	}
 	want.Sort()
@@ -110,6 +118,9 @@ func TestDecodeMatchesScrub(t *testing.T) {
 	check("StatefulSet", got.StatefulSets, want.StatefulSets, len(want.StatefulSets))
 	check("DaemonSet", got.DaemonSets, want.DaemonSets, len(want.DaemonSets))
 	check("Job", got.Jobs, want.Jobs, len(want.Jobs))
+	check("Service", got.Services, want.Services, len(want.Services))
+	check("PodDisruptionBudget", got.PodDisruptionBudgets, want.PodDisruptionBudgets, len(want.PodDisruptionBudgets))
+	check("EndpointSlice", got.EndpointSlices, want.EndpointSlices, len(want.EndpointSlices))
 	for i := range got.Pods {
 		if !reflect.DeepEqual(got.Pods[i], want.Pods[i]) {
 			g, _ := json.Marshal(got.Pods[i])

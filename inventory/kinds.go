@@ -18,19 +18,19 @@ import (
 // extensions/v1beta1 still has the fields the checks read. The bulky kinds
 // are decoded lean (decode.go): only what Scrub would keep is built.
 var decoders = map[string]decodeFunc{
-	"Node":        lean(buildNode, func(inv *Inventory, o *corev1.Node) { inv.Nodes = append(inv.Nodes, o) }),
+	"Node":        small[nodeIn](keepNode, func(inv *Inventory, o *corev1.Node) { inv.Nodes = append(inv.Nodes, o) }),
 	"Pod":         func(raw []byte) (typedObject, error) { return decodePod(raw, nil) },
 	"Namespace":   into(func(inv *Inventory, o *corev1.Namespace) { inv.Namespaces = append(inv.Namespaces, o) }),
-	"Service":     into(func(inv *Inventory, o *corev1.Service) { inv.Services = append(inv.Services, o) }),
-	"Deployment":  lean(buildDeployment, func(inv *Inventory, o *appsv1.Deployment) { inv.Deployments = append(inv.Deployments, o) }),
-	"ReplicaSet":  lean(buildReplicaSet, func(inv *Inventory, o *appsv1.ReplicaSet) { inv.ReplicaSets = append(inv.ReplicaSets, o) }),
-	"StatefulSet": lean(buildStatefulSet, func(inv *Inventory, o *appsv1.StatefulSet) { inv.StatefulSets = append(inv.StatefulSets, o) }),
-	"DaemonSet":   lean(buildDaemonSet, func(inv *Inventory, o *appsv1.DaemonSet) { inv.DaemonSets = append(inv.DaemonSets, o) }),
-	"Job":         lean(buildJob, func(inv *Inventory, o *batchv1.Job) { inv.Jobs = append(inv.Jobs, o) }),
+	"Service":     small[serviceIn](keepService, func(inv *Inventory, o *corev1.Service) { inv.Services = append(inv.Services, o) }),
+	"Deployment":  small[deploymentIn](keepDeployment, func(inv *Inventory, o *appsv1.Deployment) { inv.Deployments = append(inv.Deployments, o) }),
+	"ReplicaSet":  small[replicaSetIn](keepReplicaSet, func(inv *Inventory, o *appsv1.ReplicaSet) { inv.ReplicaSets = append(inv.ReplicaSets, o) }),
+	"StatefulSet": small[statefulSetIn](keepStatefulSet, func(inv *Inventory, o *appsv1.StatefulSet) { inv.StatefulSets = append(inv.StatefulSets, o) }),
+	"DaemonSet":   small[daemonSetIn](keepDaemonSet, func(inv *Inventory, o *appsv1.DaemonSet) { inv.DaemonSets = append(inv.DaemonSets, o) }),
+	"Job":         small[jobIn](keepJob, func(inv *Inventory, o *batchv1.Job) { inv.Jobs = append(inv.Jobs, o) }),
 	"ReplicationController": into(func(inv *Inventory, o *corev1.ReplicationController) {
 		inv.ReplicationControllers = append(inv.ReplicationControllers, o)
 	}),
-	"PodDisruptionBudget": into(func(inv *Inventory, o *policyv1.PodDisruptionBudget) {
+	"PodDisruptionBudget": small[budgetIn](keepPodDisruptionBudget, func(inv *Inventory, o *policyv1.PodDisruptionBudget) {
 		inv.PodDisruptionBudgets = append(inv.PodDisruptionBudgets, o)
 	}),
 	"PersistentVolume": into(func(inv *Inventory, o *corev1.PersistentVolume) {
@@ -45,7 +45,7 @@ var decoders = map[string]decodeFunc{
 	"MutatingWebhookConfiguration": into(func(inv *Inventory, o *admissionregistrationv1.MutatingWebhookConfiguration) {
 		inv.MutatingWebhooks = append(inv.MutatingWebhooks, o)
 	}),
-	"EndpointSlice": into(func(inv *Inventory, o *discoveryv1.EndpointSlice) {
+	"EndpointSlice": small[endpointSliceIn](keepEndpointSlice, func(inv *Inventory, o *discoveryv1.EndpointSlice) {
 		inv.EndpointSlices = append(inv.EndpointSlices, o)
 	}),
 }

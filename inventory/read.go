@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	jsonv2 "encoding/json/v2"
 	"errors"
 	"fmt"
 	"io"
@@ -438,6 +439,12 @@ func useTemplates(p *pipeline, fields []field, apiVersion, kind string) error {
 		return nil
 	}
 	for _, f := range fields {
+		if f.key == "counts" {
+			var counts map[string]int
+			if jsonv2.Unmarshal(f.raw, &counts) == nil {
+				p.inv.grow(counts)
+			}
+		}
 		if f.key == "podTemplates" {
 			tt, err := newTemplateTable(f.raw)
 			if err != nil {

@@ -1,6 +1,8 @@
 package inventory
 
 import (
+	"slices"
+
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -28,6 +30,7 @@ type KindInfo struct {
 
 	items func(*Inventory) (int, func(int) any) // the kind's list
 	sort  func(*Inventory)                      // SortObjects on it
+	grow  func(*Inventory, int)                 // room for n more objects
 	// keep returns a fresh object holding what the kind keeps of obj;
 	// write, the value a snapshot encodes for a kept object. Both nil for
 	// Pod.
@@ -122,6 +125,7 @@ func kind[T any, PT interface {
 		return len(l), func(i int) any { return l[i] }
 	}
 	k.sort = func(inv *Inventory) { SortObjects(*list(inv)) }
+	k.grow = func(inv *Inventory, n int) { l := list(inv); *l = slices.Grow(*l, n) }
 	if keep != nil {
 		k.keep = func(obj any) any { return keep(obj.(PT)) }
 		k.write = func(obj any) any { return write(obj.(PT)) }

@@ -42,6 +42,9 @@ func BenchmarkCheckPhases(b *testing.B) {
 	for _, n := range synth.BenchRealNodes() {
 		files = append(files, file{fmt.Sprintf("real/nodes=%d", n), synth.FormatAPIServer, synth.Options{Nodes: n, ManagedFields: true}})
 	}
+	for _, n := range synth.BenchNodes() {
+		files = append(files, file{fmt.Sprintf("snapshot/nodes=%d", n), synth.FormatSnapshot, synth.Options{Nodes: n}})
+	}
 	for _, f := range files {
 		b.Run(f.label, func(b *testing.B) {
 			path, err := synth.CachedFile(synth.BenchDir(), f.format, f.opts)
