@@ -191,12 +191,17 @@ func (m *metaWire) usageMeta() metav1.ObjectMeta {
 	return om
 }
 
-// objectMeta is the kept metadata, strings interned: a namespace, a label
-// or an owner's name is shared by many pods, and interning keeps one copy.
-func (m *metaWire) objectMeta() metav1.ObjectMeta {
+// objectMeta is the kept metadata. With in, the strings that many pods
+// repeat (namespaces, label keys, owner kinds) are interned: one copy is
+// kept, not one per pod. Strings of a few pods each (label values, owner
+// names) are not: interning a new string costs more than it saves.
+func (m *metaWire) objectMeta(in bool) metav1.ObjectMeta {
 	om := metav1.ObjectMeta{
-		Name: m.Name, GenerateName: intern(m.GenerateName), Namespace: intern(m.Namespace),
-		Labels: internMap(m.Labels), DeletionTimestamp: m.DeletionTimestamp,
+		Name: m.Name, GenerateName: m.GenerateName, Namespace: m.Namespace,
+		Labels: m.Labels, DeletionTimestamp: m.DeletionTimestamp,
+	}
+	if in {
+		om.Namespace, om.Labels = intern(m.Namespace), internKeys(m.Labels)
 	}
 	if m.Annotations != nil {
 		om.Annotations = scrubAnnotations(m.Annotations)
@@ -204,9 +209,11 @@ func (m *metaWire) objectMeta() metav1.ObjectMeta {
 	if m.OwnerReferences != nil {
 		om.OwnerReferences = make([]metav1.OwnerReference, len(m.OwnerReferences))
 		for i, o := range m.OwnerReferences {
-			om.OwnerReferences[i] = metav1.OwnerReference{
-				APIVersion: intern(o.APIVersion), Kind: intern(o.Kind), Name: intern(o.Name), Controller: o.Controller,
+			r := metav1.OwnerReference{APIVersion: o.APIVersion, Kind: o.Kind, Name: o.Name, Controller: o.Controller}
+			if in {
+				r.APIVersion, r.Kind = intern(o.APIVersion), intern(o.Kind)
 			}
+			om.OwnerReferences[i] = r
 		}
 	}
 	return om
@@ -234,10 +241,10 @@ func intern(s string) string {
 	return unique.Make(s).Value()
 }
 
-// internMap interns a map's keys and values in place.
-func internMap(m map[string]string) map[string]string {
+// internKeys interns a map's keys in place.
+func internKeys(m map[string]string) map[string]string {
 	for k, v := range m {
-		m[intern(k)] = intern(v) // the same key: replaces, interned
+		m[intern(k)] = v // the same key: replaces it with the interned one
 	}
 	return m
 }
@@ -253,21 +260,24 @@ func (p *Pod) UnmarshalJSON(raw []byte) error {
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return err
 	}
-	*p = *w.pod()
+	*p = *w.pod(true)
 	return nil
 }
 
-// pod builds the model of a decoded pod.
-func (w *podWire) pod() *Pod {
-	p := &Pod{ObjectMeta: w.Metadata.objectMeta(), Spec: w.Spec, Status: w.Status}
-	p.Spec.NodeName = intern(p.Spec.NodeName)
-	p.Spec.NodeSelector = internMap(p.Spec.NodeSelector)
+// pod builds the model of a decoded pod; in interns its common strings
+// (objectMeta).
+func (w *podWire) pod(in bool) *Pod {
+	p := &Pod{ObjectMeta: w.Metadata.objectMeta(in), Spec: w.Spec, Status: w.Status}
 	if a := p.Spec.Affinity; a != nil && (a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil) {
 		p.Spec.Affinity = nil
 	}
-	for _, cs := range [][]Container{p.Spec.InitContainers, p.Spec.Containers} {
-		for i := range cs {
-			cs[i].Name, cs[i].Image = intern(cs[i].Name), intern(cs[i].Image)
+	if in {
+		p.Spec.NodeName = intern(p.Spec.NodeName)
+		p.Spec.NodeSelector = internKeys(p.Spec.NodeSelector)
+		for _, cs := range [][]Container{p.Spec.InitContainers, p.Spec.Containers} {
+			for i := range cs {
+				cs[i].Name = intern(cs[i].Name)
+			}
 		}
 	}
 	p.Spec.Volumes = keptVolumes(p.Spec.Volumes)
@@ -345,7 +355,7 @@ func PodOf(o *corev1.Pod) *Pod {
 	}
 	w.Status.InitContainerStatuses = statusesOf(o.Status.InitContainerStatuses)
 	w.Status.ContainerStatuses = statusesOf(o.Status.ContainerStatuses)
-	return w.pod()
+	return w.pod(true)
 }
 
 // PodsOf is PodOf of each pod.
@@ -408,7 +418,7 @@ func decodePod(raw []byte, tt templateTable) (typedObject, error) {
 		}
 		t.meta.GenerateName = p.GenerateName
 	} else {
-		p = w.pod()
+		p = w.pod(true)
 	}
 	t.add = func(inv *Inventory) { inv.Pods = append(inv.Pods, p) }
 	return t, nil

@@ -130,6 +130,11 @@ func newTemplateTable(raw []byte) (templateTable, error) {
 	if err := jsonv2.Unmarshal(raw, &elems); err != nil {
 		return nil, fmt.Errorf("podTemplates: %v", err)
 	}
+	return templateTableOf(elems)
+}
+
+// templateTableOf decodes a snapshot's podTemplates, given one by one.
+func templateTableOf[E ~[]byte](elems []E) (templateTable, error) {
 	table := make(templateTable, len(elems))
 	workers := min(max(runtime.GOMAXPROCS(0), 1), max(len(elems)/512, 1))
 	errs := make([]error, workers)
@@ -138,14 +143,15 @@ func newTemplateTable(raw []byte) (templateTable, error) {
 		wg.Go(func() {
 			for i := w; i < len(elems); i += workers {
 				var t PodTemplate
-				if err := jsonv2.Unmarshal(elems[i], &t); err != nil {
+				if err := jsonv2.Unmarshal([]byte(elems[i]), &t); err != nil {
 					errs[w] = fmt.Errorf("podTemplates[%d]: %v", i, err)
 					return
 				}
-				// A pod of its own would build these parts so: build them once.
+				// A pod of its own would build these parts so: build them
+				// once, uninterned (every pod of the template shares them).
 				pw := podWire{Metadata: metaWire{GenerateName: t.Metadata.GenerateName, Labels: t.Metadata.Labels, OwnerReferences: t.Metadata.OwnerReferences},
 					Spec: PodSpec{PodShape: t.Spec}}
-				p := pw.pod()
+				p := pw.pod(false)
 				table[i] = sharedTemplate{generateName: p.GenerateName, labels: p.Labels, owners: p.OwnerReferences, shape: p.Spec.PodShape}
 			}
 		})

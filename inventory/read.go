@@ -313,6 +313,8 @@ func (d *decoder) jsonDocument(source string, sc *scanner) (int, error) {
 		items      []json.RawMessage
 		hasItems   bool
 		streamed   *pipeline
+		// templates are a snapshot's podTemplates, read before its items.
+		templates templateTable
 	)
 	if c, err := sc.peek(); err != nil {
 		return 0, unexpectedEOF(err)
@@ -333,9 +335,21 @@ func (d *decoder) jsonDocument(source string, sc *scanner) (int, error) {
 		}
 		names = append(names, key)
 		switch {
+		case key == "podTemplates" && templates == nil && isSnapshot(apiVersion, kind):
+			// Tens of MB at 5,000 nodes: read one template at a time (as
+			// items are), not as one value the scanner must hold whole.
+			var elems []json.RawMessage
+			if err := sc.elements(func(e json.RawMessage) error { elems = append(elems, e); return nil }); err != nil {
+				return 0, fmt.Errorf("snapshot: podTemplates: %w", err)
+			}
+			tt, err := templateTableOf(elems)
+			if err != nil {
+				return 0, fmt.Errorf("snapshot: %w", err)
+			}
+			templates = tt
 		case key == "items" && !hasItems && streamed == nil:
 			if p := d.itemPipeline(source, apiVersion, kind); p != nil {
-				if err := useTemplates(p, fields, apiVersion, kind); err != nil {
+				if err := useTemplates(p, fields, apiVersion, kind, templates); err != nil {
 					return 0, err
 				}
 				if err := sc.elements(p.add); err != nil {
@@ -410,7 +424,7 @@ func (d *decoder) jsonDocument(source string, sc *scanner) (int, error) {
 	}
 	if hasItems {
 		if p := d.itemPipeline(source, apiVersion, kind); p != nil {
-			if err := useTemplates(p, fields, apiVersion, kind); err != nil {
+			if err := useTemplates(p, fields, apiVersion, kind, templates); err != nil {
 				return 0, err
 			}
 			for _, it := range items {
@@ -434,10 +448,11 @@ func (d *decoder) jsonDocument(source string, sc *scanner) (int, error) {
 // useTemplates gives a snapshot's pipeline the snapshot's pod templates,
 // read from its members before items (as upgate writes them; a pod item
 // naming a template the pipeline lacks is an error).
-func useTemplates(p *pipeline, fields []field, apiVersion, kind string) error {
+func useTemplates(p *pipeline, fields []field, apiVersion, kind string, read templateTable) error {
 	if !isSnapshot(apiVersion, kind) {
 		return nil
 	}
+	p.templates = read
 	for _, f := range fields {
 		if f.key == "counts" {
 			var counts map[string]int

@@ -135,13 +135,24 @@ func (s *scanner) value() (json.RawMessage, error) {
 	for {
 		for ; i < len(s.buf); i++ {
 			c := s.buf[i]
+			if escaped {
+				escaped = false
+				continue
+			}
 			if inString {
+				// Plain string content, most of the bytes, in a tight loop.
+				for !stringStop[c] {
+					if i++; i == len(s.buf) {
+						break
+					}
+					c = s.buf[i]
+				}
 				switch {
-				case escaped:
-					escaped = false
+				case i == len(s.buf):
+					i-- // fill, then look at the next byte
 				case c == '\\':
 					escaped = true
-				case c == '"':
+				default: // the closing quote
 					inString = false
 					if depth == 0 {
 						return s.take(start, i+1), nil
