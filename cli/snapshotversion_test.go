@@ -37,8 +37,10 @@ func TestOldSnapshotsGiveTheSameReport(t *testing.T) {
 		t.Fatalf("rewritten snapshot is %q (%v), want %s", head.APIVersion, err, inventory.SnapshotAPIVersion)
 	}
 	oldSize, newSize := fileSize(t, old), fileSize(t, current)
-	if newSize*3 > oldSize*2 {
-		t.Errorf("the current snapshot is %d bytes, the v1alpha1 one %d: want at most two thirds", newSize, oldSize)
+	// At 5,000 nodes the current snapshot is a fifth of v1alpha1's
+	// (docs/performance.md); at five it is a quarter.
+	if newSize*3 > oldSize {
+		t.Errorf("the current snapshot is %d bytes, the v1alpha1 one %d: want at most a third", newSize, oldSize)
 	}
 	for _, target := range []string{"v1.36", "v1.37"} {
 		reports := map[string]finding.Report{}
