@@ -26,7 +26,7 @@ func resources(cs kubernetes.Interface) []resource {
 			func(inv *inventory.Inventory, v []*corev1.Node) { inv.Nodes = v }),
 		modelOf("pods", "v1", "Pod", core.Pods(all),
 			func(l *corev1.PodList) []corev1.Pod { return l.Items },
-			inventory.PodOf,
+			keepPod,
 			func(inv *inventory.Inventory, v []*inventory.Pod) { inv.Pods = v }),
 		listOf("namespaces", "v1", "Namespace", core.Namespaces(),
 			func(l *corev1.NamespaceList) []corev1.Namespace { return l.Items },
@@ -82,4 +82,14 @@ func resources(cs kubernetes.Interface) []resource {
 			func(l *discoveryv1.EndpointSliceList) []discoveryv1.EndpointSlice { return l.Items },
 			func(inv *inventory.Inventory, v []*discoveryv1.EndpointSlice) { inv.EndpointSlices = v }),
 	}
+}
+
+// keepPod is the model of a listed or watched pod, with its
+// resourceVersion, which the watch reads (a run's state for a node waits
+// until the cache holds each of the node's pods at its live version;
+// sameVersion) and snapshots never write.
+func keepPod(o *corev1.Pod) *inventory.Pod {
+	p := inventory.PodOf(o)
+	p.ResourceVersion = o.ResourceVersion
+	return p
 }

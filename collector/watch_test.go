@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bytes"
 	"errors"
 	"reflect"
 	"strings"
@@ -258,6 +259,31 @@ func TestWatchInventoryWaitsForTheNodeJustChanged(t *testing.T) {
 			t.Fatalf("node n1 read as schedulable right after it was cordoned")
 		}
 		w.Stop()
+	}
+}
+
+// A node's state waits until the watch holds the node's pods at their
+// live versions, compared by resourceVersion: the pods the watch keeps (the
+// model's Pod) must keep theirs. client-go's fake serves the versions its
+// objects were given.
+func TestWatchInventoryForANodeComparesPodVersions(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", ResourceVersion: "3"}}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", ResourceVersion: "7"},
+		Spec: corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c"}}}}
+	w := watchFor(t, NewForClient(newFake(node, pod), Options{SyncTimeout: 2 * time.Second}))
+	inv, err := w.Inventory(t.Context(), "n1")
+	if err != nil {
+		t.Fatalf("the state for node n1: %v", err)
+	}
+	if len(inv.Pods) != 1 || inv.Pods[0].ResourceVersion != "7" {
+		t.Fatalf("pods %+v, want web at resourceVersion 7", inv.Pods)
+	}
+	var snap bytes.Buffer
+	if err := inv.WriteSnapshot(&snap); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(snap.String(), "resourceVersion") {
+		t.Errorf("the snapshot writes a resourceVersion:\n%s", snap.String())
 	}
 }
 
