@@ -9,7 +9,6 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // The many small objects of a big cluster (ReplicaSets, Deployments,
@@ -189,23 +188,8 @@ func (w *jobIn) object() *batchv1.Job { return &batchv1.Job{ObjectMeta: w.Metada
 
 type budgetIn struct {
 	wireHead
-	Spec struct {
-		Selector                   *metav1.LabelSelector                    `json:"selector"`
-		MinAvailable               *intstr.IntOrString                      `json:"minAvailable"`
-		MaxUnavailable             *intstr.IntOrString                      `json:"maxUnavailable"`
-		UnhealthyPodEvictionPolicy *policyv1.UnhealthyPodEvictionPolicyType `json:"unhealthyPodEvictionPolicy"`
-	} `json:"spec"`
-	Status struct {
-		ObservedGeneration int64 `json:"observedGeneration"`
-		DisruptionsAllowed int32 `json:"disruptionsAllowed"`
-		CurrentHealthy     int32 `json:"currentHealthy"`
-		DesiredHealthy     int32 `json:"desiredHealthy"`
-		ExpectedPods       int32 `json:"expectedPods"`
-		Conditions         []struct {
-			Type   string                 `json:"type"`
-			Status metav1.ConditionStatus `json:"status"`
-		} `json:"conditions"`
-	} `json:"status"`
+	Spec   budgetSpec   `json:"spec"`
+	Status budgetStatus `json:"status"`
 }
 
 func (w *budgetIn) object() *policyv1.PodDisruptionBudget {
@@ -216,7 +200,7 @@ func (w *budgetIn) object() *policyv1.PodDisruptionBudget {
 	p.Status = policyv1.PodDisruptionBudgetStatus{ObservedGeneration: s.ObservedGeneration, DisruptionsAllowed: s.DisruptionsAllowed,
 		CurrentHealthy: s.CurrentHealthy, DesiredHealthy: s.DesiredHealthy, ExpectedPods: s.ExpectedPods}
 	for _, c := range s.Conditions {
-		p.Status.Conditions = append(p.Status.Conditions, metav1.Condition{Type: c.Type, Status: c.Status})
+		p.Status.Conditions = append(p.Status.Conditions, metav1.Condition{Type: c.Type, Status: metav1.ConditionStatus(c.Status)})
 	}
 	return p
 }

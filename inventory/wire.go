@@ -161,30 +161,37 @@ func writeDaemonSet(o *appsv1.DaemonSet) any {
 
 func writeJob(o *batchv1.Job) any { return metaOnly{metaOf(&o.ObjectMeta)} }
 
+// budgetSpec and budgetStatus are what a PodDisruptionBudget keeps of its
+// spec and status: what snapshots write, and what readers decode
+// (budgetIn), the tags' omitempty being for writing only.
+type budgetSpec struct {
+	Selector                   *metav1.LabelSelector                    `json:"selector,omitempty"`
+	MinAvailable               *intstr.IntOrString                      `json:"minAvailable,omitempty"`
+	MaxUnavailable             *intstr.IntOrString                      `json:"maxUnavailable,omitempty"`
+	UnhealthyPodEvictionPolicy *policyv1.UnhealthyPodEvictionPolicyType `json:"unhealthyPodEvictionPolicy,omitempty"`
+}
+
+type budgetStatus struct {
+	ObservedGeneration int64          `json:"observedGeneration,omitempty"`
+	DisruptionsAllowed int32          `json:"disruptionsAllowed,omitempty"`
+	CurrentHealthy     int32          `json:"currentHealthy,omitempty"`
+	DesiredHealthy     int32          `json:"desiredHealthy,omitempty"`
+	ExpectedPods       int32          `json:"expectedPods,omitempty"`
+	Conditions         []conditionOut `json:"conditions,omitempty"`
+}
+
 func writePodDisruptionBudget(o *policyv1.PodDisruptionBudget) any {
 	type out struct {
-		Metadata metaOut `json:"metadata"`
-		Spec     struct {
-			Selector                   *metav1.LabelSelector                    `json:"selector,omitempty"`
-			MinAvailable               *intstr.IntOrString                      `json:"minAvailable,omitempty"`
-			MaxUnavailable             *intstr.IntOrString                      `json:"maxUnavailable,omitempty"`
-			UnhealthyPodEvictionPolicy *policyv1.UnhealthyPodEvictionPolicyType `json:"unhealthyPodEvictionPolicy,omitempty"`
-		} `json:"spec,omitzero"`
-		Status struct {
-			ObservedGeneration int64          `json:"observedGeneration,omitempty"`
-			DisruptionsAllowed int32          `json:"disruptionsAllowed,omitempty"`
-			CurrentHealthy     int32          `json:"currentHealthy,omitempty"`
-			DesiredHealthy     int32          `json:"desiredHealthy,omitempty"`
-			ExpectedPods       int32          `json:"expectedPods,omitempty"`
-			Conditions         []conditionOut `json:"conditions,omitempty"`
-		} `json:"status,omitzero"`
+		Metadata metaOut      `json:"metadata"`
+		Spec     budgetSpec   `json:"spec,omitzero"`
+		Status   budgetStatus `json:"status,omitzero"`
 	}
 	p := out{Metadata: metaOf(&o.ObjectMeta)}
-	p.Spec.Selector, p.Spec.MinAvailable, p.Spec.MaxUnavailable = o.Spec.Selector, o.Spec.MinAvailable, o.Spec.MaxUnavailable
-	p.Spec.UnhealthyPodEvictionPolicy = o.Spec.UnhealthyPodEvictionPolicy
+	p.Spec = budgetSpec{Selector: o.Spec.Selector, MinAvailable: o.Spec.MinAvailable, MaxUnavailable: o.Spec.MaxUnavailable,
+		UnhealthyPodEvictionPolicy: o.Spec.UnhealthyPodEvictionPolicy}
 	s := &o.Status
-	p.Status.ObservedGeneration, p.Status.DisruptionsAllowed = s.ObservedGeneration, s.DisruptionsAllowed
-	p.Status.CurrentHealthy, p.Status.DesiredHealthy, p.Status.ExpectedPods = s.CurrentHealthy, s.DesiredHealthy, s.ExpectedPods
+	p.Status = budgetStatus{ObservedGeneration: s.ObservedGeneration, DisruptionsAllowed: s.DisruptionsAllowed,
+		CurrentHealthy: s.CurrentHealthy, DesiredHealthy: s.DesiredHealthy, ExpectedPods: s.ExpectedPods}
 	for _, c := range s.Conditions {
 		p.Status.Conditions = append(p.Status.Conditions, conditionOut{Type: c.Type, Status: string(c.Status)})
 	}
