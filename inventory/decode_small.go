@@ -1,7 +1,7 @@
 package inventory
 
 import (
-	jsonv2 "encoding/json/v2"
+	"encoding/json"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -58,7 +58,7 @@ func small[W any, PW interface {
 }, T any](keep func(*T) *T, add func(*Inventory, *T)) decodeFunc {
 	return func(raw []byte) (typedObject, error) {
 		w := PW(new(W))
-		if err := jsonv2.Unmarshal(raw, w); err != nil {
+		if err := json.Unmarshal(raw, w); err != nil {
 			return typedObject{}, err
 		}
 		h := w.head()

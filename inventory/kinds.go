@@ -1,7 +1,7 @@
 package inventory
 
 import (
-	jsonv2 "encoding/json/v2"
+	"encoding/json"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -71,7 +71,7 @@ type kubeObject[T any] interface {
 func into[T any, PT kubeObject[T]](add func(*Inventory, *T)) decodeFunc {
 	return func(raw []byte) (typedObject, error) {
 		o := new(T)
-		if err := jsonv2.Unmarshal(raw, o); err != nil {
+		if err := json.Unmarshal(raw, o); err != nil {
 			return typedObject{}, err
 		}
 		p := PT(o)

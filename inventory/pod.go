@@ -2,7 +2,6 @@ package inventory
 
 import (
 	"encoding/json"
-	jsonv2 "encoding/json/v2"
 	"maps"
 	"slices"
 	"unique"
@@ -402,7 +401,7 @@ func statusesOf(ss []corev1.ContainerStatus) []ContainerStatus {
 // names its template (PodTemplate) in tt, the snapshot's table.
 func decodePod(raw []byte, tt templateTable) (typedObject, error) {
 	var w podWire
-	if err := jsonv2.Unmarshal(raw, &w); err != nil {
+	if err := json.Unmarshal(raw, &w); err != nil {
 		return typedObject{}, err
 	}
 	t := typedObject{

@@ -2,8 +2,6 @@ package inventory
 
 import (
 	"encoding/json"
-	"encoding/json/jsontext"
-	jsonv2 "encoding/json/v2"
 	"errors"
 	"fmt"
 	"reflect"
@@ -126,8 +124,8 @@ type templateTable []sharedTemplate
 // snapshot holds some 50,000 of them, read before any pod: they are
 // decoded on every core.
 func newTemplateTable(raw []byte) (templateTable, error) {
-	var elems []jsontext.Value
-	if err := jsonv2.Unmarshal(raw, &elems); err != nil {
+	var elems []json.RawMessage
+	if err := json.Unmarshal(raw, &elems); err != nil {
 		return nil, fmt.Errorf("podTemplates: %v", err)
 	}
 	return templateTableOf(elems)
@@ -143,7 +141,7 @@ func templateTableOf[E ~[]byte](elems []E) (templateTable, error) {
 		wg.Go(func() {
 			for i := w; i < len(elems); i += workers {
 				var t PodTemplate
-				if err := jsonv2.Unmarshal([]byte(elems[i]), &t); err != nil {
+				if err := json.Unmarshal(elems[i], &t); err != nil {
 					errs[w] = fmt.Errorf("podTemplates[%d]: %v", i, err)
 					return
 				}

@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	jsonv2 "encoding/json/v2"
 	"errors"
 	"fmt"
 	"io"
@@ -456,7 +455,7 @@ func useTemplates(p *pipeline, fields []field, apiVersion, kind string, read tem
 	for _, f := range fields {
 		if f.key == "counts" {
 			var counts map[string]int
-			if jsonv2.Unmarshal(f.raw, &counts) == nil {
+			if json.Unmarshal(f.raw, &counts) == nil {
 				p.inv.grow(counts)
 			}
 		}
