@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -34,13 +35,13 @@ type rolloutWatcher struct {
 	workers   map[string]bool // nodes counted as workers
 	untouched map[string]string
 
-	pdbs        map[string]*policyv1.PodDisruptionBudget
-	minHealthy  map[string]int // PDB -> fewest healthy pods seen
-	violations  []string       // moments a PDB's healthy pods were below its minimum
-	unsched     map[string]bool
-	maxUnsched  int
-	maxUnschedW []string // the workers cordoned together at the worst moment
-	touched     []string // what happened to a node that must stay untouched
+	pdbs       map[string]*policyv1.PodDisruptionBudget
+	minHealthy map[string]int // PDB -> fewest healthy pods seen
+	violations []string       // moments a PDB's healthy pods were below its minimum
+	// cordons holds each worker's unschedulable states as the watch saw
+	// them, by resourceVersion: the moment the API server stored each.
+	cordons map[string][]cordon
+	touched []string // what happened to a node that must stay untouched
 
 	podStore cache.Store
 	stop     context.CancelFunc
@@ -72,7 +73,7 @@ func watchRollout(t *testing.T, c kubernetes.Interface, namespace string, worker
 	w := &rolloutWatcher{
 		namespace: namespace, workers: map[string]bool{}, untouched: untouched,
 		pdbs: map[string]*policyv1.PodDisruptionBudget{}, minHealthy: map[string]int{},
-		unsched: map[string]bool{},
+		cordons: map[string][]cordon{},
 	}
 	for _, n := range workers {
 		w.workers[n] = true
@@ -189,17 +190,64 @@ func (w *rolloutWatcher) node(n *corev1.Node) {
 	if !w.workers[n.Name] {
 		return
 	}
-	w.unsched[n.Name] = n.Spec.Unschedulable
-	var now []string
-	for name, on := range w.unsched {
-		if on {
-			now = append(now, name)
+	rv, err := strconv.ParseUint(n.ResourceVersion, 10, 64)
+	if err != nil {
+		w.touched = append(w.touched, fmt.Sprintf("%s has resourceVersion %q, not an etcd revision: the watcher cannot order it", n.Name, n.ResourceVersion))
+		return
+	}
+	h := w.cordons[n.Name]
+	if len(h) > 0 && h[len(h)-1].rv >= rv {
+		return // the same version listed again after a broken watch
+	}
+	w.cordons[n.Name] = append(h, cordon{rv: rv, on: n.Spec.Unschedulable})
+}
+
+// cordon is one version of a worker: its resourceVersion and whether it
+// was unschedulable.
+type cordon struct {
+	rv uint64
+	on bool
+}
+
+// mostUnschedulable is the largest set of workers unschedulable at one
+// moment. Moments are etcd revisions, not the order in which the watch
+// handed the versions over: after the API server was away, the informer
+// lists again and hands the nodes over one by one, so between two of them
+// its view mixes two moments (a worker uncordoned before the outage's end
+// read as still cordoned beside two cordoned after it). Each node's
+// versions are replayed in revision order across all nodes instead; a
+// node's state between two of its seen versions is the earlier one.
+func (w *rolloutWatcher) mostUnschedulable() []string {
+	type change struct {
+		cordon
+		node string
+	}
+	var all []change
+	for name, h := range w.cordons {
+		for _, c := range h {
+			all = append(all, change{c, name})
 		}
 	}
-	if len(now) > w.maxUnsched {
-		sort.Strings(now)
-		w.maxUnsched, w.maxUnschedW = len(now), now
+	sort.Slice(all, func(i, j int) bool { return all[i].rv < all[j].rv })
+	now := map[string]bool{}
+	var most []string
+	for i, c := range all {
+		now[c.node] = c.on
+		if i+1 < len(all) && all[i+1].rv == c.rv {
+			continue // versions of one revision are one moment
+		}
+		var set []string
+		for name, on := range now {
+			if on {
+				set = append(set, name)
+			}
+		}
+		if len(set) > len(most) {
+			sort.Strings(set)
+			most = set
+		}
 	}
+	return most
 }
 
 // watchSummary is what the watcher saw.
@@ -216,8 +264,9 @@ func (w *rolloutWatcher) summary() watchSummary {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s := watchSummary{MinHealthy: map[string]int{}, MinAvailable: map[string]int{},
-		Violations: append([]string(nil), w.violations...), MaxUnsched: w.maxUnsched,
-		MaxUnschedSet: strings.Join(w.maxUnschedW, ","), Touched: append([]string(nil), w.touched...)}
+		Violations: append([]string(nil), w.violations...), Touched: append([]string(nil), w.touched...)}
+	most := w.mostUnschedulable()
+	s.MaxUnsched, s.MaxUnschedSet = len(most), strings.Join(most, ",")
 	for k, v := range w.minHealthy {
 		s.MinHealthy[k] = v
 	}
