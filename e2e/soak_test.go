@@ -227,7 +227,7 @@ func TestSoak(t *testing.T) {
 			} else {
 				t.Logf("fault %s: the run exited %d after %s", what, code, run.took.Round(time.Millisecond))
 				if tr.rideOut && code != 0 {
-					t.Errorf("the run did not ride the fault out: exit %d, want 0 without a rerun\n%s", code, stderr)
+					t.Errorf("the run did not ride the fault out: exit %d, want 0 without a rerun\n%s\nworkload:\n%s", code, stderr, soakWorkloadState(t))
 				}
 				// A fault of the cluster or the lock is never the node's
 				// failure: a node stopped by it stays at a phase a rerun
@@ -241,7 +241,7 @@ func TestSoak(t *testing.T) {
 			deadline := time.Now().Add(5 * time.Minute)
 			for code != 0 || !soakDone(t) {
 				if time.Now().After(deadline) {
-					t.Fatalf("not resumed to the end within 5m; last exit %d\n%s\nnodes:\n%s", code, stderr, soakNodeStates(t))
+					t.Fatalf("not resumed to the end within 5m; last exit %d\n%s\nnodes:\n%s\nworkload:\n%s", code, stderr, soakNodeStates(t), soakWorkloadState(t))
 				}
 				if code != 0 && !strings.Contains(stderr, "held by") && !strings.Contains(stderr, "executor lock") {
 					t.Logf("rerun after exit %d: %s", code, strings.TrimSpace(stderr))
@@ -357,6 +357,17 @@ func soakNodeStates(t *testing.T) string {
 		fmt.Fprintf(&b, "  %s kubelet=%s unschedulable=%t %s\n", name, n.Status.NodeInfo.KubeletVersion, n.Spec.Unschedulable, strings.Join(ann, " "))
 	}
 	return b.String()
+}
+
+// soakWorkloadState is the soak's pods and budgets as they are now, for a
+// failed trial's log: a drain held by a budget is explained by the pod
+// that did not come back (Pending, unready, or left terminating).
+func soakWorkloadState(t *testing.T) string {
+	t.Helper()
+	return kubectl(t, "", "get", "pods,pdb", "-n", soakNS, "-o", "custom-columns="+
+		"KIND:.kind,NAME:.metadata.name,NODE:.spec.nodeName,PHASE:.status.phase,"+
+		`READY:.status.conditions[?(@.type=="Ready")].status,DELETING:.metadata.deletionTimestamp,`+
+		"ALLOWED:.status.disruptionsAllowed,HEALTHY:.status.currentHealthy")
 }
 
 func soakAssertEnd(t *testing.T) {
