@@ -66,6 +66,7 @@
 package policies
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"embed"
@@ -211,6 +212,63 @@ type topic struct {
 	// may a finding's check be one no rule names (it takes defaults).
 	open  bool
 	query rego.PreparedEvalQuery
+}
+
+// topicEval is one topic's evaluation, which may run on its own goroutine.
+type topicEval struct {
+	topic *topic
+	rs    rego.ResultSet
+	err   error
+	done  chan struct{}
+}
+
+func (ev *topicEval) run(ctx context.Context, input ast.Value) {
+	defer close(ev.done)
+	ev.rs, ev.err = ev.topic.query.Eval(ctx, rego.EvalParsedInput(input))
+}
+
+// evaluateBySection evaluates the built-in topics, each on an input that
+// holds its own section (a built-in topic reads no other:
+// TestBuiltinTopicsReadTheirOwnSection). Each topic's rules run on their
+// own goroutine as soon as its section is built, while the next sections
+// are built: at 150,000 pods building the input and evaluating the rules
+// take seconds each, and a second core does the one while the first does
+// the other. Safety's section and rules are the largest: built first.
+// Results are read in topic order, so the findings are the same.
+func (e *Engine) evaluateBySection(ctx context.Context, req *Request, evals []*topicEval) error {
+	order := slices.Clone(evals)
+	slices.SortStableFunc(order, func(a, b *topicEval) int {
+		return cmp.Compare(sectionRank(a.topic), sectionRank(b.topic))
+	})
+	b := newInputBuilder(req)
+	defer b.done()
+	common := b.common()
+	for i, ev := range order {
+		name := strings.TrimPrefix(ev.topic.pkg, "data."+Root+".")
+		section, err := b.section(name)
+		if err != nil {
+			// The topics not started never will: mark them done, with the error.
+			for _, rest := range order[i:] {
+				rest.err = err
+				close(rest.done)
+			}
+			return err
+		}
+		items := slices.Clip(common)
+		if section != nil {
+			items = append(items, kv(name, section))
+		}
+		go ev.run(ctx, ast.NewObject(items...))
+	}
+	return nil
+}
+
+// sectionRank orders the sections' building: safety's, the largest, first.
+func sectionRank(t *topic) int {
+	if t.pkg == "data."+Root+".safety" {
+		return 0
+	}
+	return 1
 }
 
 // New compiles the embedded policies with the users' and prepares one query
@@ -535,34 +593,39 @@ func (e *Engine) Evaluate(ctx context.Context, req Request) (*Result, error) {
 	if req.Phase == "" {
 		req.Phase = finding.PhasePreflight
 	}
-	var only map[string]bool
-	if req.Node != "" && !e.custom {
-		// Each built-in topic reads only its own input section
-		// (TestBuiltinTopicsReadTheirOwnSection): a node's gate or
-		// validation builds the sections of the topics it evaluates.
-		only = map[string]bool{}
-		for _, t := range e.topics {
-			if t.phases[req.Phase] && t.declares(nodeScope(req.Phase)) {
-				only[strings.TrimPrefix(t.pkg, "data."+Root+".")] = true
-			}
+	// The topics to evaluate: on a node's gate or validation, those that
+	// declare its scope. Each built-in topic reads only its own input
+	// section (TestBuiltinTopicsReadTheirOwnSection), so only their
+	// sections are built.
+	var evals []*topicEval
+	for _, t := range e.topics {
+		if t.phases[req.Phase] && (req.Node == "" || t.declares(nodeScope(req.Phase))) {
+			evals = append(evals, &topicEval{topic: t, done: make(chan struct{})})
 		}
 	}
-	input, err := buildInput(&req, only)
-	if err != nil {
+	if e.custom {
+		// Users' policies may read any section: one input, whole.
+		input, err := buildInput(&req, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range evals {
+			ev.run(ctx, input)
+		}
+	} else if err := e.evaluateBySection(ctx, &req, evals); err != nil {
 		return nil, err
 	}
 	res := &Result{}
 	checks := map[string]bool{}
-	for _, t := range e.topics {
-		if !t.phases[req.Phase] || (req.Node != "" && !t.declares(nodeScope(req.Phase))) {
-			continue
-		}
+	for _, ev := range evals {
+		t := ev.topic
 		for c, sc := range t.scopes {
 			if inPhase(sc, req.Phase) {
 				checks[c] = true
 			}
 		}
-		rs, err := t.query.Eval(ctx, rego.EvalParsedInput(input))
+		<-ev.done
+		rs, err := ev.rs, ev.err
 		if err != nil {
 			return nil, fmt.Errorf("policies: evaluating %s: %w", t.pkg, err)
 		}

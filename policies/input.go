@@ -91,11 +91,8 @@ func registerSection(name string, b sectionBuilder) {
 // buildInput builds the input for one evaluation: every section, or
 // those named in only when it is not nil.
 func buildInput(req *Request, only map[string]bool) (ast.Value, error) {
-	if req.Memo != nil {
-		req.Memo.lock(len(req.Inventory.Pods))
-		defer req.Memo.unlock()
-	}
-	ix := newIndex(req.Inventory, req)
+	b := newInputBuilder(req)
+	defer b.done()
 	names := make([]string, 0, len(sections))
 	for n := range sections {
 		if only == nil || only[n] {
@@ -103,21 +100,66 @@ func buildInput(req *Request, only map[string]bool) (ast.Value, error) {
 		}
 	}
 	sort.Strings(names)
-	items := [][2]*ast.Term{
-		kv("phase", str(string(req.Phase))),
-		kv("current", ast.NewTerm(versionValue(req.Current))),
-		kv("target", ast.NewTerm(versionValue(req.Target))),
-	}
+	items := b.common()
 	for _, n := range names {
-		v, err := sections[n](ix)
+		t, err := b.section(n)
 		if err != nil {
-			return nil, fmt.Errorf("policies: building input section %s: %w", n, err)
+			return nil, err
 		}
-		if v != nil {
-			items = append(items, kv(n, ast.NewTerm(v)))
+		if t != nil {
+			items = append(items, kv(n, t))
 		}
 	}
 	return ast.NewObject(items...), nil
+}
+
+// inputBuilder builds one evaluation's input section by section, all on
+// one goroutine (the index it shares between sections is not safe for
+// concurrent use); the values it returns are, once built.
+type inputBuilder struct {
+	req *Request
+	ix  *index
+}
+
+// newInputBuilder takes req's memo until done.
+func newInputBuilder(req *Request) *inputBuilder {
+	if req.Memo != nil {
+		req.Memo.lock(len(req.Inventory.Pods))
+	}
+	return &inputBuilder{req: req, ix: newIndex(req.Inventory, req)}
+}
+
+// done gives the memo back.
+func (b *inputBuilder) done() {
+	if b.req.Memo != nil {
+		b.req.Memo.unlock()
+	}
+}
+
+// common are the keys every input has: the phase and the versions.
+func (b *inputBuilder) common() [][2]*ast.Term {
+	return [][2]*ast.Term{
+		kv("phase", str(string(b.req.Phase))),
+		kv("current", ast.NewTerm(versionValue(b.req.Current))),
+		kv("target", ast.NewTerm(versionValue(b.req.Target))),
+	}
+}
+
+// section builds the named section: nil when the section is empty, or
+// when no section has that name.
+func (b *inputBuilder) section(n string) (*ast.Term, error) {
+	build, ok := sections[n]
+	if !ok {
+		return nil, nil
+	}
+	v, err := build(b.ix)
+	if err != nil {
+		return nil, fmt.Errorf("policies: building input section %s: %w", n, err)
+	}
+	if v == nil {
+		return nil, nil
+	}
+	return ast.NewTerm(v), nil
 }
 
 // versionValue renders a version for Rego; nil gives null.
