@@ -224,21 +224,6 @@ func (ix *index) up(ref objRef) iter.Seq[objRef] {
 	}
 }
 
-// workload is the pod's controlling workload: its controller, followed up
-// to the top (ReplicaSet → Deployment). ok is false for a pod with no
-// controller.
-func (ix *index) workload(p *inventory.Pod) (objRef, bool) {
-	f := ix.facts(p)
-	if !f.controlled {
-		return objRef{}, false
-	}
-	top := f.ctrl
-	for o := range ix.up(f.ctrl) {
-		top = o
-	}
-	return top, true
-}
-
 // pod finds a pod by namespace and name: by binary search when the
 // inventory is in its order (Sort; every reader's result), else through a
 // map built once.
@@ -269,6 +254,16 @@ func (ix *index) term(s string) *ast.Term {
 	t := ast.StringTerm(s)
 	ix.terms[s] = t
 	return t
+}
+
+// strs is a list of strings repeated across many objects (node names),
+// each a shared term.
+func (ix *index) strs(ss []string) *ast.Term {
+	ts := make([]*ast.Term, len(ss))
+	for i, s := range ss {
+		ts[i] = ix.term(s)
+	}
+	return ast.ArrayTerm(ts...)
 }
 
 // comps is the inventory's component instances with their versions.

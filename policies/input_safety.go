@@ -1,7 +1,7 @@
 package policies
 
 import (
-	"sort"
+	"slices"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	corev1 "k8s.io/api/core/v1"
@@ -74,12 +74,26 @@ func buildSafety(ix *index) (ast.Value, error) {
 	}
 
 	pods := make([]*ast.Term, 0, len(inv.Pods))
+	// A controller's pods are next to each other (the inventory's order):
+	// its chain of workloads (its ReplicaSet, the Deployment above) and
+	// their node lists are looked up once per controller, not per pod.
+	var chainOf objRef
+	var chain []*nodeList
+	var top objRef
 	for i, pf := range ix.podFacts() {
 		c, controlled := pf.ctrl, pf.controlled
+		if controlled && (chain == nil || c != chainOf) {
+			chainOf, top = c, c
+			chain = append(chain[:0], workloadNodes.list(c))
+			for up := range ix.up(c) {
+				chain = append(chain, workloadNodes.list(up))
+				top = up
+			}
+		}
 		switch {
 		case !controlled || !pf.running():
 		case c.Kind == "DaemonSet":
-			dsNodes.add(c, pf.node)
+			dsNodes.list(c).add(pf.node)
 		default:
 			// Every workload of the chain runs the pod: its ReplicaSet
 			// and the Deployment above it. A node-restricted input lists
@@ -90,9 +104,8 @@ func buildSafety(ix *index) (ast.Value, error) {
 				runs[c] = true
 			}
 			if ix.about(pf.node) {
-				workloadNodes.add(c, pf.node)
-				for up := range ix.up(c) {
-					workloadNodes.add(up, pf.node)
+				for _, l := range chain {
+					l.add(pf.node)
 				}
 			}
 		}
@@ -100,16 +113,13 @@ func buildSafety(ix *index) (ast.Value, error) {
 			continue
 		}
 		p := inv.Pods[i]
-		w, hasWorkload := ix.workload(p)
 		f := make(fields, 0, 8)
 		f.shared(ix, "namespace", p.Namespace)
 		f.str("name", p.Name)
 		f.shared(ix, "node", p.Spec.NodeName)
 		if controlled {
 			f.term("controller", refTerm(c))
-		}
-		if hasWorkload {
-			f.term("workload", refTerm(w))
+			f.term("workload", refTerm(top)) // the top of its chain (ix.workload)
 		}
 		var emptyDirs, hostPaths, claims []*ast.Term
 		for _, v := range p.Spec.Volumes {
@@ -138,17 +148,17 @@ func buildSafety(ix *index) (ast.Value, error) {
 			// touches it.
 			return
 		}
-		var f fields
-		f.str("kind", kind)
-		f.str("namespace", m.Namespace)
+		f := make(fields, 0, 6)
+		f.shared(ix, "kind", kind)
+		f.shared(ix, "namespace", m.Namespace)
 		f.str("name", m.Name)
 		if replicas != nil {
 			f.num("replicas", int(*replicas))
 		}
 		if c, ok := controllerRef(m.OwnerReferences); ok {
-			f.term("owner", obj(kv("kind", str(c.Kind)), kv("name", str(c.Name))))
+			f.term("owner", refTerm(objRef{c.Kind, m.Namespace, c.Name}))
 		}
-		f.term("nodes", strs(nodes))
+		f.term("nodes", ix.strs(nodes))
 		workloads = append(workloads, f.obj())
 	}
 	if ix.focus != "" {
@@ -199,7 +209,7 @@ func buildSafety(ix *index) (ast.Value, error) {
 		var f fields
 		f.str("namespace", d.Namespace)
 		f.str("name", d.Name)
-		f.term("pod_nodes", strs(dsNodes.of(objRef{"DaemonSet", d.Namespace, d.Name})))
+		f.term("pod_nodes", ix.strs(dsNodes.of(objRef{"DaemonSet", d.Namespace, d.Name})))
 		f.num("scheduled", int(d.Status.CurrentNumberScheduled))
 		daemonsets = append(daemonsets, f.obj())
 	}
@@ -238,33 +248,45 @@ func buildSafety(ix *index) (ast.Value, error) {
 
 // nodeSets records the nodes each object's pods run on.
 type nodeSets struct {
-	seen  map[refNode]struct{}
-	nodes map[objRef][]string
+	nodes map[objRef]*nodeList
 }
 
-type refNode struct {
-	ref  objRef
-	node string
-}
+// nodeList is one object's nodes, in the order its pods were met, with
+// repeats: a node met again right after itself is not added twice (a
+// workload's pods on one node are mostly next to each other), the others
+// are dropped by of.
+type nodeList []string
 
 func newNodeSets() *nodeSets {
-	return &nodeSets{seen: map[refNode]struct{}{}, nodes: map[objRef][]string{}}
+	return &nodeSets{nodes: map[objRef]*nodeList{}}
 }
 
-func (s *nodeSets) add(r objRef, node string) {
-	k := refNode{r, node}
-	if _, ok := s.seen[k]; ok {
+// list returns r's node list, to add to.
+func (s *nodeSets) list(r objRef) *nodeList {
+	l, ok := s.nodes[r]
+	if !ok {
+		l = new(nodeList)
+		s.nodes[r] = l
+	}
+	return l
+}
+
+func (l *nodeList) add(node string) {
+	if n := len(*l); n > 0 && (*l)[n-1] == node {
 		return
 	}
-	s.seen[k] = struct{}{}
-	s.nodes[r] = append(s.nodes[r], node)
+	*l = append(*l, node)
 }
 
-// of returns r's nodes, sorted.
+// of returns r's nodes, sorted, each once.
 func (s *nodeSets) of(r objRef) []string {
-	out := s.nodes[r]
-	sort.Strings(out)
-	return out
+	l, ok := s.nodes[r]
+	if !ok {
+		return nil
+	}
+	slices.Sort(*l)
+	*l = slices.Compact(*l)
+	return *l
 }
 
 // claimTerm joins a pod's PVC volume to its PersistentVolume.
