@@ -2,6 +2,7 @@ package policies
 
 import (
 	"encoding/json"
+	"maps"
 	"math/bits"
 	"sort"
 	"strings"
@@ -131,6 +132,11 @@ type capaState struct {
 	labels  map[string]map[string][]int
 	classes map[string]*capaClass
 	budget  int
+
+	// last is the pod class asked for last: a workload's pods are next
+	// to each other and share their scheduling terms.
+	last      *inventory.Pod
+	lastClass *capaClass
 }
 
 func buildCapacity(ix *index) (ast.Value, error) {
@@ -599,6 +605,41 @@ func slicesCompactInts(s []int) []int {
 // class returns the pod's scheduling class, by its nodeSelector, required
 // node affinity and tolerations.
 func (s *capaState) class(p *inventory.Pod) *capaClass {
+	if s.last != nil && sameScheduling(&s.last.Spec.PodShape, &p.Spec.PodShape) {
+		s.last = p
+		return s.lastClass
+	}
+	c := s.classOf(p)
+	s.last, s.lastClass = p, c
+	return c
+}
+
+// sameScheduling says whether two pods are certainly of one scheduling
+// class: equal node selectors and tolerations (but for
+// tolerationSeconds) and the same required node affinity, by identity
+// (pods read from one template share it) or both none.
+func sameScheduling(a, b *inventory.PodShape) bool {
+	if !maps.Equal(a.NodeSelector, b.NodeSelector) || requiredAffinity(a) != requiredAffinity(b) || len(a.Tolerations) != len(b.Tolerations) {
+		return false
+	}
+	for i := range a.Tolerations {
+		x, y := &a.Tolerations[i], &b.Tolerations[i]
+		if x.Key != y.Key || x.Operator != y.Operator || x.Value != y.Value || x.Effect != y.Effect {
+			return false
+		}
+	}
+	return true
+}
+
+func requiredAffinity(s *inventory.PodShape) *corev1.NodeSelector {
+	if a := s.Affinity; a != nil && a.NodeAffinity != nil {
+		return a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution
+	}
+	return nil
+}
+
+// classOf works out the pod's class by its key.
+func (s *capaState) classOf(p *inventory.Pod) *capaClass {
 	var b strings.Builder
 	keys := make([]string, 0, len(p.Spec.NodeSelector))
 	for k := range p.Spec.NodeSelector {
@@ -612,9 +653,8 @@ func (s *capaState) class(p *inventory.Pod) *capaClass {
 		b.WriteByte(0)
 	}
 	b.WriteByte(1)
-	var required *corev1.NodeSelector
-	if a := p.Spec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
-		required = a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution
+	required := requiredAffinity(&p.Spec.PodShape)
+	if required != nil {
 		j, _ := json.Marshal(required)
 		b.Write(j)
 	}

@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -151,9 +152,16 @@ func pdbPodClasses(inv *inventory.Inventory, namespaces map[string]bool) map[str
 	byKey := map[string]*pdbClass{}
 	out := map[string][]*pdbClass{}
 	var b strings.Builder
+	var last *inventory.Pod // a workload's pods are next to each other
+	var lastClass *pdbClass
 	for i := range inv.Pods {
 		p := inv.Pods[i]
 		if !namespaces[p.Namespace] {
+			continue
+		}
+		if last != nil && last.Namespace == p.Namespace && maps.Equal(last.Labels, p.Labels) {
+			lastClass.pods = append(lastClass.pods, p)
+			last = p
 			continue
 		}
 		keys := make([]string, 0, len(p.Labels))
@@ -177,6 +185,7 @@ func pdbPodClasses(inv *inventory.Inventory, namespaces map[string]bool) map[str
 			out[p.Namespace] = append(out[p.Namespace], c)
 		}
 		c.pods = append(c.pods, p)
+		last, lastClass = p, c
 	}
 	return out
 }
