@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"encoding/json"
+	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -17,7 +18,7 @@ import (
 // (keep.go), in their API places: encoding/json steps over the rest
 // without building it. Decoding them into their API types instead zeroed
 // and filled structs of several KB each (a workload carries an empty pod
-// template), most of reading's garbage. Each input builds a small API
+// template), most of reading's garbage. Each input fills a (scratch) API
 // object that the kind's keep function then copies as for any other
 // source, so that what is kept is decided in one place; TestDecodeMatchesScrub
 // holds these decoders to decoding the full types and keeping them.
@@ -44,18 +45,23 @@ func (m *metaWire) apiMeta() metav1.ObjectMeta {
 	return om
 }
 
-// input is a kind's input type: its head and the API object it builds.
+// input is a kind's input type: its head, and the API object it fills.
 type input[T any] interface {
 	head() *wireHead
-	object() *T
+	fill(*T)
 }
 
 // small builds the decodeFunc of a kind decoded through its input type W,
-// kept by keep.
+// kept by keep. The API object that keep reads is a scratch one, reused:
+// an API struct is about 1 KB (a workload's has an empty pod template),
+// and allocating one per object to drop it at once was, at 100,000
+// ReplicaSets and Deployments, a tenth of reading's garbage. keep copies
+// what it keeps and never holds on to its argument's own memory.
 func small[W any, PW interface {
 	*W
 	input[T]
 }, T any](keep func(*T) *T, add func(*Inventory, *T)) decodeFunc {
+	scratch := sync.Pool{New: func() any { return new(T) }}
 	return func(raw []byte) (typedObject, error) {
 		w := PW(new(W))
 		if err := json.Unmarshal(raw, w); err != nil {
@@ -67,7 +73,12 @@ func small[W any, PW interface {
 			tm:   metav1.TypeMeta{APIVersion: h.APIVersion, Kind: h.Kind},
 			meta: h.Metadata.usageMeta(),
 		}
-		o := keep(w.object())
+		api := scratch.Get().(*T)
+		w.fill(api)
+		o := keep(api)
+		var zero T
+		*api = zero
+		scratch.Put(api)
 		t.add = func(inv *Inventory) { add(inv, o) }
 		return t, nil
 	}
@@ -95,8 +106,8 @@ type nodeIn struct {
 	} `json:"status"`
 }
 
-func (w *nodeIn) object() *corev1.Node {
-	n := &corev1.Node{ObjectMeta: w.Metadata.apiMeta()}
+func (w *nodeIn) fill(n *corev1.Node) {
+	n.ObjectMeta = w.Metadata.apiMeta()
 	n.Spec.Unschedulable, n.Spec.Taints = w.Spec.Unschedulable, w.Spec.Taints
 	n.Status.Capacity, n.Status.Allocatable = w.Status.Capacity, w.Status.Allocatable
 	for _, c := range w.Status.Conditions {
@@ -104,7 +115,6 @@ func (w *nodeIn) object() *corev1.Node {
 	}
 	n.Status.NodeInfo.KubeletVersion = w.Status.NodeInfo.KubeletVersion
 	n.Status.NodeInfo.KubeProxyVersion = w.Status.NodeInfo.KubeProxyVersion //nolint:staticcheck // kept, see keepNode
-	return n
 }
 
 type serviceIn struct {
@@ -114,8 +124,8 @@ type serviceIn struct {
 	} `json:"spec"`
 }
 
-func (w *serviceIn) object() *corev1.Service {
-	return &corev1.Service{ObjectMeta: w.Metadata.apiMeta(), Spec: corev1.ServiceSpec{Type: w.Spec.Type}}
+func (w *serviceIn) fill(s *corev1.Service) {
+	s.ObjectMeta, s.Spec.Type = w.Metadata.apiMeta(), w.Spec.Type
 }
 
 // replicasIn is spec.replicas.
@@ -135,11 +145,10 @@ type deploymentIn struct {
 	Status workloadStatusIn `json:"status"`
 }
 
-func (w *deploymentIn) object() *appsv1.Deployment {
-	d := &appsv1.Deployment{ObjectMeta: w.Metadata.apiMeta()}
+func (w *deploymentIn) fill(d *appsv1.Deployment) {
+	d.ObjectMeta = w.Metadata.apiMeta()
 	d.Spec.Replicas = w.Spec.Replicas
 	d.Status.ObservedGeneration, d.Status.ReadyReplicas = w.Status.ObservedGeneration, w.Status.ReadyReplicas
-	return d
 }
 
 type replicaSetIn struct {
@@ -147,8 +156,8 @@ type replicaSetIn struct {
 	Spec replicasIn `json:"spec"`
 }
 
-func (w *replicaSetIn) object() *appsv1.ReplicaSet {
-	return &appsv1.ReplicaSet{ObjectMeta: w.Metadata.apiMeta(), Spec: appsv1.ReplicaSetSpec{Replicas: w.Spec.Replicas}}
+func (w *replicaSetIn) fill(r *appsv1.ReplicaSet) {
+	r.ObjectMeta, r.Spec.Replicas = w.Metadata.apiMeta(), w.Spec.Replicas
 }
 
 type statefulSetIn struct {
@@ -157,11 +166,10 @@ type statefulSetIn struct {
 	Status workloadStatusIn `json:"status"`
 }
 
-func (w *statefulSetIn) object() *appsv1.StatefulSet {
-	s := &appsv1.StatefulSet{ObjectMeta: w.Metadata.apiMeta()}
+func (w *statefulSetIn) fill(s *appsv1.StatefulSet) {
+	s.ObjectMeta = w.Metadata.apiMeta()
 	s.Spec.Replicas = w.Spec.Replicas
 	s.Status.ObservedGeneration, s.Status.ReadyReplicas = w.Status.ObservedGeneration, w.Status.ReadyReplicas
-	return s
 }
 
 type daemonSetIn struct {
@@ -174,17 +182,16 @@ type daemonSetIn struct {
 	} `json:"status"`
 }
 
-func (w *daemonSetIn) object() *appsv1.DaemonSet {
-	d := &appsv1.DaemonSet{ObjectMeta: w.Metadata.apiMeta()}
+func (w *daemonSetIn) fill(d *appsv1.DaemonSet) {
+	d.ObjectMeta = w.Metadata.apiMeta()
 	s := &w.Status
 	d.Status = appsv1.DaemonSetStatus{ObservedGeneration: s.ObservedGeneration, CurrentNumberScheduled: s.CurrentNumberScheduled,
 		DesiredNumberScheduled: s.DesiredNumberScheduled, NumberReady: s.NumberReady}
-	return d
 }
 
 type jobIn struct{ wireHead }
 
-func (w *jobIn) object() *batchv1.Job { return &batchv1.Job{ObjectMeta: w.Metadata.apiMeta()} }
+func (w *jobIn) fill(j *batchv1.Job) { j.ObjectMeta = w.Metadata.apiMeta() }
 
 type budgetIn struct {
 	wireHead
@@ -192,8 +199,8 @@ type budgetIn struct {
 	Status budgetStatus `json:"status"`
 }
 
-func (w *budgetIn) object() *policyv1.PodDisruptionBudget {
-	p := &policyv1.PodDisruptionBudget{ObjectMeta: w.Metadata.apiMeta()}
+func (w *budgetIn) fill(p *policyv1.PodDisruptionBudget) {
+	p.ObjectMeta = w.Metadata.apiMeta()
 	p.Spec = policyv1.PodDisruptionBudgetSpec{Selector: w.Spec.Selector, MinAvailable: w.Spec.MinAvailable,
 		MaxUnavailable: w.Spec.MaxUnavailable, UnhealthyPodEvictionPolicy: w.Spec.UnhealthyPodEvictionPolicy}
 	s := &w.Status
@@ -202,7 +209,6 @@ func (w *budgetIn) object() *policyv1.PodDisruptionBudget {
 	for _, c := range s.Conditions {
 		p.Status.Conditions = append(p.Status.Conditions, metav1.Condition{Type: c.Type, Status: metav1.ConditionStatus(c.Status)})
 	}
-	return p
 }
 
 type endpointSliceIn struct {
@@ -214,13 +220,12 @@ type endpointSliceIn struct {
 	} `json:"endpoints"`
 }
 
-func (w *endpointSliceIn) object() *discoveryv1.EndpointSlice {
-	s := &discoveryv1.EndpointSlice{ObjectMeta: w.Metadata.apiMeta()}
+func (w *endpointSliceIn) fill(s *discoveryv1.EndpointSlice) {
+	s.ObjectMeta = w.Metadata.apiMeta()
 	if w.Endpoints != nil {
 		s.Endpoints = make([]discoveryv1.Endpoint, len(w.Endpoints))
 		for i, e := range w.Endpoints {
 			s.Endpoints[i].Conditions.Ready = e.Conditions.Ready
 		}
 	}
-	return s
 }
