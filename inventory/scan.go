@@ -22,7 +22,14 @@ type scanner struct {
 	// names and metaNames are the member names item has seen in the
 	// object it is scanning and in its metadata.
 	names, metaNames []memberName
+	// arena is where take copies values to: one allocation for many
+	// small items rather than one each.
+	arena []byte
 }
+
+// arenaChunk is the size of one arena; a value above a quarter of it gets
+// its own allocation.
+const arenaChunk = 256 << 10
 
 func newScanner(r io.Reader) *scanner {
 	return &scanner{r: r, buf: make([]byte, 0, 256<<10)}
@@ -299,12 +306,23 @@ func (s *scanner) member(start int, top bool, name memberName) error {
 	return nil
 }
 
-// take copies buf[start:end] and consumes it.
+// take copies buf[start:end] and consumes it. Small values share an
+// arena: a snapshot's 300,000 items, 500 bytes each, are then 600 arenas
+// (each freed when its last value is dropped, once decoded).
 func (s *scanner) take(start, end int) json.RawMessage {
-	// append, not make and copy: the copy is not cleared first.
-	out := append(json.RawMessage(nil), s.buf[start:end]...)
 	s.pos = end
-	return out
+	n := end - start
+	if n > arenaChunk/4 {
+		// append, not make and copy: the copy is not cleared first.
+		return append(json.RawMessage(nil), s.buf[start:end]...)
+	}
+	if n > cap(s.arena)-len(s.arena) {
+		s.arena = make([]byte, 0, arenaChunk)
+	}
+	a := len(s.arena)
+	s.arena = append(s.arena, s.buf[start:end]...)
+	// Capped: who appends to a value must not write over the next one.
+	return s.arena[a:len(s.arena):len(s.arena)]
 }
 
 // key reads an object member's name and the colon after it.
