@@ -118,7 +118,10 @@ func TestRealControlPlaneUpgrade(t *testing.T) {
 	record := filepath.Join(dir, "run.json")
 	driver := filepath.Join(repoRoot, "hack", "cluster-driver.sh")
 	// --gate-wait 90s: the StatefulSet soak/db loses a pod to each batch's
-	// drain, and its budget allows nothing until the pod is back and Ready.
+	// drain, and its budget allows nothing until the pod is back and Ready,
+	// or longer: the disruption controller may count the recreated,
+	// same-named pod as the evicted one for up to 2 minutes (startRun in
+	// soak_test.go).
 	// With the whole suite behind it on 2 cores that once took more than
 	// 30 s (2026-12-03: worker-5's and worker-2's gates closed on
 	// safety.pdb-blocks-drain, 2 of 3 db pods healthy), and a gate that
