@@ -403,14 +403,17 @@ type bgRun struct {
 // the StatefulSet recreates it under the same name before the controller
 // next syncs the budget, so the controller counts the new, Ready db-N as
 // the evicted pod about to go, and the budget allows 0 until the record is
-// 2 minutes old. Seen in the soak (2026-12-03, seed 641181592): worker-2
-// and worker-3, gated together under --max-unavailable 2 while db allowed
-// 1, each held a db pod; worker-2's eviction of db-2 took the disruption,
-// and worker-3's db-1 was refused for the whole of a 90 s drain timeout
-// although all three db pods were Ready. A drain that waits for its budget
-// is upgate working as kubectl drain does (its default timeout is 5m); the
-// soak is about faults, not this window. The gate wait stays short: the
-// soak's blocked node waits it out on every run.
+// 2 minutes old (a monitor of the budget saw such 2-minute windows in
+// every soak it watched). Seen failing the soak (2026-12-03, seed
+// 641181592): worker-2 and worker-3 were drained together under
+// --max-unavailable 2, and worker-3's db-1 was refused for the whole of a
+// 90 s drain timeout while the budget counted 2 healthy of three Ready db
+// pods; db-2, recreated on worker-1, was most likely the pod worker-2's
+// drain had evicted (the run does not log evictions that succeed). A
+// drain that waits for its budget is upgate working as kubectl drain does
+// (its default timeout is 5m); the soak is about faults, not this window.
+// The gate wait stays short: the soak's blocked node waits it out on every
+// run.
 func startRun(t *testing.T, cfg string, args ...string) *bgRun {
 	t.Helper()
 	base := []string{"run", "--yes", "--config", cfg, "--target", runTarget, "--driver", "kwok",
